@@ -1,0 +1,471 @@
+//! The backward pass: one iterative reverse sweep over the tape.
+//!
+//! Tape order is topological (an op is recorded after its inputs exist), so walking the tape from
+//! the output's record down to the first record visits every op after all the ops that consume its
+//! outputs: when an op is reached, its outputs' gradients are complete. The sweep keeps this pass's
+//! gradients in a small table of *pending* gradients, separate from the gradients stored on the
+//! variables, so a gradient kept from an earlier pass is never pushed again (PyTorch's semantics):
+//!
+//! ```text
+//! pending = { y: ones_like(y) }
+//! for record in tape[..=creator(y)].rev():        // no recursion, no priority queue
+//!     gys = take pending[record.outputs]         // skip the record if it has none
+//!     store or free gys (retain_grad)            // intermediate gradients die here
+//!     gxs = record.op.backward(xs, ys, gys)      // the rule: one optional gradient per input
+//!     pending[input] += gx                       // the only place gradients are added
+//! stored_grad[leaf] += pending[leaf]             // what is left are leaves
+//! ```
+//!
+//! The rule runs on arrays (nothing recorded) or, with `create_graph`, on variables (recorded, so
+//! the gradients can be differentiated again). Both go through the same loop and the same rule.
+
+use ndarray::{ArrayD, CowArray};
+use slotmap::SecondaryMap;
+use smallvec::SmallVec;
+
+use crate::error::{Error, Result};
+use crate::graph::{Grad, Record, VarId};
+use crate::ops::{self, arith::or_panic, Grads, Outs};
+use crate::{Float, Graph, Var};
+
+/// Options of [`Var::backward_with`].
+///
+/// ```
+/// use tapegrad_core::BackwardOptions;
+/// let opts = BackwardOptions { retain_grad: true, ..Default::default() };
+/// assert!(!opts.create_graph);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackwardOptions {
+    /// Keep the gradients of intermediate (non-leaf) variables. Off by default: they are freed as
+    /// soon as the sweep has used them, and their `grad()` is `None` afterwards.
+    pub retain_grad: bool,
+    /// Record the backward computation on the tape, so that gradients are variables that can be
+    /// differentiated again (higher-order derivatives).
+    pub create_graph: bool,
+}
+
+impl<'g, F: Float> Var<'g, F> {
+    /// Backpropagates from this variable with seed `ones_like(self)`: adds `d sum(self) / dv` to
+    /// the gradient of every variable `v` it depends on. Intermediate gradients are freed.
+    ///
+    /// The sweep is a loop, never recursive: a chain of millions of ops is fine. Calling it again
+    /// adds the same gradients again (call [`Var::cleargrad`] in between to start over).
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let (a, b, c) = (g.scalar(3.0), g.scalar(2.0), g.scalar(1.0));
+    /// let y = a * b + c;
+    /// y.backward();
+    /// assert_eq!(y.item(), 7.0);
+    /// assert_eq!(a.grad().unwrap()[[]], 2.0);
+    /// assert_eq!(b.grad().unwrap()[[]], 3.0);
+    /// assert!(y.grad().is_none()); // intermediate: freed (see `backward_with`)
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale (see [`Var::try_backward`]).
+    #[track_caller]
+    pub fn backward(self) {
+        or_panic(self.try_backward_with(BackwardOptions::default()))
+    }
+
+    /// [`Var::backward`] with options: keep intermediate gradients, or record the backward pass
+    /// for higher-order derivatives.
+    ///
+    /// ```
+    /// use tapegrad_core::BackwardOptions;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(2.0);
+    /// let t = x.square();
+    /// let y = t.exp();
+    /// y.backward_with(BackwardOptions { retain_grad: true, ..Default::default() });
+    /// assert_eq!(y.grad().unwrap()[[]], 1.0);
+    /// assert_eq!(t.grad().unwrap()[[]], 4f64.exp());
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn backward_with(self, opts: BackwardOptions) {
+        or_panic(self.try_backward_with(opts))
+    }
+
+    /// Fallible [`Var::backward`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`] after the graph was cleared.
+    pub fn try_backward(self) -> Result<()> {
+        self.try_backward_with(BackwardOptions::default())
+    }
+
+    /// Fallible [`Var::backward_with`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`] after the graph was cleared.
+    pub fn try_backward_with(self, opts: BackwardOptions) -> Result<()> {
+        let id = self.graph.check(self, "backward")?;
+        let sink = Sink::Stored {
+            retain: opts.retain_grad,
+        };
+        if opts.create_graph {
+            sweep(&VarMode(self.graph), &[id], sink).map(drop)
+        } else {
+            sweep(&ArrayMode(self.graph), &[id], sink).map(drop)
+        }
+    }
+}
+
+/// Gradients of the sum of all elements of `outputs` with respect to `inputs`, as
+/// `torch.autograd.grad`: touches no variable's `.grad`. An input that no output depends on gets
+/// zeros. With `create_graph` the results can be differentiated again.
+///
+/// ```
+/// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+/// let x = g.scalar(2.0);
+/// let y = x.powf(3.0);
+/// let gx = tapegrad_core::grad(&[y], &[x], true)[0]; // 3x^2 = 12
+/// let ggx = tapegrad_core::grad(&[gx], &[x], false)[0]; // 6x = 12
+/// assert_eq!((gx.item(), ggx.item()), (12.0, 12.0));
+/// assert!(x.grad().is_none());
+/// ```
+///
+/// # Panics
+/// With the message of [`try_grad`]'s error.
+#[track_caller]
+pub fn grad<'g, F: Float>(
+    outputs: &[Var<'g, F>],
+    inputs: &[Var<'g, F>],
+    create_graph: bool,
+) -> Vec<Var<'g, F>> {
+    or_panic(try_grad(outputs, inputs, create_graph))
+}
+
+/// Fallible [`grad`].
+///
+/// # Errors
+/// [`Error::GraphMismatch`] if the variables are not all of one graph, [`Error::StaleVar`] for a
+/// handle from before a `clear`. Empty `outputs` give zeros for every input.
+pub fn try_grad<'g, F: Float>(
+    outputs: &[Var<'g, F>],
+    inputs: &[Var<'g, F>],
+    create_graph: bool,
+) -> Result<Vec<Var<'g, F>>> {
+    let Some(graph) = outputs.iter().chain(inputs).next().map(|v| v.graph) else {
+        return Ok(Vec::new());
+    };
+    let seeds = outputs
+        .iter()
+        .map(|&v| graph.check(v, "grad"))
+        .collect::<Result<Vec<_>>>()?;
+    let wanted = inputs
+        .iter()
+        .map(|&v| graph.check(v, "grad"))
+        .collect::<Result<Vec<_>>>()?;
+    let sink = Sink::Capture(&wanted);
+    let found: Vec<Option<Var<'g, F>>> = if create_graph {
+        let vars = sweep(&VarMode(graph), &seeds, sink)?;
+        vars.into_iter()
+            .map(|g| g.map(|id| Var::from_id(graph, id)))
+            .collect()
+    } else {
+        let arrays = sweep(&ArrayMode(graph), &seeds, sink)?;
+        arrays
+            .into_iter()
+            .map(|g| g.map(|a| graph.leaf(a)))
+            .collect()
+    };
+    Ok(found
+        .into_iter()
+        .zip(inputs)
+        .map(|(g, x)| g.unwrap_or_else(|| graph.leaf(ArrayD::zeros(x.shape()))))
+        .collect())
+}
+
+/// Where the gradients of a pass go.
+#[derive(Clone, Copy)]
+enum Sink<'a> {
+    /// Into the variables' `.grad` (leaves always; intermediates with `retain`).
+    Stored { retain: bool },
+    /// Into the returned list, one per wanted variable; no `.grad` is touched.
+    Capture(&'a [VarId]),
+}
+
+/// How the sweep computes: the representation of a gradient and the few things done with it.
+trait Mode<F: Float> {
+    type G;
+    /// Whether the rules' ops are recorded on the tape (`create_graph`).
+    const RECORDS: bool;
+    fn graph(&self) -> &Graph<F>;
+    fn filled(&self, id: VarId, v: F) -> Self::G;
+    fn duplicate(&self, g: &Self::G) -> Self::G;
+    /// `acc + g`, where `acc` is owned by the sweep alone.
+    fn accumulate(&self, acc: Self::G, g: Self::G) -> Self::G;
+    /// Runs the record's backward rule.
+    fn rule(&self, rec: &Record<F>, gys: Outs<Self::G>) -> Grads<Self::G>;
+    /// `v.grad = v.grad + g`.
+    fn store(&self, id: VarId, g: Self::G);
+}
+
+/// Gradients as arrays; nothing is recorded.
+struct ArrayMode<'g, F: Float>(&'g Graph<F>);
+
+impl<F: Float> Mode<F> for ArrayMode<'_, F> {
+    type G = ArrayD<F>;
+    const RECORDS: bool = false;
+
+    fn graph(&self) -> &Graph<F> {
+        self.0
+    }
+
+    fn filled(&self, id: VarId, v: F) -> ArrayD<F> {
+        ArrayD::from_elem(self.0.inner.borrow().nodes[id].data.raw_dim(), v)
+    }
+
+    fn duplicate(&self, g: &ArrayD<F>) -> ArrayD<F> {
+        g.clone()
+    }
+
+    fn accumulate(&self, mut acc: ArrayD<F>, g: ArrayD<F>) -> ArrayD<F> {
+        acc += &g; // in place: nobody else can see `acc`
+        acc
+    }
+
+    fn rule(&self, rec: &Record<F>, gys: Outs<ArrayD<F>>) -> Grads<ArrayD<F>> {
+        let inner = self.0.inner.borrow();
+        let view = |id: &VarId| CowArray::from(inner.nodes[*id].data.view());
+        let xs: SmallVec<[_; 2]> = rec.inputs.iter().map(view).collect();
+        let ys: Outs<_> = rec.outputs.iter().map(view).collect();
+        let gys = gys.into_iter().map(CowArray::from).collect();
+        let gxs = rec.op.backward(&xs, &ys, gys);
+        gxs.into_iter()
+            .zip(&xs)
+            .map(|(gx, x)| {
+                let gx = gx?.into_owned();
+                // A rule must return a gradient of its input's shape; anything else is a bug here,
+                // and a loud one beats a wrong number.
+                assert_eq!(gx.shape(), x.shape(), "tapegrad bug: {:?} gradient", rec.op);
+                Some(gx)
+            })
+            .collect()
+    }
+
+    fn store(&self, id: VarId, g: ArrayD<F>) {
+        let mut inner = self.0.inner.borrow_mut();
+        let inner = &mut *inner;
+        let node = &inner.nodes[id];
+        let new = match node.grad.as_deref() {
+            None => Grad::Array(g),
+            // A constant now: this pass did not record how it was computed.
+            Some(Grad::Var(v)) => Grad::Array(&inner.nodes[*v].data + &g),
+            Some(Grad::Array(_)) => {
+                if let Some(Grad::Array(a)) = inner.nodes[id].grad.as_deref_mut() {
+                    *a += &g; // in place: `grad()` hands out copies, never this buffer
+                }
+                return;
+            }
+        };
+        inner.nodes[id].grad = Some(Box::new(new));
+    }
+}
+
+/// Gradients as variables; every step is recorded (`create_graph`).
+struct VarMode<'g, F: Float>(&'g Graph<F>);
+
+impl<F: Float> Mode<F> for VarMode<'_, F> {
+    type G = VarId;
+    const RECORDS: bool = true;
+
+    fn graph(&self) -> &Graph<F> {
+        self.0
+    }
+
+    fn filled(&self, id: VarId, v: F) -> VarId {
+        let dim = self.0.inner.borrow().nodes[id].data.raw_dim();
+        self.0.leaf(ArrayD::from_elem(dim, v)).id
+    }
+
+    fn duplicate(&self, g: &VarId) -> VarId {
+        *g // variables are immutable: sharing is free
+    }
+
+    fn accumulate(&self, acc: VarId, g: VarId) -> VarId {
+        let (a, b) = (Var::from_id(self.0, acc), Var::from_id(self.0, g));
+        ops::add(&a, &b).id
+    }
+
+    fn rule(&self, rec: &Record<F>, gys: Outs<VarId>) -> Grads<VarId> {
+        let var = |id: &VarId| Var::from_id(self.0, *id);
+        let xs: SmallVec<[_; 2]> = rec.inputs.iter().map(var).collect();
+        let ys: Outs<_> = rec.outputs.iter().map(var).collect();
+        let gys = gys.iter().map(var).collect();
+        let gxs = rec.op.backward(&xs, &ys, gys);
+        gxs.into_iter().map(|gx| gx.map(|v| v.id)).collect()
+    }
+
+    fn store(&self, id: VarId, g: VarId) {
+        let old = self.0.inner.borrow_mut().nodes[id].grad.take().map(|b| *b);
+        let sum = match old {
+            None => g,
+            Some(Grad::Var(v)) => self.accumulate(v, g),
+            Some(Grad::Array(a)) => {
+                let a = self.0.leaf(a).id;
+                self.accumulate(a, g)
+            }
+        };
+        self.0.inner.borrow_mut().nodes[id].grad = Some(Box::new(Grad::Var(sum)));
+    }
+}
+
+/// Turns recording on for a `create_graph` pass, and back to what it was on drop.
+struct Recording<'g, F: Float>(&'g Graph<F>, bool);
+
+impl<F: Float> Drop for Recording<'_, F> {
+    fn drop(&mut self) {
+        self.0.set_recording(self.1);
+    }
+}
+
+/// The reverse sweep from `seeds` (each seeded with ones). With a `Capture` sink, returns the
+/// gradients of the wanted variables; otherwise an empty list.
+fn sweep<F: Float, M: Mode<F>>(
+    mode: &M,
+    seeds: &[VarId],
+    sink: Sink<'_>,
+) -> Result<Vec<Option<M::G>>> {
+    let graph = mode.graph();
+    let mut start = None;
+    {
+        let inner = graph.inner.borrow();
+        for &id in seeds {
+            let creator = inner.nodes.get(id).ok_or(Error::StaleVar)?.creator;
+            start = start.max(creator);
+        }
+    }
+    let _recording = M::RECORDS.then(|| Recording(graph, graph.set_recording(true)));
+
+    let mut pending = Pending::default();
+    for &id in seeds {
+        pending.add(mode, id, mode.filled(id, F::one()));
+    }
+    let (mut captured, wanted) = match sink {
+        Sink::Capture(wanted) => {
+            let mut index = SecondaryMap::new();
+            for (k, &id) in wanted.iter().enumerate().rev() {
+                index.insert(id, k);
+            }
+            (wanted.iter().map(|_| None).collect::<Vec<_>>(), index)
+        }
+        Sink::Stored { .. } => (Vec::new(), SecondaryMap::new()),
+    };
+
+    for i in (0..=start.map_or(-1, i64::from)).rev() {
+        // A copy of the record (inline, no heap): the rule may push new records on the tape.
+        let rec = graph.inner.borrow().tape[i as usize].clone();
+        if !rec.outputs.iter().any(|&o| pending.contains(o)) {
+            continue; // not an ancestor of the seeds
+        }
+        let mut gys = Outs::new();
+        for &o in &rec.outputs {
+            let gy = pending.take(o).unwrap_or_else(|| mode.filled(o, F::zero()));
+            match sink {
+                Sink::Stored { retain: true } => mode.store(o, mode.duplicate(&gy)),
+                Sink::Stored { retain: false } => graph.inner.borrow_mut().nodes[o].grad = None,
+                Sink::Capture(_) => {
+                    if let Some(&k) = wanted.get(o) {
+                        captured[k] = Some(mode.duplicate(&gy));
+                    }
+                }
+            }
+            gys.push(gy);
+        }
+        let gxs = mode.rule(&rec, gys);
+        for (&x, gx) in rec.inputs.iter().zip(gxs) {
+            if let Some(gx) = gx {
+                pending.add(mode, x, gx);
+            }
+        }
+    }
+
+    // What is left are the leaves (and seeds that are leaves).
+    for (id, g) in pending.drain() {
+        match sink {
+            Sink::Stored { .. } => mode.store(id, g),
+            Sink::Capture(_) => {
+                if let Some(&k) = wanted.get(id) {
+                    captured[k] = Some(g);
+                }
+            }
+        }
+    }
+    if let Sink::Capture(list) = sink {
+        // A variable wanted twice gets its gradient twice.
+        for (k, id) in list.iter().enumerate() {
+            let first = wanted[*id];
+            if first != k {
+                captured[k] = captured[first].as_ref().map(|g| mode.duplicate(g));
+            }
+        }
+    }
+    Ok(captured)
+}
+
+/// The pending gradients of one pass: a dense index from variable to a slot, and a small pool of
+/// slots reused as gradients are consumed (a long chain needs only a couple of slots).
+struct Pending<G> {
+    index: SecondaryMap<VarId, u32>,
+    slots: Vec<Option<G>>,
+    free: Vec<u32>,
+}
+
+impl<G> Default for Pending<G> {
+    fn default() -> Self {
+        Pending {
+            index: SecondaryMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<G> Pending<G> {
+    fn contains(&self, id: VarId) -> bool {
+        self.index.contains_key(id)
+    }
+
+    /// `pending[id] += g`: the one place where a pass adds gradients.
+    fn add<F: Float, M: Mode<F, G = G>>(&mut self, mode: &M, id: VarId, g: G) {
+        if let Some(&k) = self.index.get(id) {
+            let slot = &mut self.slots[k as usize];
+            *slot = Some(match slot.take() {
+                Some(acc) => mode.accumulate(acc, g),
+                None => g,
+            });
+            return;
+        }
+        let k = match self.free.pop() {
+            Some(k) => {
+                self.slots[k as usize] = Some(g);
+                k
+            }
+            None => {
+                self.slots.push(Some(g));
+                u32::try_from(self.slots.len() - 1).expect("more than u32::MAX pending gradients")
+            }
+        };
+        self.index.insert(id, k);
+    }
+
+    fn take(&mut self, id: VarId) -> Option<G> {
+        let k = self.index.remove(id)?;
+        self.free.push(k);
+        self.slots[k as usize].take()
+    }
+
+    fn drain(&mut self) -> impl Iterator<Item = (VarId, G)> + '_ {
+        let slots = &mut self.slots;
+        self.index
+            .drain()
+            .filter_map(move |(id, k)| slots[k as usize].take().map(|g| (id, g)))
+    }
+}

@@ -1,0 +1,202 @@
+//! Numerical gradients (DeZero step 4 and step 10's `gradient_check`): central differences to
+//! test analytic gradients against.
+//!
+//! A function under test takes the variables of its inputs and returns one variable; the
+//! gradient checked is that of the sum of its elements (what `backward` seeds with ones).
+//!
+//! Pass the function as a closure written in the call (`gradient_check(|xs| xs[0].exp(), ..)`)
+//! or as a `fn f<'g>(xs: &[Var<'g>]) -> Var<'g>`: a closure first bound to a `let` does not
+//! infer the higher-ranked signature these functions need (a limitation of Rust closures).
+
+use ndarray::{ArrayD, Dimension, IxDyn};
+
+use crate::{Float, Graph, Var};
+
+/// Step size and tolerances of a check. The defaults are DeZero's (`eps = 1e-4`,
+/// `rtol = 1e-4`, `atol = 1e-5`), right for `f64`; `f32` needs looser ones (e.g.
+/// `eps = 1e-2`, `rtol = 1e-2`, `atol = 1e-3`).
+///
+/// ```
+/// let opts = tapegrad_core::check::CheckOptions::default();
+/// assert_eq!((opts.eps, opts.rtol, opts.atol), (1e-4, 1e-4, 1e-5));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CheckOptions {
+    /// Half-width of the central difference.
+    pub eps: f64,
+    /// Relative tolerance.
+    pub rtol: f64,
+    /// Absolute tolerance.
+    pub atol: f64,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            eps: 1e-4,
+            rtol: 1e-4,
+            atol: 1e-5,
+        }
+    }
+}
+
+/// The first element where the analytic and numerical gradients disagree.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "gradient check failed for input {input} at index {index:?}: \
+     analytic {analytic}, numerical {numerical}"
+)]
+pub struct GradCheckError {
+    /// Position of the input in the list given to the check.
+    pub input: usize,
+    /// Index of the element within that input.
+    pub index: Vec<usize>,
+    /// The gradient from `backward`.
+    pub analytic: f64,
+    /// The gradient from central differences.
+    pub numerical: f64,
+}
+
+/// Evaluates `sum(f(inputs))` without recording anything.
+fn eval<F: Float, Fun>(g: &Graph<F>, f: &Fun, inputs: &[ArrayD<F>]) -> F
+where
+    Fun: for<'g> Fn(&[Var<'g, F>]) -> Var<'g, F>,
+{
+    g.clear();
+    let _guard = g.no_grad();
+    let xs: Vec<_> = inputs.iter().map(|a| g.var(a.clone())).collect();
+    f(&xs).data().sum()
+}
+
+/// Central-difference gradient of `sum(f(inputs))` with respect to each input, with `eps = 1e-4`.
+///
+/// ```
+/// use ndarray::arr0;
+/// use tapegrad_core::check::numerical_grad;
+/// let g = numerical_grad(|xs| xs[0].square(), &[arr0(2.0f64).into_dyn()]);
+/// assert!((g[0][[]] - 4.0).abs() < 1e-9);
+/// ```
+pub fn numerical_grad<F: Float, Fun>(f: Fun, inputs: &[ArrayD<F>]) -> Vec<ArrayD<F>>
+where
+    Fun: for<'g> Fn(&[Var<'g, F>]) -> Var<'g, F>,
+{
+    numerical_grad_eps(f, inputs, F::from_f64(CheckOptions::default().eps))
+}
+
+/// [`numerical_grad`] with a chosen step: `(f(x + eps) - f(x - eps)) / 2 eps` per element.
+///
+/// ```
+/// use ndarray::arr0;
+/// let g = tapegrad_core::check::numerical_grad_eps(|xs| xs[0].exp(), &[arr0(0.0f64).into_dyn()], 1e-6);
+/// assert!((g[0][[]] - 1.0).abs() < 1e-9);
+/// ```
+pub fn numerical_grad_eps<F: Float, Fun>(f: Fun, inputs: &[ArrayD<F>], eps: F) -> Vec<ArrayD<F>>
+where
+    Fun: for<'g> Fn(&[Var<'g, F>]) -> Var<'g, F>,
+{
+    let g = Graph::new();
+    let mut xs: Vec<ArrayD<F>> = inputs.to_vec();
+    let mut grads = Vec::with_capacity(xs.len());
+    for k in 0..xs.len() {
+        let mut grad = ArrayD::zeros(xs[k].raw_dim());
+        for index in ndarray::indices(xs[k].raw_dim()) {
+            let index: IxDyn = index;
+            let x = xs[k][&index];
+            xs[k][&index] = x + eps;
+            let y1 = eval(&g, &f, &xs);
+            xs[k][&index] = x - eps;
+            let y0 = eval(&g, &f, &xs);
+            xs[k][&index] = x;
+            grad[&index] = (y1 - y0) / (eps + eps);
+        }
+        grads.push(grad);
+    }
+    grads
+}
+
+/// The analytic gradient of `sum(f(inputs))` from one backward pass (zeros for an input `f`
+/// does not use).
+///
+/// ```
+/// use ndarray::arr1;
+/// let g = tapegrad_core::check::analytic_grad(|xs| xs[0] * xs[1], &[arr1(&[2.0]).into_dyn(), arr1(&[3.0]).into_dyn()]);
+/// assert_eq!((g[0][0], g[1][0]), (3.0, 2.0));
+/// ```
+pub fn analytic_grad<F: Float, Fun>(f: Fun, inputs: &[ArrayD<F>]) -> Vec<ArrayD<F>>
+where
+    Fun: for<'g> Fn(&[Var<'g, F>]) -> Var<'g, F>,
+{
+    let g = Graph::new();
+    let xs: Vec<_> = inputs.iter().map(|a| g.var(a.clone())).collect();
+    f(&xs).backward();
+    xs.iter()
+        .map(|x| x.grad().unwrap_or_else(|| ArrayD::zeros(x.shape())))
+        .collect()
+}
+
+/// Checks the analytic gradient of `sum(f(inputs))` against central differences with DeZero's
+/// defaults (`eps = 1e-4`, `rtol = 1e-4`, `atol = 1e-5`).
+///
+/// ```
+/// use ndarray::array;
+/// use tapegrad_core::check::gradient_check;
+/// let x = array![[0.5, -1.0], [2.0, 0.1]].into_dyn();
+/// assert!(gradient_check(|xs| (xs[0] * xs[0]).exp(), &[x]).is_ok());
+/// ```
+///
+/// # Errors
+/// [`GradCheckError`] naming the first element outside the tolerance.
+pub fn gradient_check<F: Float, Fun>(f: Fun, inputs: &[ArrayD<F>]) -> Result<(), GradCheckError>
+where
+    Fun: for<'g> Fn(&[Var<'g, F>]) -> Var<'g, F>,
+{
+    gradient_check_with(f, inputs, CheckOptions::default())
+}
+
+/// [`gradient_check`] with chosen step and tolerances.
+///
+/// ```
+/// use ndarray::array;
+/// use tapegrad_core::check::{gradient_check_with, CheckOptions};
+/// let x = array![0.5f32, -1.0].into_dyn();
+/// let loose = CheckOptions { eps: 1e-2, rtol: 1e-2, atol: 1e-3 };
+/// assert!(gradient_check_with(|xs| xs[0].exp(), &[x], loose).is_ok());
+/// ```
+///
+/// # Errors
+/// [`GradCheckError`] naming the first element outside the tolerance.
+pub fn gradient_check_with<F: Float, Fun>(
+    f: Fun,
+    inputs: &[ArrayD<F>],
+    opts: CheckOptions,
+) -> Result<(), GradCheckError>
+where
+    Fun: for<'g> Fn(&[Var<'g, F>]) -> Var<'g, F>,
+{
+    let analytic = analytic_grad(&f, inputs);
+    let numerical = numerical_grad_eps(&f, inputs, F::from_f64(opts.eps));
+    compare(&analytic, &numerical, opts)
+}
+
+/// `allclose` element by element, reporting the first failure.
+pub(crate) fn compare<F: Float>(
+    analytic: &[ArrayD<F>],
+    numerical: &[ArrayD<F>],
+    opts: CheckOptions,
+) -> Result<(), GradCheckError> {
+    for (input, (a, n)) in analytic.iter().zip(numerical).enumerate() {
+        for ((index, &a), &n) in a.indexed_iter().zip(n.iter()) {
+            let (a, n) = (a.to_f64(), n.to_f64());
+            let close = (a - n).abs() <= opts.atol + opts.rtol * n.abs();
+            if !close {
+                return Err(GradCheckError {
+                    input,
+                    index: index.slice().to_vec(),
+                    analytic: a,
+                    numerical: n,
+                });
+            }
+        }
+    }
+    Ok(())
+}

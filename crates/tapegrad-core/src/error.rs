@@ -1,0 +1,51 @@
+//! The one error type of tapegrad. Every `try_*` method returns it; every panicking method panics
+//! with its `Display` message, so the two forms always say the same thing.
+
+/// What can go wrong when building or differentiating a graph.
+///
+/// ```
+/// use tapegrad_core::{Error, Graph};
+/// use ndarray::array;
+///
+/// let g: Graph = Graph::new();
+/// let a = g.var(array![1.0, 2.0]);
+/// let b = g.var(array![1.0, 2.0, 3.0]);
+/// let err = a.try_add(b).unwrap_err();
+/// assert!(matches!(err, Error::ShapeMismatch { .. }));
+/// assert_eq!(err.to_string(), "add: shape mismatch between [2] and [3]");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Two operands of `op` have shapes that do not fit together.
+    #[error("{op}: shape mismatch between {lhs:?} and {rhs:?}")]
+    ShapeMismatch {
+        /// The operation, as spelled by its method (`add`, `mul`, ...).
+        op: &'static str,
+        /// Shape of the left operand.
+        lhs: Vec<usize>,
+        /// Shape of the right operand.
+        rhs: Vec<usize>,
+    },
+    /// The operands of `op` are variables of two different graphs.
+    #[error("{op}: the variables belong to two different graphs")]
+    GraphMismatch {
+        /// The operation that was asked for.
+        op: &'static str,
+    },
+    /// The handle points into a graph that was cleared after the handle was made.
+    #[error("stale variable: its graph was cleared after the variable was made")]
+    StaleVar,
+    /// `item()` of a variable that does not hold exactly one element.
+    #[error("item: the variable must hold exactly one element, but its shape is {shape:?}")]
+    NotAScalar {
+        /// The shape of the variable.
+        shape: Vec<usize>,
+    },
+    /// `len()` of a 0-d variable, which has no first axis (numpy raises `TypeError` here).
+    #[error("len: a 0-d variable has no length")]
+    ZeroDimLen,
+}
+
+/// Shorthand for `std::result::Result<T, tapegrad_core::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,51 @@
+//! `Float`: the element types a graph can hold (`f32` and `f64`).
+
+use std::fmt::{Debug, Display};
+
+/// An element type of a [`Graph`](crate::Graph): implemented for `f32` and `f64`.
+///
+/// ```
+/// use tapegrad_core::Float;
+/// assert_eq!(<f32 as Float>::DTYPE, "f32");
+/// assert_eq!(<f64 as Float>::from_f64(0.5), 0.5);
+/// ```
+pub trait Float:
+    num_traits::Float
+    + ndarray::ScalarOperand
+    + ndarray::LinalgScalar
+    + std::ops::AddAssign
+    + std::iter::Sum
+    + Display
+    + Debug
+    + Default
+    + Send
+    + Sync
+    + 'static
+{
+    /// The numpy name of the type: `"f32"` or `"f64"`.
+    const DTYPE: &'static str;
+    /// Converts an `f64` constant (rounding for `f32`).
+    fn from_f64(v: f64) -> Self;
+    /// Widens (or keeps) the value as an `f64`.
+    fn to_f64(self) -> f64;
+}
+
+impl Float for f64 {
+    const DTYPE: &'static str = "f64";
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+impl Float for f32 {
+    const DTYPE: &'static str = "f32";
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}

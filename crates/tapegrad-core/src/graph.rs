@@ -1,0 +1,320 @@
+//! The `Graph`: an arena of variables, the Wengert tape of recorded ops, and the recording mode.
+//!
+//! Every variable lives in one slotmap arena and is named by a generational key ([`VarId`]); a
+//! [`Var`] is that key plus a reference to its graph. Every op goes through [`Graph::apply`] (the
+//! counterpart of DeZero's `Function.__call__`): it checks the operands, runs the forward kernel,
+//! stores the outputs in the arena and, while recording, pushes one [`Record`] on the tape. Tape
+//! order is a topological order by construction, which is what lets the backward sweep be a plain
+//! reverse loop.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+
+use ndarray::{ArrayD, ArrayViewD, Dimension};
+use slotmap::{new_key_type, SlotMap};
+use smallvec::SmallVec;
+
+use crate::error::{Error, Result};
+use crate::ops::{self, Op};
+use crate::{Float, Var};
+
+new_key_type! {
+    /// The arena key of a variable. Generational: after [`Graph::clear`] an old key finds nothing
+    /// instead of finding whatever reused its slot.
+    pub struct VarId;
+}
+
+/// Inputs or outputs of one tape record: almost always one or two, kept inline.
+pub(crate) type Ids = SmallVec<[VarId; 2]>;
+
+/// A stored gradient: a plain array, or a variable of the graph when it was made with
+/// `create_graph` (or asked for with [`Var::grad_var`]).
+#[derive(Debug)]
+pub(crate) enum Grad<F> {
+    Array(ArrayD<F>),
+    Var(VarId),
+}
+
+/// One variable in the arena.
+#[derive(Debug)]
+pub(crate) struct Node<F> {
+    pub(crate) data: ArrayD<F>,
+    /// The gradient kept after a backward pass (leaves, or everything with `retain_grad`).
+    /// Boxed: most variables never keep one, and the arena stays compact.
+    pub(crate) grad: Option<Box<Grad<F>>>,
+    /// Index of the tape record that made this variable; `None` for a leaf.
+    pub(crate) creator: Option<u32>,
+    pub(crate) name: Option<Box<str>>,
+}
+
+/// One entry of the Wengert tape: `outputs = op(inputs)`.
+#[derive(Debug, Clone)]
+pub(crate) struct Record<F> {
+    pub(crate) op: Op<F>,
+    pub(crate) inputs: Ids,
+    pub(crate) outputs: Ids,
+}
+
+/// The mutable state of a graph, behind one `RefCell`.
+#[derive(Debug)]
+pub(crate) struct Inner<F> {
+    pub(crate) nodes: SlotMap<VarId, Node<F>>,
+    pub(crate) tape: Vec<Record<F>>,
+}
+
+/// A computation graph: the arena that owns every variable's value and gradient, and the tape of
+/// the ops recorded between them. Variables are used through [`Var`] handles that borrow the graph.
+///
+/// `F` is the element type, `f64` by default (`Graph::<f32>::new()` for single precision).
+///
+/// # Examples
+/// ```
+/// use tapegrad_core::Graph;
+///
+/// let g: Graph = Graph::new();
+/// let x = g.scalar(3.0);
+/// let y = x * x + 2.0 * x; // recorded on g's tape
+/// y.backward();
+/// assert_eq!(y.item(), 15.0);
+/// assert_eq!(x.grad().unwrap()[[]], 8.0); // d/dx (x^2 + 2x) = 2x + 2
+///
+/// g.clear(); // frees everything; x and y are stale from now on
+/// assert!(x.try_data().is_err());
+/// ```
+pub struct Graph<F: Float = f64> {
+    pub(crate) inner: RefCell<Inner<F>>,
+    recording: Cell<bool>,
+}
+
+impl<F: Float> Graph<F> {
+    /// An empty graph, recording.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// assert!(g.is_recording());
+    /// let g32 = tapegrad_core::Graph::<f32>::new();
+    /// assert_eq!(g32.scalar(1.0).dtype(), "f32");
+    /// ```
+    pub fn new() -> Self {
+        Graph {
+            inner: RefCell::new(Inner {
+                nodes: SlotMap::with_key(),
+                tape: Vec::new(),
+            }),
+            recording: Cell::new(true),
+        }
+    }
+
+    /// A leaf variable holding `a` (any dimension; stored as an `ArrayD`).
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+    /// assert_eq!(x.shape(), vec![2, 2]);
+    /// assert!(x.is_leaf());
+    /// ```
+    pub fn var<D: Dimension>(&self, a: ndarray::Array<F, D>) -> Var<'_, F> {
+        self.leaf(a.into_dyn())
+    }
+
+    /// A 0-d leaf variable holding `v`.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let s = g.scalar(0.5);
+    /// assert_eq!(s.ndim(), 0);
+    /// assert_eq!(s.item(), 0.5);
+    /// ```
+    pub fn scalar(&self, v: F) -> Var<'_, F> {
+        self.leaf(ArrayD::from_elem(ndarray::IxDyn(&[]), v))
+    }
+
+    pub(crate) fn leaf(&self, data: ArrayD<F>) -> Var<'_, F> {
+        let id = self.inner.borrow_mut().nodes.insert(Node {
+            data,
+            grad: None,
+            creator: None,
+            name: None,
+        });
+        Var::from_id(self, id)
+    }
+
+    /// Enters no-grad mode until the returned guard is dropped: ops compute values but record
+    /// nothing, and their results are leaves. Guards nest; each restores the mode it found.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(2.0);
+    /// {
+    ///     let _guard = g.no_grad();
+    ///     assert!(!g.is_recording());
+    ///     let y = x.square();
+    ///     assert!(y.is_leaf());
+    /// }
+    /// assert!(g.is_recording());
+    /// assert!(!x.square().is_leaf());
+    /// ```
+    pub fn no_grad(&self) -> NoGrad<'_, F> {
+        NoGrad {
+            graph: self,
+            prev: self.recording.replace(false),
+        }
+    }
+
+    /// Whether ops are recorded on the tape (false inside [`Graph::no_grad`]).
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// assert!(g.is_recording());
+    /// ```
+    pub fn is_recording(&self) -> bool {
+        self.recording.get()
+    }
+
+    /// Sets the recording mode and returns the previous one (the backward sweep uses this to record
+    /// exactly when `create_graph` asks for it).
+    pub(crate) fn set_recording(&self, on: bool) -> bool {
+        self.recording.replace(on)
+    }
+
+    /// Empties the arena and the tape, keeping their storage for reuse. Every earlier [`Var`] of
+    /// this graph becomes stale: `try_*` calls on it return [`Error::StaleVar`], other uses panic.
+    ///
+    /// ```
+    /// use tapegrad_core::Error;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(1.0);
+    /// g.clear();
+    /// assert_eq!(x.try_exp().unwrap_err(), Error::StaleVar);
+    /// assert_eq!(g.len(), 0);
+    /// ```
+    pub fn clear(&self) {
+        let mut inner = self.inner.borrow_mut();
+        inner.nodes.clear();
+        inner.tape.clear();
+    }
+
+    /// Number of live variables in the arena.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(1.0);
+    /// let _y = x.exp();
+    /// assert_eq!(g.len(), 2);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.inner.borrow().nodes.len()
+    }
+
+    /// Whether the arena holds no variable.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// assert!(g.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of records on the tape.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(1.0);
+    /// let _y = (x * x).exp();
+    /// assert_eq!(g.tape_len(), 2);
+    /// ```
+    pub fn tape_len(&self) -> usize {
+        self.inner.borrow().tape.len()
+    }
+
+    /// Checks that `v` is a live variable of this graph.
+    pub(crate) fn check(&self, v: Var<'_, F>, op: &'static str) -> Result<VarId> {
+        if !std::ptr::eq(v.graph, self) {
+            return Err(Error::GraphMismatch { op });
+        }
+        if !self.inner.borrow().nodes.contains_key(v.id) {
+            return Err(Error::StaleVar);
+        }
+        Ok(v.id)
+    }
+
+    /// Applies `op` to `inputs`: the one place where an op is checked, computed and recorded.
+    pub(crate) fn apply(&self, op: Op<F>, inputs: &[Var<'_, F>]) -> Result<ops::Outs<Var<'_, F>>> {
+        let name = op.name();
+        let mut ids = Ids::new();
+        for v in inputs {
+            if !std::ptr::eq(v.graph, self) {
+                return Err(Error::GraphMismatch { op: name });
+            }
+            ids.push(v.id);
+        }
+        let mut inner = self.inner.borrow_mut();
+        let ys = {
+            let mut xs: SmallVec<[ArrayViewD<'_, F>; 2]> = SmallVec::new();
+            for &id in &ids {
+                xs.push(inner.nodes.get(id).ok_or(Error::StaleVar)?.data.view());
+            }
+            op.check(&xs)?;
+            op.forward(&xs)
+        };
+        let recording = self.recording.get();
+        let creator = recording
+            .then(|| u32::try_from(inner.tape.len()).expect("tape longer than u32::MAX records"));
+        let mut outputs = Ids::new();
+        for data in ys {
+            outputs.push(inner.nodes.insert(Node {
+                data,
+                grad: None,
+                creator,
+                name: None,
+            }));
+        }
+        let vars = outputs.iter().map(|&id| Var::from_id(self, id)).collect();
+        if recording {
+            inner.tape.push(Record {
+                op,
+                inputs: ids,
+                outputs,
+            });
+        }
+        Ok(vars)
+    }
+
+    /// [`Graph::apply`] for the ops with one output (all of them so far).
+    pub(crate) fn apply1(&self, op: Op<F>, inputs: &[Var<'_, F>]) -> Result<Var<'_, F>> {
+        Ok(self.apply(op, inputs)?[0])
+    }
+}
+
+impl<F: Float> Default for Graph<F> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<F: Float> fmt::Debug for Graph<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Graph")
+            .field("dtype", &F::DTYPE)
+            .field("vars", &self.len())
+            .field("tape", &self.tape_len())
+            .field("recording", &self.is_recording())
+            .finish()
+    }
+}
+
+/// Guard returned by [`Graph::no_grad`]: recording stays off while it lives.
+#[must_use = "no-grad mode ends when this guard is dropped"]
+#[derive(Debug)]
+pub struct NoGrad<'g, F: Float = f64> {
+    graph: &'g Graph<F>,
+    prev: bool,
+}
+
+impl<F: Float> Drop for NoGrad<'_, F> {
+    fn drop(&mut self) {
+        self.graph.recording.set(self.prev);
+    }
+}

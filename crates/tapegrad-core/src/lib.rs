@@ -1,0 +1,50 @@
+//! # tapegrad-core
+//!
+//! The engine of [tapegrad](https://docs.rs/tapegrad): reverse-mode automatic differentiation of
+//! `ndarray` values, in the define-by-run style of DeZero ("Deep Learning from Scratch 3").
+//!
+//! ```
+//! use tapegrad_core::Graph;
+//! use ndarray::array;
+//!
+//! let g: Graph = Graph::new();                  // arena + tape
+//! let x = g.var(array![1.0, 2.0, 3.0]);         // a leaf
+//! let y = (x * x + 2.0 * x - 0.5).exp();        // each op: one tape record
+//! y.backward();                                 // one reverse loop over the tape
+//! let gx = x.grad().unwrap();                   // dy/dx = (2x + 2) e^(x^2 + 2x - 0.5)
+//! assert!((gx[0] - 4.0 * 2.5f64.exp()).abs() < 1e-9);
+//! ```
+//!
+//! ## How it is built
+//! - [`graph`](Graph): a slotmap arena owns every variable; a Wengert tape lists the ops in the
+//!   order they ran; `no_grad` turns recording off. `clear` empties both at once.
+//! - [`Var`]: a `Copy` handle (arena key + `&Graph`): value, gradient, attributes, operators.
+//! - `ops/`: one enum of ops; per family file, the forward kernel and the backward rule, the
+//!   rule written once for arrays and for variables (so higher-order derivatives come free).
+//! - `backward`: the iterative reverse sweep; it alone accumulates and frees gradients.
+//! - [`check`]: numerical gradients and `gradient_check`.
+//! - [`Error`]: every failure, returned by `try_*` methods and shown by panicking ones.
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod backward;
+pub mod check;
+mod error;
+mod float;
+mod graph;
+mod ops;
+mod var;
+
+pub use backward::{grad, try_grad, BackwardOptions};
+pub use error::{Error, Result};
+pub use float::Float;
+pub use graph::{Graph, NoGrad, VarId};
+pub use ndarray;
+pub use ops::arith::Operand;
+pub use var::Var;
+
+/// The names almost every user needs: `use tapegrad_core::prelude::*;`.
+pub mod prelude {
+    pub use crate::{BackwardOptions, Error, Float, Graph, NoGrad, Var};
+}

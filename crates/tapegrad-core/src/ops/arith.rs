@@ -1,0 +1,302 @@
+//! Arithmetic (DeZero steps 11-13, 20-22): `add sub mul div neg`, with a variable, a scalar or an
+//! array on either side, and the `+ - * /` and unary `-` operators.
+//!
+//! | op | y | gradients |
+//! |---|---|---|
+//! | add | x0 + x1 | gy, gy |
+//! | sub | x0 - x1 | gy, -gy |
+//! | mul | x0 * x1 | gy * x1, gy * x0 |
+//! | div | x0 / x1 | gy / x1, -gy * x0 / x1^2 |
+//! | neg | -x | -gy |
+//!
+//! A scalar constant becomes a one-input op carrying the constant (`AddScalar`, `MulScalar`, ...):
+//! no arena entry for the constant, no gradient computed for it. A 0-d array constant is a scalar;
+//! any other array constant becomes a leaf of the graph and must match the variable's shape.
+
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+use ndarray::{ArrayD, ArrayViewD};
+use smallvec::smallvec;
+
+use super::{div, mul, neg, Grads, Op, Value};
+use crate::error::{Error, Result};
+use crate::{Float, Var};
+
+/// The right-hand side of a binary op: another variable, a scalar constant or an array constant.
+///
+/// `try_add` and its siblings take `impl Into<Operand>`, so all three read naturally:
+/// ```
+/// use ndarray::{array, ArrayD};
+/// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+/// let x = g.var(array![1.0, 2.0]);
+/// let a = x.try_add(x).unwrap();                            // Var
+/// let b = x.try_add(1.0).unwrap();                          // scalar
+/// let c = x.try_add(array![10.0, 20.0].into_dyn()).unwrap(); // ArrayD
+/// assert_eq!(a.data(), array![2.0, 4.0].into_dyn());
+/// assert_eq!(b.data(), array![2.0, 3.0].into_dyn());
+/// assert_eq!(c.data(), array![11.0, 22.0].into_dyn());
+/// ```
+#[derive(Debug, Clone)]
+pub enum Operand<'g, F: Float = f64> {
+    /// A variable of the same graph.
+    Var(Var<'g, F>),
+    /// A constant broadcast to any shape.
+    Scalar(F),
+    /// A constant array: 0-d acts as a scalar, otherwise its shape must match.
+    Array(ArrayD<F>),
+}
+
+impl<'g, F: Float> From<Var<'g, F>> for Operand<'g, F> {
+    fn from(v: Var<'g, F>) -> Self {
+        Operand::Var(v)
+    }
+}
+impl<F: Float> From<F> for Operand<'_, F> {
+    fn from(c: F) -> Self {
+        Operand::Scalar(c)
+    }
+}
+impl<F: Float> From<ArrayD<F>> for Operand<'_, F> {
+    fn from(a: ArrayD<F>) -> Self {
+        Operand::Array(a)
+    }
+}
+
+/// The four binary ops, before they meet their operand kinds.
+#[derive(Clone, Copy)]
+pub(crate) enum Bin {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+impl Bin {
+    fn op<F: Float>(self) -> Op<F> {
+        match self {
+            Bin::Add => Op::Add,
+            Bin::Sub => Op::Sub,
+            Bin::Mul => Op::Mul,
+            Bin::Div => Op::Div,
+        }
+    }
+
+    /// `x (op) c`, or `c (op) x` when `swapped`.
+    fn with_scalar<F: Float>(self, c: F, swapped: bool) -> Op<F> {
+        match (self, swapped) {
+            (Bin::Add, _) => Op::AddScalar(c), // c + x == x + c exactly
+            (Bin::Sub, false) => Op::AddScalar(-c),
+            (Bin::Sub, true) => Op::RSubScalar(c),
+            (Bin::Mul, _) => Op::MulScalar(c),
+            (Bin::Div, false) => Op::DivScalar(c),
+            (Bin::Div, true) => Op::RDivScalar(c),
+        }
+    }
+}
+
+/// `x (op) rhs`, or `rhs (op) x` when `swapped` (only for constants).
+pub(crate) fn binary<'g, F: Float>(
+    kind: Bin,
+    x: Var<'g, F>,
+    rhs: Operand<'g, F>,
+    swapped: bool,
+) -> Result<Var<'g, F>> {
+    let g = x.graph;
+    match rhs {
+        Operand::Var(v) => g.apply1(kind.op(), &[x, v]),
+        Operand::Scalar(c) => g.apply1(kind.with_scalar(c, swapped), &[x]),
+        Operand::Array(a) if a.ndim() == 0 => g.apply1(kind.with_scalar(a[[]], swapped), &[x]),
+        Operand::Array(a) => {
+            let op: Op<F> = kind.op();
+            let x_shape = x.try_shape()?;
+            if x_shape != a.shape() {
+                let (lhs, rhs) = (x_shape, a.shape().to_vec());
+                let (lhs, rhs) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
+                return Err(Error::ShapeMismatch {
+                    op: op.name(),
+                    lhs,
+                    rhs,
+                });
+            }
+            let c = g.leaf(a);
+            let operands = if swapped { [c, x] } else { [x, c] };
+            g.apply1(op, &operands)
+        }
+    }
+}
+
+pub(crate) fn check_same_shape<F>(op: &'static str, xs: &[ArrayViewD<'_, F>]) -> Result<()> {
+    if xs[0].shape() == xs[1].shape() {
+        Ok(())
+    } else {
+        Err(Error::ShapeMismatch {
+            op,
+            lhs: xs[0].shape().to_vec(),
+            rhs: xs[1].shape().to_vec(),
+        })
+    }
+}
+
+impl<'g, F: Float> Var<'g, F> {
+    /// `self + rhs`, with `rhs` a variable, a scalar or an array; the `+` operator panics where
+    /// this returns an error.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(2.0);
+    /// assert_eq!(x.try_add(3.0).unwrap().item(), 5.0);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for operands of different shapes, [`Error::GraphMismatch`] for a
+    /// variable of another graph, [`Error::StaleVar`] for a handle from before a `clear`.
+    pub fn try_add(self, rhs: impl Into<Operand<'g, F>>) -> Result<Var<'g, F>> {
+        binary(Bin::Add, self, rhs.into(), false)
+    }
+
+    /// `self - rhs`; see [`Var::try_add`] for operands and errors.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(2.0);
+    /// assert_eq!(x.try_sub(0.5).unwrap().item(), 1.5);
+    /// ```
+    pub fn try_sub(self, rhs: impl Into<Operand<'g, F>>) -> Result<Var<'g, F>> {
+        binary(Bin::Sub, self, rhs.into(), false)
+    }
+
+    /// `self * rhs`; see [`Var::try_add`] for operands and errors.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(2.0);
+    /// assert_eq!(x.try_mul(x).unwrap().item(), 4.0);
+    /// ```
+    pub fn try_mul(self, rhs: impl Into<Operand<'g, F>>) -> Result<Var<'g, F>> {
+        binary(Bin::Mul, self, rhs.into(), false)
+    }
+
+    /// `self / rhs`; see [`Var::try_add`] for operands and errors.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(2.0);
+    /// assert_eq!(x.try_div(4.0).unwrap().item(), 0.5);
+    /// ```
+    pub fn try_div(self, rhs: impl Into<Operand<'g, F>>) -> Result<Var<'g, F>> {
+        binary(Bin::Div, self, rhs.into(), false)
+    }
+
+    /// `-self`; the unary `-` operator panics where this returns an error.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// assert_eq!(g.scalar(2.0).try_neg().unwrap().item(), -2.0);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`] for a handle from before a `clear`.
+    pub fn try_neg(self) -> Result<Var<'g, F>> {
+        self.graph.apply1(Op::Neg, &[self])
+    }
+}
+
+/// Panics with the error's message: the operator form of a `try_*` call.
+#[track_caller]
+pub(crate) fn or_panic<T>(r: Result<T>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+macro_rules! binary_operator {
+    ($Trait:ident, $method:ident, $kind:expr) => {
+        impl<'g, F: Float> $Trait<Var<'g, F>> for Var<'g, F> {
+            type Output = Var<'g, F>;
+            #[track_caller]
+            fn $method(self, rhs: Var<'g, F>) -> Var<'g, F> {
+                or_panic(binary($kind, self, Operand::Var(rhs), false))
+            }
+        }
+        impl<'g, F: Float> $Trait<F> for Var<'g, F> {
+            type Output = Var<'g, F>;
+            #[track_caller]
+            fn $method(self, rhs: F) -> Var<'g, F> {
+                or_panic(binary($kind, self, Operand::Scalar(rhs), false))
+            }
+        }
+        impl<'g, F: Float> $Trait<ArrayD<F>> for Var<'g, F> {
+            type Output = Var<'g, F>;
+            #[track_caller]
+            fn $method(self, rhs: ArrayD<F>) -> Var<'g, F> {
+                or_panic(binary($kind, self, Operand::Array(rhs), false))
+            }
+        }
+        impl<'g, F: Float> $Trait<Var<'g, F>> for ArrayD<F> {
+            type Output = Var<'g, F>;
+            #[track_caller]
+            fn $method(self, rhs: Var<'g, F>) -> Var<'g, F> {
+                or_panic(binary($kind, rhs, Operand::Array(self), true))
+            }
+        }
+        impl<'g> $Trait<Var<'g, f64>> for f64 {
+            type Output = Var<'g, f64>;
+            #[track_caller]
+            fn $method(self, rhs: Var<'g, f64>) -> Var<'g, f64> {
+                or_panic(binary($kind, rhs, Operand::Scalar(self), true))
+            }
+        }
+        impl<'g> $Trait<Var<'g, f32>> for f32 {
+            type Output = Var<'g, f32>;
+            #[track_caller]
+            fn $method(self, rhs: Var<'g, f32>) -> Var<'g, f32> {
+                or_panic(binary($kind, rhs, Operand::Scalar(self), true))
+            }
+        }
+    };
+}
+
+binary_operator!(Add, add, Bin::Add);
+binary_operator!(Sub, sub, Bin::Sub);
+binary_operator!(Mul, mul, Bin::Mul);
+binary_operator!(Div, div, Bin::Div);
+
+impl<'g, F: Float> Neg for Var<'g, F> {
+    type Output = Var<'g, F>;
+    #[track_caller]
+    fn neg(self) -> Var<'g, F> {
+        or_panic(self.try_neg())
+    }
+}
+
+// Backward rules.
+
+/// d(x0 + x1) = (gy, gy)
+pub(super) fn add_backward<F: Float, T: Value<F>>(gy: T) -> Grads<T> {
+    smallvec![Some(gy.clone()), Some(gy)]
+}
+
+/// d(x0 - x1) = (gy, -gy)
+pub(super) fn sub_backward<F: Float, T: Value<F>>(gy: T) -> Grads<T> {
+    let gx1 = neg(&gy);
+    smallvec![Some(gy), Some(gx1)]
+}
+
+/// d(x0 * x1) = (gy * x1, gy * x0)
+pub(super) fn mul_backward<F: Float, T: Value<F>>(xs: &[T], gy: T) -> Grads<T> {
+    smallvec![Some(mul(&gy, &xs[1])), Some(mul(&gy, &xs[0]))]
+}
+
+/// d(x0 / x1) = (gy / x1, -(gy / x1) * x0 / x1)
+pub(super) fn div_backward<F: Float, T: Value<F>>(xs: &[T], gy: T) -> Grads<T> {
+    let gx0 = div(&gy, &xs[1]);
+    let gx1 = neg(&div(&mul(&gx0, &xs[0]), &xs[1]));
+    smallvec![Some(gx0), Some(gx1)]
+}
+
+/// d(c / x) = gy * (-c / x^2)
+pub(super) fn rdiv_scalar_backward<F: Float, T: Value<F>>(c: F, x: &T, gy: T) -> Grads<T> {
+    let x2 = T::apply(Op::Square, &[x]);
+    smallvec![Some(mul(&gy, &T::apply(Op::RDivScalar(-c), &[&x2])))]
+}

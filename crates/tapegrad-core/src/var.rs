@@ -1,0 +1,398 @@
+//! `Var`: the `Copy` handle to a variable of a [`Graph`]: its value, gradient and attributes.
+//! Ops on it live in `ops/`, the backward pass in `backward.rs`.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use ndarray::ArrayD;
+
+use crate::error::{Error, Result};
+use crate::graph::{Grad, Node, VarId};
+use crate::ops::arith::or_panic;
+use crate::{Float, Graph};
+
+/// A handle to one variable of a [`Graph`]: an arena key plus a reference to the graph.
+///
+/// `Var` is `Copy`: pass it around freely, use it in several places (`x * x` is fine). It borrows
+/// its graph, so it cannot outlive it; after [`Graph::clear`] it is stale and says so.
+///
+/// # Examples
+/// ```
+/// use tapegrad_core::Graph;
+/// use ndarray::array;
+///
+/// let g: Graph = Graph::new();
+/// let x = g.var(array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+/// x.set_name("x");
+/// assert_eq!((x.shape(), x.ndim(), x.size(), x.len()), (vec![2, 3], 2, 6, 2));
+/// assert_eq!(x.dtype(), "f64");
+/// assert_eq!(x.name().as_deref(), Some("x"));
+///
+/// let y = (x * x).exp();
+/// y.backward();
+/// let gx = x.grad().unwrap(); // 2x e^(x^2)
+/// assert!((gx[[0, 0]] - 2.0 * 1f64.exp()).abs() < 1e-12);
+/// ```
+#[derive(Clone, Copy)]
+pub struct Var<'g, F: Float = f64> {
+    pub(crate) graph: &'g Graph<F>,
+    pub(crate) id: VarId,
+}
+
+impl<'g, F: Float> Var<'g, F> {
+    pub(crate) fn from_id(graph: &'g Graph<F>, id: VarId) -> Self {
+        Var { graph, id }
+    }
+
+    /// The graph this variable lives in.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(1.0);
+    /// assert!(std::ptr::eq(x.graph(), &g));
+    /// ```
+    pub fn graph(self) -> &'g Graph<F> {
+        self.graph
+    }
+
+    /// Runs `f` on this variable's node, or fails if the handle is stale.
+    pub(crate) fn with_node<R>(self, f: impl FnOnce(&Node<F>) -> R) -> Result<R> {
+        let inner = self.graph.inner.borrow();
+        inner.nodes.get(self.id).map(f).ok_or(Error::StaleVar)
+    }
+
+    fn with_node_mut<R>(self, f: impl FnOnce(&mut Node<F>) -> R) -> Result<R> {
+        let mut inner = self.graph.inner.borrow_mut();
+        inner.nodes.get_mut(self.id).map(f).ok_or(Error::StaleVar)
+    }
+
+    /// A copy of the value.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![1.0, 2.0]);
+    /// assert_eq!((x + 1.0).data(), array![2.0, 3.0].into_dyn());
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale (see [`Var::try_data`]).
+    #[track_caller]
+    pub fn data(self) -> ArrayD<F> {
+        or_panic(self.try_data())
+    }
+
+    /// Fallible [`Var::data`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`] after the graph was cleared.
+    pub fn try_data(self) -> Result<ArrayD<F>> {
+        self.with_node(|n| n.data.clone())
+    }
+
+    /// Replaces the value (as DeZero's `x.data = ...`, e.g. for a gradient-descent update).
+    /// Records nothing; ops recorded earlier keep the values they computed.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(1.0);
+    /// x.set_data(ndarray::arr0(2.0).into_dyn());
+    /// assert_eq!(x.item(), 2.0);
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn set_data(self, data: ArrayD<F>) {
+        or_panic(self.with_node_mut(|n| n.data = data))
+    }
+
+    /// The accumulated gradient, or `None` before a backward pass reached this variable (and for
+    /// intermediate variables whose gradient the pass freed).
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(3.0);
+    /// assert!(x.grad().is_none());
+    /// (x + x).backward();
+    /// assert_eq!(x.grad().unwrap()[[]], 2.0);
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale (see [`Var::try_grad`]).
+    #[track_caller]
+    pub fn grad(self) -> Option<ArrayD<F>> {
+        or_panic(self.try_grad())
+    }
+
+    /// Fallible [`Var::grad`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`] after the graph was cleared.
+    pub fn try_grad(self) -> Result<Option<ArrayD<F>>> {
+        let inner = self.graph.inner.borrow();
+        let node = inner.nodes.get(self.id).ok_or(Error::StaleVar)?;
+        Ok(node.grad.as_deref().map(|g| match g {
+            Grad::Array(a) => a.clone(),
+            // A gradient variable lives as long as the variable whose gradient it is.
+            Grad::Var(id) => inner.nodes[*id].data.clone(),
+        }))
+    }
+
+    /// The gradient as a variable of the graph, differentiable when it was computed with
+    /// `create_graph` (otherwise a leaf holding the value). `None` when there is no gradient.
+    ///
+    /// ```
+    /// use tapegrad_core::BackwardOptions;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(3.0);
+    /// x.powf(3.0).backward_with(BackwardOptions { create_graph: true, ..Default::default() });
+    /// let gx = x.grad_var().unwrap(); // 3x^2 = 27, itself a function of x
+    /// x.cleargrad();
+    /// gx.backward();
+    /// assert_eq!((gx.item(), x.grad().unwrap()[[]]), (27.0, 18.0)); // 6x = 18
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn grad_var(self) -> Option<Var<'g, F>> {
+        or_panic(self.try_grad_var())
+    }
+
+    /// Fallible [`Var::grad_var`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`] after the graph was cleared.
+    pub fn try_grad_var(self) -> Result<Option<Var<'g, F>>> {
+        let array = {
+            let mut inner = self.graph.inner.borrow_mut();
+            let node = inner.nodes.get_mut(self.id).ok_or(Error::StaleVar)?;
+            match node.grad.take().map(|b| *b) {
+                None => return Ok(None),
+                Some(Grad::Var(id)) => {
+                    node.grad = Some(Box::new(Grad::Var(id)));
+                    return Ok(Some(Var::from_id(self.graph, id)));
+                }
+                Some(Grad::Array(a)) => a,
+            }
+        };
+        // Move the array into a leaf so that the handle stays the same on later calls.
+        let leaf = self.graph.leaf(array);
+        self.with_node_mut(|n| n.grad = Some(Box::new(Grad::Var(leaf.id))))?;
+        Ok(Some(leaf))
+    }
+
+    /// Forgets the gradient (DeZero's `cleargrad`), e.g. before a second backward pass.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(3.0);
+    /// (x + x).backward();
+    /// x.cleargrad();
+    /// assert!(x.grad().is_none());
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn cleargrad(self) {
+        or_panic(self.with_node_mut(|n| n.grad = None))
+    }
+
+    /// Whether this variable was made by `var`/`scalar` or under `no_grad` (it has no creator).
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(1.0);
+    /// assert!(x.is_leaf());
+    /// assert!(!x.exp().is_leaf());
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn is_leaf(self) -> bool {
+        or_panic(self.with_node(|n| n.creator.is_none()))
+    }
+
+    /// The shape (numpy's `shape`).
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// assert_eq!(g.var(ndarray::Array2::<f64>::zeros((2, 3))).shape(), vec![2, 3]);
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale (see [`Var::try_shape`]).
+    #[track_caller]
+    pub fn shape(self) -> Vec<usize> {
+        or_panic(self.try_shape())
+    }
+
+    /// Fallible [`Var::shape`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`] after the graph was cleared.
+    pub fn try_shape(self) -> Result<Vec<usize>> {
+        self.with_node(|n| n.data.shape().to_vec())
+    }
+
+    /// Number of axes (numpy's `ndim`).
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// assert_eq!(g.scalar(1.0).ndim(), 0);
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn ndim(self) -> usize {
+        or_panic(self.with_node(|n| n.data.ndim()))
+    }
+
+    /// Number of elements (numpy's `size`).
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// assert_eq!(g.var(ndarray::Array2::<f64>::zeros((2, 3))).size(), 6);
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn size(self) -> usize {
+        or_panic(self.with_node(|n| n.data.len()))
+    }
+
+    /// Length of the first axis (Python's `len`).
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// assert_eq!(g.var(ndarray::Array2::<f64>::zeros((2, 3))).len(), 2);
+    /// ```
+    ///
+    /// # Panics
+    /// For a 0-d variable (it has no first axis, as numpy raises) or a stale handle.
+    #[track_caller]
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(self) -> usize {
+        or_panic(self.try_len())
+    }
+
+    /// Fallible [`Var::len`].
+    ///
+    /// # Errors
+    /// [`Error::ZeroDimLen`] for a 0-d variable, [`Error::StaleVar`] after a clear.
+    pub fn try_len(self) -> Result<usize> {
+        self.with_node(|n| n.data.shape().first().copied())?
+            .ok_or(Error::ZeroDimLen)
+    }
+
+    /// The element type's numpy name: `"f64"` or `"f32"`.
+    ///
+    /// ```
+    /// let g = tapegrad_core::Graph::<f32>::new();
+    /// assert_eq!(g.scalar(1.0).dtype(), "f32");
+    /// ```
+    pub fn dtype(self) -> &'static str {
+        F::DTYPE
+    }
+
+    /// The label set with [`Var::set_name`], if any.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(1.0);
+    /// assert_eq!(x.name(), None);
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn name(self) -> Option<String> {
+        or_panic(self.with_node(|n| n.name.as_deref().map(str::to_owned)))
+    }
+
+    /// Labels the variable (shown in graph exports).
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(1.0);
+    /// x.set_name("x");
+    /// assert_eq!(x.name().as_deref(), Some("x"));
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn set_name(self, name: impl Into<String>) {
+        let name = name.into().into_boxed_str();
+        or_panic(self.with_node_mut(|n| n.name = Some(name)))
+    }
+
+    /// The value of a one-element variable.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// assert_eq!(g.scalar(2.5).item(), 2.5);
+    /// ```
+    ///
+    /// # Panics
+    /// If the variable has more or fewer than one element (see [`Var::try_item`]) or is stale.
+    #[track_caller]
+    pub fn item(self) -> F {
+        or_panic(self.try_item())
+    }
+
+    /// Fallible [`Var::item`].
+    ///
+    /// # Errors
+    /// [`Error::NotAScalar`] unless the variable holds exactly one element; [`Error::StaleVar`].
+    pub fn try_item(self) -> Result<F> {
+        self.with_node(|n| match n.data.len() {
+            1 => Ok(n.data.iter().copied().next().unwrap_or_else(F::nan)),
+            _ => Err(Error::NotAScalar {
+                shape: n.data.shape().to_vec(),
+            }),
+        })?
+    }
+}
+
+impl<F: Float> PartialEq for Var<'_, F> {
+    /// Two handles are equal when they name the same variable of the same graph.
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.graph, other.graph) && self.id == other.id
+    }
+}
+impl<F: Float> Eq for Var<'_, F> {}
+impl<F: Float> Hash for Var<'_, F> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self.graph as *const Graph<F>).hash(state);
+        self.id.hash(state);
+    }
+}
+
+/// `variable(...)` around ndarray's display of the value, continuation lines indented by 9
+/// spaces (DeZero's `__repr__`).
+impl<F: Float> fmt::Display for Var<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.with_node(|n| n.data.to_string()) {
+            Ok(s) => write!(f, "variable({})", s.replace('\n', "\n         ")),
+            Err(_) => write!(f, "variable(<stale>)"),
+        }
+    }
+}
+
+impl<F: Float> fmt::Debug for Var<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Var");
+        d.field("id", &self.id);
+        match self.try_shape() {
+            Ok(shape) => d.field("shape", &shape),
+            Err(_) => d.field("stale", &true),
+        };
+        d.finish()
+    }
+}

@@ -1,0 +1,33 @@
+//! # tapegrad
+//!
+//! Reverse-mode automatic differentiation for Rust, built the way DeZero ("Deep Learning from
+//! Scratch 3") builds it, on an arena and a Wengert tape: no `Rc` cycles, no recursion, gradients
+//! of any order. This crate is the facade: it re-exports the engine (`tapegrad-core`) and the
+//! `ndarray` it uses.
+//!
+//! ```
+//! use tapegrad::ndarray::{array, ArrayD};
+//! use tapegrad::prelude::*;
+//!
+//! let g: Graph = Graph::new();
+//! let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+//! let y = (x * x + 2.0 * x - 0.5).exp();
+//! y.backward();
+//! let gx: ArrayD<f64> = x.grad().unwrap();
+//! assert_eq!(gx.shape(), &[2, 2]);
+//! ```
+//!
+//! See `docs/architecture.md` in the repository for the whole picture.
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub use tapegrad_core::{
+    check, grad, ndarray, try_grad, BackwardOptions, Error, Float, Graph, NoGrad, Operand, Result,
+    Var, VarId,
+};
+
+/// `use tapegrad::prelude::*;` brings `Graph`, `Var`, `BackwardOptions`, `Error`, `Float`.
+pub mod prelude {
+    pub use tapegrad_core::prelude::*;
+}
