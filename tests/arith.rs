@@ -1,0 +1,41 @@
+//! Gradient checks of ops/arith.rs: `+ - * /` and `-x` with variables, scalars and arrays on
+//! either side, against central differences.
+
+mod common;
+
+use tapegrad::ndarray::ArrayD;
+
+/// A constant array shaped like `x` (0-d for a 0-d `x`, which takes the scalar path).
+fn like<F: tapegrad::Float>(x: tapegrad::Var<'_, F>, v: F) -> ArrayD<F> {
+    ArrayD::from_elem(x.shape(), v)
+}
+
+gradcheck!(add, 2, (-2.0, 2.0), |xs| xs[0] + xs[1]);
+gradcheck!(sub, 2, (-2.0, 2.0), |xs| xs[0] - xs[1]);
+gradcheck!(mul, 2, (-2.0, 2.0), |xs| xs[0] * xs[1]);
+gradcheck!(div, 2, (0.5, 2.0), |xs| xs[0] / xs[1]);
+gradcheck!(neg, 1, (-2.0, 2.0), |xs| -xs[0]);
+
+gradcheck!(add_scalar_rhs, 1, (-2.0, 2.0), |xs| xs[0] + 1.5 as T);
+gradcheck!(add_scalar_lhs, 1, (-2.0, 2.0), |xs| (1.5 as T) + xs[0]);
+gradcheck!(sub_scalar_rhs, 1, (-2.0, 2.0), |xs| xs[0] - 1.5 as T);
+gradcheck!(sub_scalar_lhs, 1, (-2.0, 2.0), |xs| (1.5 as T) - xs[0]);
+gradcheck!(mul_scalar_rhs, 1, (-2.0, 2.0), |xs| xs[0] * 1.5 as T);
+gradcheck!(mul_scalar_lhs, 1, (-2.0, 2.0), |xs| (1.5 as T) * xs[0]);
+gradcheck!(div_scalar_rhs, 1, (-2.0, 2.0), |xs| xs[0] / 1.5 as T);
+gradcheck!(div_scalar_lhs, 1, (0.5, 2.0), |xs| (1.5 as T) / xs[0]);
+
+gradcheck!(add_array_rhs, 1, (-2.0, 2.0), |xs| xs[0] + like(xs[0], 1.5));
+gradcheck!(add_array_lhs, 1, (-2.0, 2.0), |xs| like(xs[0], 1.5) + xs[0]);
+gradcheck!(sub_array_rhs, 1, (-2.0, 2.0), |xs| xs[0] - like(xs[0], 1.5));
+gradcheck!(sub_array_lhs, 1, (-2.0, 2.0), |xs| like(xs[0], 1.5) - xs[0]);
+gradcheck!(mul_array_rhs, 1, (-2.0, 2.0), |xs| xs[0] * like(xs[0], 1.5));
+gradcheck!(mul_array_lhs, 1, (-2.0, 2.0), |xs| like(xs[0], 1.5) * xs[0]);
+gradcheck!(div_array_rhs, 1, (-2.0, 2.0), |xs| xs[0] / like(xs[0], 1.5));
+gradcheck!(div_array_lhs, 1, (0.5, 2.0), |xs| like(xs[0], 1.5) / xs[0]);
+
+gradcheck!(same_variable_twice, 1, (-2.0, 2.0), |xs| xs[0] * xs[0]);
+gradcheck!(reused_in_a_diamond, 2, (0.5, 2.0), |xs| {
+    let t = xs[0] * xs[1];
+    (t + xs[0]) / (t - xs[1] * 3.0 as T)
+});

@@ -1,0 +1,242 @@
+//! Semantics of the backward sweep: accumulation, cleargrad, retain_grad, no_grad, leaves,
+//! operators with constants, and a deep chain.
+
+use tapegrad::ndarray::{arr0, array, ArrayD};
+use tapegrad::prelude::*;
+
+fn g0(x: Var<'_>) -> f64 {
+    x.grad().expect("a gradient")[[]]
+}
+
+#[test]
+fn x_times_x_gives_two_x() {
+    let g: Graph = Graph::new();
+    let x = g.var(array![1.0, -2.0, 3.0]);
+    (x * x).backward();
+    assert_eq!(x.grad().unwrap(), array![2.0, -4.0, 6.0].into_dyn());
+}
+
+#[test]
+fn gradients_from_several_paths_add_up() {
+    // y = x*x + x*3 + x  =>  dy/dx = 2x + 4 = 8 at x = 2
+    let g: Graph = Graph::new();
+    let x = g.scalar(2.0);
+    (x * x + x * 3.0 + x).backward();
+    assert_eq!(g0(x), 8.0);
+}
+
+#[test]
+fn repeated_backward_adds_the_same_gradient_again() {
+    let g: Graph = Graph::new();
+    let x = g.scalar(2.0);
+    let y = x.square();
+    y.backward();
+    y.backward();
+    assert_eq!(g0(x), 8.0); // 2 * (2x)
+}
+
+#[test]
+fn cleargrad_forgets_then_backward_starts_over() {
+    let g: Graph = Graph::new();
+    let x = g.scalar(2.0);
+    let y = x.square();
+    y.backward();
+    x.cleargrad();
+    assert!(x.grad().is_none());
+    y.backward();
+    assert_eq!(g0(x), 4.0);
+}
+
+#[test]
+fn retain_grad_false_frees_every_intermediate() {
+    let g: Graph = Graph::new();
+    let x = g.scalar(0.5);
+    let a = x.square();
+    let b = a.exp();
+    let y = b.square();
+    y.backward();
+    for v in [a, b, y] {
+        assert!(v.grad().is_none());
+    }
+    assert!(x.grad().is_some());
+}
+
+#[test]
+fn retain_grad_true_keeps_every_intermediate() {
+    // y = (e^(x^2))^2 at x = 0.5: dy/db = 2b, dy/da = 2b * b
+    let g: Graph = Graph::new();
+    let x = g.scalar(0.5);
+    let a = x.square();
+    let b = a.exp();
+    let y = b.square();
+    y.backward_with(BackwardOptions {
+        retain_grad: true,
+        ..Default::default()
+    });
+    let bv = 0.25f64.exp();
+    assert_eq!(g0(y), 1.0);
+    assert_eq!(g0(b), 2.0 * bv);
+    assert!((g0(a) - 2.0 * bv * bv).abs() < 1e-12);
+}
+
+#[test]
+fn retained_gradient_is_not_pushed_again() {
+    // First pass keeps t.grad = 1; a second pass from y must not push that stale 1 into x again.
+    let g: Graph = Graph::new();
+    let x = g.scalar(1.0);
+    let t = x * 2.0;
+    let y = t * 3.0;
+    let keep = BackwardOptions {
+        retain_grad: true,
+        ..Default::default()
+    };
+    y.backward_with(keep);
+    assert_eq!((g0(t), g0(x)), (3.0, 6.0));
+    y.backward_with(keep);
+    assert_eq!((g0(t), g0(x)), (6.0, 12.0));
+}
+
+#[test]
+fn backward_from_a_leaf_sets_ones() {
+    let g: Graph = Graph::new();
+    let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+    x.backward();
+    assert_eq!(x.grad().unwrap(), ArrayD::ones(vec![2, 2]));
+    x.backward();
+    assert_eq!(x.grad().unwrap(), ArrayD::from_elem(vec![2, 2], 2.0));
+}
+
+#[test]
+fn backward_touches_only_ancestors() {
+    let g: Graph = Graph::new();
+    let (x, z) = (g.scalar(1.0), g.scalar(5.0));
+    let y = x.exp();
+    let w = z.square(); // recorded after x's ops, not an ancestor of y
+    let later = z * 2.0; // recorded after y
+    y.backward();
+    assert!(z.grad().is_none());
+    assert!(w.grad().is_none() && later.grad().is_none());
+    assert_eq!(g0(x), 1f64.exp());
+}
+
+#[test]
+fn no_grad_records_nothing_and_makes_leaves() {
+    let g: Graph = Graph::new();
+    let x = g.scalar(2.0);
+    let y = {
+        let _guard = g.no_grad();
+        x.square() * 3.0
+    };
+    assert!(y.is_leaf());
+    assert_eq!(y.item(), 12.0);
+    assert_eq!(g.tape_len(), 0);
+    y.backward();
+    assert!(x.grad().is_none());
+}
+
+#[test]
+fn no_grad_nests_and_restores() {
+    let g: Graph = Graph::new();
+    assert!(g.is_recording());
+    {
+        let _outer = g.no_grad();
+        {
+            let _inner = g.no_grad();
+            assert!(!g.is_recording());
+        }
+        assert!(
+            !g.is_recording(),
+            "dropping the inner guard keeps the outer one in force"
+        );
+    }
+    assert!(g.is_recording());
+    let x = g.scalar(1.0);
+    assert!(!x.exp().is_leaf());
+}
+
+#[test]
+fn operators_with_scalars_on_both_sides() {
+    // y = (2 + x) * 3 - (1 - x) / 2 + x / 4 - 6 / x,  x = 2
+    // dy/dx = 3 + 1/2 + 1/4 + 6/x^2 = 5.25
+    let g: Graph = Graph::new();
+    let x = g.scalar(2.0);
+    let y = (2.0 + x) * 3.0 - (1.0 - x) / 2.0 + x / 4.0 - 6.0 / x;
+    y.backward();
+    assert_eq!(y.item(), 12.0 + 0.5 + 0.5 - 3.0);
+    assert_eq!(g0(x), 5.25);
+}
+
+#[test]
+fn operators_with_arrays_on_both_sides() {
+    let g: Graph = Graph::new();
+    let x = g.var(array![1.0, 2.0]);
+    let c = || array![2.0, 4.0].into_dyn();
+    // y = c*x + x/c - c + (c - x) + c/x  => dy/dx = c + 1/c - 1 - c/x^2
+    let y = c() * x + x / c() - c() + (c() - x) + c() / x;
+    y.backward();
+    assert_eq!(
+        y.data(),
+        array![2.0 + 0.5 - 2.0 + 1.0 + 2.0, 8.0 + 0.5 - 4.0 + 2.0 + 2.0].into_dyn()
+    );
+    assert_eq!(
+        x.grad().unwrap(),
+        array![2.0 + 0.5 - 1.0 - 2.0, 4.0 + 0.25 - 1.0 - 1.0].into_dyn()
+    );
+}
+
+#[test]
+fn zero_d_array_constant_acts_as_scalar() {
+    let g: Graph = Graph::new();
+    let x = g.var(array![1.0, 2.0]);
+    let y = x * arr0(3.0).into_dyn() + arr0(1.0).into_dyn();
+    y.backward();
+    assert_eq!(y.data(), array![4.0, 7.0].into_dyn());
+    assert_eq!(x.grad().unwrap(), array![3.0, 3.0].into_dyn());
+    assert_eq!(g.len(), 3, "no arena entry for a scalar constant");
+}
+
+#[test]
+fn f32_graph_differentiates() {
+    let g = Graph::<f32>::new();
+    let x = g.scalar(2.0);
+    let y = x.powf(3.0) + 1.0;
+    y.backward();
+    assert_eq!((y.item(), x.grad().unwrap()[[]]), (9.0f32, 12.0f32));
+    assert_eq!(x.dtype(), "f32");
+}
+
+#[test]
+fn clear_reuses_the_graph() {
+    let g: Graph = Graph::new();
+    for _ in 0..3 {
+        let x = g.scalar(3.0);
+        x.square().backward();
+        assert_eq!(g0(x), 6.0);
+        g.clear();
+        assert_eq!((g.len(), g.tape_len()), (0, 0));
+    }
+}
+
+#[test]
+fn set_data_updates_a_leaf() {
+    let g: Graph = Graph::new();
+    let x = g.scalar(1.0);
+    x.set_data(arr0(3.0).into_dyn());
+    x.square().backward();
+    assert_eq!(g0(x), 6.0);
+}
+
+#[test]
+fn chain_of_a_million_ops_backward_without_recursion() {
+    // y = x + 1 + 1 + ... (10^6 times): dy/dx = 1; a recursive sweep would overflow the stack.
+    let g: Graph = Graph::new();
+    let x = g.scalar(0.0);
+    let mut y = x;
+    for _ in 0..1_000_000 {
+        y = y + 1.0;
+    }
+    assert_eq!(g.tape_len(), 1_000_000);
+    y.backward();
+    assert_eq!(y.item(), 1e6);
+    assert_eq!(g0(x), 1.0);
+}

@@ -1,0 +1,93 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use tapegrad::check::{gradient_check_with, CheckOptions};
+use tapegrad::ndarray::ArrayD;
+use tapegrad::prelude::*;
+
+/// Deterministic values in `[lo, hi)` (a small LCG: no dependency, same numbers everywhere).
+pub fn values<F: Float>(shape: &[usize], seed: u64, lo: f64, hi: f64) -> ArrayD<F> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    ArrayD::from_shape_simple_fn(shape.to_vec(), || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+        F::from_f64(lo + (hi - lo) * u)
+    })
+}
+
+/// Tolerances: DeZero's for f64; for f32 a wider step and looser tolerances, because a central
+/// difference with eps = 1e-4 in f32 loses about three of its seven digits to rounding.
+pub fn options<F: Float>() -> CheckOptions {
+    if F::DTYPE == "f32" {
+        CheckOptions {
+            eps: 1e-2,
+            rtol: 1e-2,
+            atol: 1e-3,
+        }
+    } else {
+        CheckOptions::default()
+    }
+}
+
+/// Gradient-checks `f` on `n` inputs of `shape` with values in `[lo, hi)`, for two seeds.
+pub fn check<F: Float, Fun>(f: Fun, n: usize, shape: &[usize], lo: f64, hi: f64)
+where
+    Fun: for<'g> Fn(&[Var<'g, F>]) -> Var<'g, F>,
+{
+    for seed in [1, 7] {
+        let inputs: Vec<ArrayD<F>> = (0..n)
+            .map(|k| values(shape, seed * 31 + k as u64, lo, hi))
+            .collect();
+        if let Err(e) = gradient_check_with(&f, &inputs, options::<F>()) {
+            panic!("{F} {shape:?} seed {seed}: {e}", F = F::DTYPE);
+        }
+    }
+}
+
+/// Expands one gradient-check case to 0-d, 1-d and 2-d inputs, in f64 and f32. In the body, `T`
+/// is the element type (write constants as `2.0 as T`).
+#[macro_export]
+macro_rules! gradcheck {
+    ($name:ident, $n:expr, ($lo:expr, $hi:expr), |$xs:ident| $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            mod f64 {
+                #[allow(unused_imports)]
+                use super::*;
+                #[allow(dead_code)]
+                type T = f64;
+                #[test]
+                fn scalar() {
+                    common::check::<T, _>(|$xs| $body, $n, &[], $lo, $hi);
+                }
+                #[test]
+                fn vector() {
+                    common::check::<T, _>(|$xs| $body, $n, &[5], $lo, $hi);
+                }
+                #[test]
+                fn matrix() {
+                    common::check::<T, _>(|$xs| $body, $n, &[2, 3], $lo, $hi);
+                }
+            }
+            mod f32 {
+                #[allow(unused_imports)]
+                use super::*;
+                #[allow(dead_code)]
+                type T = f32;
+                #[test]
+                fn scalar() {
+                    common::check::<T, _>(|$xs| $body, $n, &[], $lo, $hi);
+                }
+                #[test]
+                fn matrix() {
+                    common::check::<T, _>(|$xs| $body, $n, &[2, 3], $lo, $hi);
+                }
+            }
+        }
+    };
+}

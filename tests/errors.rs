@@ -1,0 +1,150 @@
+//! Every `Error` variant through the `try_*` API, and the same message from the panicking form.
+
+use tapegrad::ndarray::{array, ArrayD};
+use tapegrad::prelude::*;
+
+#[test]
+fn shape_mismatch_names_op_and_both_shapes() {
+    let g: Graph = Graph::new();
+    let a = g.var(array![1.0, 2.0]);
+    let b = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+    for (name, r) in [
+        ("add", a.try_add(b)),
+        ("sub", a.try_sub(b)),
+        ("mul", a.try_mul(b)),
+        ("div", a.try_div(b)),
+    ] {
+        let e = r.unwrap_err();
+        assert_eq!(
+            e,
+            Error::ShapeMismatch {
+                op: name,
+                lhs: vec![2],
+                rhs: vec![2, 2]
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("{name}: shape mismatch between [2] and [2, 2]")
+        );
+    }
+}
+
+#[test]
+fn shape_mismatch_with_array_constant() {
+    let g: Graph = Graph::new();
+    let a = g.var(array![1.0, 2.0]);
+    let e = a.try_mul(ArrayD::zeros(vec![3])).unwrap_err();
+    assert_eq!(e.to_string(), "mul: shape mismatch between [2] and [3]");
+    assert_eq!(g.len(), 1, "a rejected constant leaves nothing behind");
+}
+
+#[test]
+fn zero_d_variable_does_not_broadcast_yet() {
+    let g: Graph = Graph::new();
+    let (a, s) = (g.var(array![1.0, 2.0]), g.scalar(2.0));
+    assert!(matches!(a.try_add(s), Err(Error::ShapeMismatch { .. })));
+}
+
+#[test]
+#[should_panic(expected = "add: shape mismatch between [2] and [3]")]
+fn shape_mismatch_operator_panics_with_message() {
+    let g: Graph = Graph::new();
+    let _ = g.var(array![1.0, 2.0]) + g.var(array![1.0, 2.0, 3.0]);
+}
+
+#[test]
+#[should_panic(expected = "div: shape mismatch between [3] and [2]")]
+fn shape_mismatch_with_array_on_the_left_keeps_operand_order() {
+    let g: Graph = Graph::new();
+    let _ = ArrayD::<f64>::ones(vec![3]) / g.var(array![1.0, 2.0]);
+}
+
+#[test]
+fn variables_of_two_graphs() {
+    let (g1, g2): (Graph, Graph) = (Graph::new(), Graph::new());
+    let (a, b) = (g1.scalar(1.0), g2.scalar(2.0));
+    assert_eq!(
+        a.try_mul(b).unwrap_err(),
+        Error::GraphMismatch { op: "mul" }
+    );
+    assert_eq!(g1.len() + g2.len(), 2);
+}
+
+#[test]
+#[should_panic(expected = "two different graphs")]
+fn variables_of_two_graphs_operator_panics() {
+    let (g1, g2): (Graph, Graph) = (Graph::new(), Graph::new());
+    let _ = g1.scalar(1.0) + g2.scalar(2.0);
+}
+
+#[test]
+fn stale_handle_after_clear() {
+    let g: Graph = Graph::new();
+    let x = g.scalar(1.0);
+    let y = x.exp();
+    g.clear();
+    let z = g.scalar(5.0); // may reuse x's slot: x must not see it
+    assert_eq!(x.try_exp().unwrap_err(), Error::StaleVar);
+    assert_eq!(x.try_add(z).unwrap_err(), Error::StaleVar);
+    assert_eq!(x.try_data().unwrap_err(), Error::StaleVar);
+    assert_eq!(x.try_grad().unwrap_err(), Error::StaleVar);
+    assert_eq!(y.try_backward().unwrap_err(), Error::StaleVar);
+    assert_eq!(x.try_item().unwrap_err(), Error::StaleVar);
+    assert_eq!(x.try_shape().unwrap_err(), Error::StaleVar);
+    assert_eq!(z.item(), 5.0);
+    assert!(Error::StaleVar.to_string().contains("stale"));
+}
+
+#[test]
+#[should_panic(expected = "stale")]
+fn stale_handle_operator_panics() {
+    let g: Graph = Graph::new();
+    let x = g.scalar(1.0);
+    g.clear();
+    let _ = x * 2.0;
+}
+
+#[test]
+#[should_panic(expected = "stale")]
+fn stale_handle_data_panics() {
+    let g: Graph = Graph::new();
+    let x = g.scalar(1.0);
+    g.clear();
+    let _ = x.data();
+}
+
+#[test]
+fn item_of_a_vector() {
+    let g: Graph = Graph::new();
+    let x = g.var(array![1.0, 2.0]);
+    assert_eq!(
+        x.try_item().unwrap_err(),
+        Error::NotAScalar { shape: vec![2] }
+    );
+    assert_eq!(
+        g.var(array![[7.0]]).try_item(),
+        Ok(7.0),
+        "one element of any shape"
+    );
+}
+
+#[test]
+#[should_panic(expected = "exactly one element, but its shape is [2]")]
+fn item_of_a_vector_panics() {
+    let g: Graph = Graph::new();
+    let _ = g.var(array![1.0, 2.0]).item();
+}
+
+#[test]
+fn len_of_a_zero_d_variable() {
+    let g: Graph = Graph::new();
+    assert_eq!(g.scalar(1.0).try_len().unwrap_err(), Error::ZeroDimLen);
+}
+
+#[test]
+#[should_panic(expected = "0-d variable has no length")]
+fn len_of_a_zero_d_variable_panics() {
+    let g: Graph = Graph::new();
+    let _ = g.scalar(1.0).len();
+}
