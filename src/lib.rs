@@ -31,3 +31,8 @@ pub use tapegrad_core::{
 pub mod prelude {
     pub use tapegrad_core::prelude::*;
 }
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
