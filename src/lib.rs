@@ -23,8 +23,8 @@
 #![forbid(unsafe_code)]
 
 pub use tapegrad_core::{
-    check, grad, ndarray, try_grad, BackwardOptions, Error, Float, Graph, NoGrad, Operand, Result,
-    Var, VarId,
+    check, dot, grad, hvp, ndarray, try_grad, BackwardOptions, Error, Float, Graph, NoGrad,
+    Operand, Result, Var, VarId,
 };
 
 /// `use tapegrad::prelude::*;` brings `Graph`, `Var`, `BackwardOptions`, `Error`, `Float`.

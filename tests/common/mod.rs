@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use tapegrad::check::{gradient_check_with, CheckOptions};
+use tapegrad::check::{gradgrad_check_with, gradient_check_with, CheckOptions};
 use tapegrad::ndarray::ArrayD;
 use tapegrad::prelude::*;
 
@@ -46,6 +46,46 @@ where
             panic!("{F} {shape:?} seed {seed}: {e}", F = F::DTYPE);
         }
     }
+}
+
+/// Second-order check of `f`, as [`check`] does for the first order.
+pub fn check2<F: Float, Fun>(f: Fun, n: usize, shape: &[usize], lo: f64, hi: f64)
+where
+    Fun: for<'g> Fn(&[Var<'g, F>]) -> Var<'g, F>,
+{
+    for seed in [2, 9] {
+        let inputs: Vec<ArrayD<F>> = (0..n)
+            .map(|k| values(shape, seed * 31 + k as u64, lo, hi))
+            .collect();
+        if let Err(e) = gradgrad_check_with(&f, &inputs, options::<F>()) {
+            panic!("second order, {F} {shape:?} seed {seed}: {e}", F = F::DTYPE);
+        }
+    }
+}
+
+/// Expands one second-order case to 0-d, 1-d and 2-d inputs in f64.
+#[macro_export]
+macro_rules! gradgradcheck {
+    ($name:ident, $n:expr, ($lo:expr, $hi:expr), |$xs:ident| $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(dead_code)]
+            type T = f64;
+            #[test]
+            fn scalar() {
+                common::check2::<T, _>(|$xs| $body, $n, &[], $lo, $hi);
+            }
+            #[test]
+            fn vector() {
+                common::check2::<T, _>(|$xs| $body, $n, &[4], $lo, $hi);
+            }
+            #[test]
+            fn matrix() {
+                common::check2::<T, _>(|$xs| $body, $n, &[2, 3], $lo, $hi);
+            }
+        }
+    };
 }
 
 /// Expands one gradient-check case to 0-d, 1-d and 2-d inputs, in f64 and f32. In the body, `T`

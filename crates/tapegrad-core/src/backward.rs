@@ -182,6 +182,52 @@ pub fn try_grad<'g, F: Float>(
         .collect())
 }
 
+/// Hessian-vector product `H v` of the scalar function `sum(f(x))` at `x`, by double backprop:
+/// `H v = d/dx (grad f(x) . v)`. `x` and `v` are lists of arrays of matching shapes.
+///
+/// ```
+/// use ndarray::{arr0, ArrayD};
+/// // f(x) = x^3: f'' = 6x, so H v at x = 2, v = 0.5 is 6
+/// let hv = tapegrad_core::hvp(|xs| xs[0].powf(3.0), &[arr0(2.0).into_dyn()], &[arr0(0.5).into_dyn()]).unwrap();
+/// assert_eq!(hv[0][[]], 6.0);
+/// ```
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] (op `hvp`) if `x` and `v` differ in length or in a shape.
+pub fn hvp<F: Float, Fun>(f: Fun, x: &[ArrayD<F>], v: &[ArrayD<F>]) -> Result<Vec<ArrayD<F>>>
+where
+    Fun: for<'g> Fn(&[Var<'g, F>]) -> Var<'g, F>,
+{
+    if x.len() != v.len() {
+        return Err(Error::ShapeMismatch {
+            op: "hvp",
+            lhs: vec![x.len()],
+            rhs: vec![v.len()],
+        });
+    }
+    for (a, b) in x.iter().zip(v) {
+        if a.shape() != b.shape() {
+            return Err(Error::ShapeMismatch {
+                op: "hvp",
+                lhs: a.shape().to_vec(),
+                rhs: b.shape().to_vec(),
+            });
+        }
+    }
+    let g = Graph::new();
+    let xs: Vec<_> = x.iter().map(|a| g.var(a.clone())).collect();
+    let gs = try_grad(&[f(&xs)], &xs, true)?;
+    let dots = gs
+        .iter()
+        .zip(v)
+        .map(|(&gk, vk)| gk.try_mul(vk.clone()))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(try_grad(&dots, &xs, false)?
+        .iter()
+        .map(|h| h.data())
+        .collect())
+}
+
 /// Where the gradients of a pass go.
 #[derive(Clone, Copy)]
 enum Sink<'a> {

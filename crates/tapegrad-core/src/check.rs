@@ -95,6 +95,15 @@ where
     Fun: for<'g> Fn(&[Var<'g, F>]) -> Var<'g, F>,
 {
     let g = Graph::new();
+    central_diff(|xs| eval(&g, &f, xs), inputs, eps)
+}
+
+/// Central differences of any scalar function `h` of several arrays.
+fn central_diff<F: Float>(
+    h: impl Fn(&[ArrayD<F>]) -> F,
+    inputs: &[ArrayD<F>],
+    eps: F,
+) -> Vec<ArrayD<F>> {
     let mut xs: Vec<ArrayD<F>> = inputs.to_vec();
     let mut grads = Vec::with_capacity(xs.len());
     for k in 0..xs.len() {
@@ -103,9 +112,9 @@ where
             let index: IxDyn = index;
             let x = xs[k][&index];
             xs[k][&index] = x + eps;
-            let y1 = eval(&g, &f, &xs);
+            let y1 = h(&xs);
             xs[k][&index] = x - eps;
-            let y0 = eval(&g, &f, &xs);
+            let y0 = h(&xs);
             xs[k][&index] = x;
             grad[&index] = (y1 - y0) / (eps + eps);
         }
@@ -175,6 +184,81 @@ where
 {
     let analytic = analytic_grad(&f, inputs);
     let numerical = numerical_grad_eps(&f, inputs, F::from_f64(opts.eps));
+    compare(&analytic, &numerical, opts)
+}
+
+/// Checks second derivatives: the analytic gradient of `h(x) = sum_k sum(w_k * g_k(x))`, where
+/// `g = d sum(f) / dx` is computed with `create_graph` and `w` are fixed weights, against central
+/// differences of `h` evaluated from the analytic first derivative (PyTorch's `gradgradcheck`).
+/// Tolerances are [`CheckOptions::default`].
+///
+/// ```
+/// use ndarray::array;
+/// use tapegrad_core::check::gradgrad_check;
+/// let x = array![0.3, -1.2, 2.0].into_dyn();
+/// assert!(gradgrad_check(|xs| xs[0].sin() * xs[0].exp(), &[x]).is_ok());
+/// ```
+///
+/// # Errors
+/// [`GradCheckError`] naming the first element outside the tolerance.
+pub fn gradgrad_check<F: Float, Fun>(f: Fun, inputs: &[ArrayD<F>]) -> Result<(), GradCheckError>
+where
+    Fun: for<'g> Fn(&[Var<'g, F>]) -> Var<'g, F>,
+{
+    gradgrad_check_with(f, inputs, CheckOptions::default())
+}
+
+/// [`gradgrad_check`] with chosen step and tolerances.
+///
+/// ```
+/// use ndarray::array;
+/// use tapegrad_core::check::{gradgrad_check_with, CheckOptions};
+/// let x = array![0.5f32, 1.5].into_dyn();
+/// let loose = CheckOptions { eps: 1e-2, rtol: 1e-2, atol: 1e-3 };
+/// assert!(gradgrad_check_with(|xs| xs[0].powf(3.0), &[x], loose).is_ok());
+/// ```
+///
+/// # Errors
+/// [`GradCheckError`] naming the first element outside the tolerance.
+pub fn gradgrad_check_with<F: Float, Fun>(
+    f: Fun,
+    inputs: &[ArrayD<F>],
+    opts: CheckOptions,
+) -> Result<(), GradCheckError>
+where
+    Fun: for<'g> Fn(&[Var<'g, F>]) -> Var<'g, F>,
+{
+    // Uneven weights, so that a wrong cross term cannot hide in a symmetric sum.
+    let weights: Vec<ArrayD<F>> = inputs
+        .iter()
+        .enumerate()
+        .map(|(k, x)| {
+            let mut n = k;
+            x.mapv(|_| {
+                n += 1;
+                F::from_f64(0.5 + (n % 7) as f64 / 7.0)
+            })
+        })
+        .collect();
+    let analytic = {
+        let g = Graph::new();
+        let xs: Vec<_> = inputs.iter().map(|a| g.var(a.clone())).collect();
+        let gs = crate::grad(&[f(&xs)], &xs, true);
+        let hs: Vec<_> = gs
+            .iter()
+            .zip(&weights)
+            .map(|(&gk, w)| gk * w.clone())
+            .collect();
+        crate::grad(&hs, &xs, false)
+            .iter()
+            .map(|v| v.data())
+            .collect::<Vec<_>>()
+    };
+    let h = |xs: &[ArrayD<F>]| -> F {
+        let gs = analytic_grad(&f, xs);
+        gs.iter().zip(&weights).map(|(gk, w)| (gk * w).sum()).sum()
+    };
+    let numerical = central_diff(h, inputs, F::from_f64(opts.eps));
     compare(&analytic, &numerical, opts)
 }
 

@@ -22,7 +22,8 @@
 //! - `ops/`: one enum of ops; per family file, the forward kernel and the backward rule, the
 //!   rule written once for arrays and for variables (so higher-order derivatives come free).
 //! - `backward`: the iterative reverse sweep; it alone accumulates and frees gradients.
-//! - [`check`]: numerical gradients and `gradient_check`.
+//! - [`check`]: numerical gradients, `gradient_check` and `gradgrad_check`.
+//! - [`dot`]: Graphviz export of a graph (`Graph::to_dot`, `Graph::plot_dot`).
 //! - [`Error`]: every failure, returned by `try_*` methods and shown by panicking ones.
 
 #![warn(missing_docs)]
@@ -30,13 +31,14 @@
 
 mod backward;
 pub mod check;
+pub mod dot;
 mod error;
 mod float;
 mod graph;
 mod ops;
 mod var;
 
-pub use backward::{grad, try_grad, BackwardOptions};
+pub use backward::{grad, hvp, try_grad, BackwardOptions};
 pub use error::{Error, Result};
 pub use float::Float;
 pub use graph::{Graph, NoGrad, VarId};

@@ -1,14 +1,22 @@
-//! Elementwise math (DeZero steps 3, 22): `powf square exp`.
+//! Elementwise math (DeZero steps 3, 22, 27, 34-35): `powf square exp log sin cos tanh sqrt abs
+//! sign`. Every rule is written with ops, so each has derivatives of every order.
 //!
 //! | op | y | dy/dx |
 //! |---|---|---|
 //! | powf(c) | x^c | c x^(c-1) |
 //! | square | x^2 | 2x |
 //! | exp | e^x | y |
+//! | log | ln x | 1 / x |
+//! | sin | sin x | cos x |
+//! | cos | cos x | -sin x |
+//! | tanh | tanh x | 1 - y^2 |
+//! | sqrt | sqrt x | 1 / (2y) |
+//! | abs | abs x | sign x (0 at 0: the subgradient PyTorch also picks) |
+//! | sign | -1, 0, 1 | 0 |
 
 use smallvec::smallvec;
 
-use super::{arith::or_panic, mul, scale, Grads, Op, Value};
+use super::{arith::or_panic, div, mul, neg, scale, Grads, Op, Value};
 use crate::error::Result;
 use crate::{Float, Var};
 
@@ -87,6 +95,191 @@ impl<'g, F: Float> Var<'g, F> {
     pub fn try_exp(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Op::Exp, &[self])
     }
+
+    /// Natural logarithm, elementwise (NaN below 0, -inf at 0, as `f64::ln`).
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(2.0);
+    /// let y = x.log();
+    /// y.backward();
+    /// assert!((y.item() - 2f64.ln()).abs() < 1e-12);
+    /// assert!((x.grad().unwrap()[[]] - 0.5).abs() < 1e-12);
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_log`]'s error.
+    #[track_caller]
+    pub fn log(self) -> Var<'g, F> {
+        or_panic(self.try_log())
+    }
+
+    /// Fallible [`Var::log`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    pub fn try_log(self) -> Result<Var<'g, F>> {
+        self.graph.apply1(Op::Log, &[self])
+    }
+
+    /// Sine, elementwise.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(1.0);
+    /// let y = x.sin();
+    /// y.backward();
+    /// assert!((y.item() - 1f64.sin()).abs() < 1e-12);
+    /// assert!((x.grad().unwrap()[[]] - 1f64.cos()).abs() < 1e-12);
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_sin`]'s error.
+    #[track_caller]
+    pub fn sin(self) -> Var<'g, F> {
+        or_panic(self.try_sin())
+    }
+
+    /// Fallible [`Var::sin`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    pub fn try_sin(self) -> Result<Var<'g, F>> {
+        self.graph.apply1(Op::Sin, &[self])
+    }
+
+    /// Cosine, elementwise.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(1.0);
+    /// let y = x.cos();
+    /// y.backward();
+    /// assert!((y.item() - 1f64.cos()).abs() < 1e-12);
+    /// assert!((x.grad().unwrap()[[]] - -1f64.sin()).abs() < 1e-12);
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_cos`]'s error.
+    #[track_caller]
+    pub fn cos(self) -> Var<'g, F> {
+        or_panic(self.try_cos())
+    }
+
+    /// Fallible [`Var::cos`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    pub fn try_cos(self) -> Result<Var<'g, F>> {
+        self.graph.apply1(Op::Cos, &[self])
+    }
+
+    /// Hyperbolic tangent, elementwise.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(0.5);
+    /// let y = x.tanh();
+    /// y.backward();
+    /// assert!((y.item() - 0.5f64.tanh()).abs() < 1e-12);
+    /// assert!((x.grad().unwrap()[[]] - 1.0 - 0.5f64.tanh().powi(2)).abs() < 1e-12);
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_tanh`]'s error.
+    #[track_caller]
+    pub fn tanh(self) -> Var<'g, F> {
+        or_panic(self.try_tanh())
+    }
+
+    /// Fallible [`Var::tanh`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    pub fn try_tanh(self) -> Result<Var<'g, F>> {
+        self.graph.apply1(Op::Tanh, &[self])
+    }
+
+    /// Square root, elementwise (NaN below 0).
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(4.0);
+    /// let y = x.sqrt();
+    /// y.backward();
+    /// assert!((y.item() - 2.0).abs() < 1e-12);
+    /// assert!((x.grad().unwrap()[[]] - 0.25).abs() < 1e-12);
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_sqrt`]'s error.
+    #[track_caller]
+    pub fn sqrt(self) -> Var<'g, F> {
+        or_panic(self.try_sqrt())
+    }
+
+    /// Fallible [`Var::sqrt`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    pub fn try_sqrt(self) -> Result<Var<'g, F>> {
+        self.graph.apply1(Op::Sqrt, &[self])
+    }
+
+    /// Absolute value, elementwise.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(-3.0);
+    /// let y = x.abs();
+    /// y.backward();
+    /// assert!((y.item() - 3.0).abs() < 1e-12);
+    /// assert!((x.grad().unwrap()[[]] - -1.0).abs() < 1e-12);
+    /// ```
+    ///
+    /// The gradient at 0 is 0 (the subgradient PyTorch also uses).
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_abs`]'s error.
+    #[track_caller]
+    pub fn abs(self) -> Var<'g, F> {
+        or_panic(self.try_abs())
+    }
+
+    /// Fallible [`Var::abs`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    pub fn try_abs(self) -> Result<Var<'g, F>> {
+        self.graph.apply1(Op::Abs, &[self])
+    }
+
+    /// -1, 0 or 1 by the sign of each element (0 at ±0, NaN for NaN). Its derivative is 0, so
+    /// no gradient flows through it: a variable reached only through `sign` keeps `grad() == None`.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(ndarray::array![-3.0, 0.0, 2.0]);
+    /// let y = x.sign();
+    /// assert_eq!(y.data(), ndarray::array![-1.0, 0.0, 1.0].into_dyn());
+    /// y.backward();
+    /// assert!(x.grad().is_none());
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_sign`]'s error.
+    #[track_caller]
+    pub fn sign(self) -> Var<'g, F> {
+        or_panic(self.try_sign())
+    }
+
+    /// Fallible [`Var::sign`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    pub fn try_sign(self) -> Result<Var<'g, F>> {
+        self.graph.apply1(Op::Sign, &[self])
+    }
 }
 
 /// d/dx x^c = c x^(c-1)
@@ -103,4 +296,41 @@ pub(super) fn square_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
 /// d/dx e^x = e^x = y
 pub(super) fn exp_backward<F: Float, T: Value<F>>(y: &T, gy: T) -> Grads<T> {
     smallvec![Some(mul(&gy, y))]
+}
+
+/// sign(x): -1, 0 or 1; unlike `f64::signum`, 0 at ±0.
+pub(super) fn sign<F: Float>(x: F) -> F {
+    if x > F::zero() {
+        F::one()
+    } else if x < F::zero() {
+        -F::one()
+    } else {
+        x // ±0, or NaN
+    }
+}
+
+/// d/dx sin x = cos x
+pub(super) fn sin_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
+    smallvec![Some(mul(&gy, &T::apply(Op::Cos, &[x])))]
+}
+
+/// d/dx cos x = -sin x
+pub(super) fn cos_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
+    smallvec![Some(neg(&mul(&gy, &T::apply(Op::Sin, &[x]))))]
+}
+
+/// d/dx tanh x = 1 - y^2
+pub(super) fn tanh_backward<F: Float, T: Value<F>>(y: &T, gy: T) -> Grads<T> {
+    let d = T::apply(Op::RSubScalar(F::one()), &[&T::apply(Op::Square, &[y])]);
+    smallvec![Some(mul(&gy, &d))]
+}
+
+/// d/dx sqrt x = 1 / (2y)
+pub(super) fn sqrt_backward<F: Float, T: Value<F>>(y: &T, gy: T) -> Grads<T> {
+    smallvec![Some(div(&gy, &scale(y, F::from_f64(2.0))))]
+}
+
+/// d/dx |x| = sign x (0 at 0)
+pub(super) fn abs_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
+    smallvec![Some(mul(&gy, &T::apply(Op::Sign, &[x])))]
 }

@@ -2,7 +2,7 @@
 //!
 //! Each op family lives in its own file, forward kernel and backward rule side by side:
 //! - [`arith`]: `add sub mul div neg` and their scalar-constant forms, the `std::ops` operators;
-//! - [`math`]: `powf square exp` and the elementwise functions.
+//! - [`math`]: `powf square exp log sin cos tanh sqrt abs sign`.
 //!
 //! A backward rule is written **once**, generically over [`Value`]: the sweep runs it on plain
 //! arrays (`T = CowArray`, nothing recorded) or, with `create_graph`, on graph variables
@@ -52,6 +52,14 @@ pub(crate) enum Op<F> {
     PowF(F),
     Square,
     Exp,
+    Log,
+    Sin,
+    Cos,
+    Tanh,
+    Sqrt,
+    Abs,
+    /// -1, 0 or 1: the derivative of `abs`, itself of derivative 0.
+    Sign,
 }
 
 impl<F: Float> Op<F> {
@@ -66,6 +74,26 @@ impl<F: Float> Op<F> {
             Op::PowF(_) => "powf",
             Op::Square => "square",
             Op::Exp => "exp",
+            Op::Log => "log",
+            Op::Sin => "sin",
+            Op::Cos => "cos",
+            Op::Tanh => "tanh",
+            Op::Sqrt => "sqrt",
+            Op::Abs => "abs",
+            Op::Sign => "sign",
+        }
+    }
+
+    /// The name with its constant, for graph exports: `mul(0.5)`, `powf(2)`, `exp`.
+    pub(crate) fn label(&self) -> String {
+        match self {
+            Op::AddScalar(c)
+            | Op::RSubScalar(c)
+            | Op::MulScalar(c)
+            | Op::DivScalar(c)
+            | Op::RDivScalar(c)
+            | Op::PowF(c) => format!("{}({c})", self.name()),
+            _ => self.name().to_owned(),
         }
     }
 
@@ -81,7 +109,14 @@ impl<F: Float> Op<F> {
             | Op::RDivScalar(_)
             | Op::PowF(_)
             | Op::Square
-            | Op::Exp => Ok(()),
+            | Op::Exp
+            | Op::Log
+            | Op::Sin
+            | Op::Cos
+            | Op::Tanh
+            | Op::Sqrt
+            | Op::Abs
+            | Op::Sign => Ok(()),
         }
     }
 
@@ -101,6 +136,13 @@ impl<F: Float> Op<F> {
             Op::PowF(c) => xs[0].mapv(|x| x.powf(c)),
             Op::Square => xs[0].mapv(|x| x * x),
             Op::Exp => xs[0].mapv(F::exp),
+            Op::Log => xs[0].mapv(F::ln),
+            Op::Sin => xs[0].mapv(F::sin),
+            Op::Cos => xs[0].mapv(F::cos),
+            Op::Tanh => xs[0].mapv(F::tanh),
+            Op::Sqrt => xs[0].mapv(F::sqrt),
+            Op::Abs => xs[0].mapv(F::abs),
+            Op::Sign => xs[0].mapv(math::sign),
         };
         smallvec![y]
     }
@@ -124,6 +166,13 @@ impl<F: Float> Op<F> {
             Op::PowF(c) => math::powf_backward(c, x, gy),
             Op::Square => math::square_backward(x, gy),
             Op::Exp => math::exp_backward(y, gy),
+            Op::Log => smallvec![Some(div(&gy, x))],
+            Op::Sin => math::sin_backward(x, gy),
+            Op::Cos => math::cos_backward(x, gy),
+            Op::Tanh => math::tanh_backward(y, gy),
+            Op::Sqrt => math::sqrt_backward(y, gy),
+            Op::Abs => math::abs_backward(x, gy),
+            Op::Sign => smallvec![None],
         }
     }
 }
