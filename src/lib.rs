@@ -36,3 +36,8 @@ pub mod prelude {
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// docs/higher-order.md's examples, compiled and run as doctests.
+#[doc = include_str!("../docs/higher-order.md")]
+#[cfg(doctest)]
+pub struct HigherOrderDoctests;

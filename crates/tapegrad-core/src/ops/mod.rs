@@ -84,15 +84,15 @@ impl<F: Float> Op<F> {
         }
     }
 
-    /// The name with its constant, for graph exports: `mul(0.5)`, `powf(2)`, `exp`.
+    /// The name with its constant, for graph exports: `mul(0.5)`, `powf(2)`, `exp`; `rsub(c)`
+    /// is `c - x` and `rdiv(c)` is `c / x`.
     pub(crate) fn label(&self) -> String {
         match self {
-            Op::AddScalar(c)
-            | Op::RSubScalar(c)
-            | Op::MulScalar(c)
-            | Op::DivScalar(c)
-            | Op::RDivScalar(c)
-            | Op::PowF(c) => format!("{}({c})", self.name()),
+            Op::RSubScalar(c) => format!("rsub({c})"),
+            Op::RDivScalar(c) => format!("rdiv({c})"),
+            Op::AddScalar(c) | Op::MulScalar(c) | Op::DivScalar(c) | Op::PowF(c) => {
+                format!("{}({c})", self.name())
+            }
             _ => self.name().to_owned(),
         }
     }
