@@ -182,7 +182,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// let y = x.tanh();
     /// y.backward();
     /// assert!((y.item() - 0.5f64.tanh()).abs() < 1e-12);
-    /// assert!((x.grad().unwrap()[[]] - 1.0 - 0.5f64.tanh().powi(2)).abs() < 1e-12);
+    /// assert!((x.grad().unwrap()[[]] - (1.0 - 0.5f64.tanh().powi(2))).abs() < 1e-12);
     /// ```
     ///
     /// # Panics
