@@ -240,3 +240,25 @@ fn chain_of_a_million_ops_backward_without_recursion() {
     assert_eq!(y.item(), 1e6);
     assert_eq!(g0(x), 1.0);
 }
+
+#[test]
+fn large_arrays_on_the_parallel_path_give_exact_closed_forms() {
+    // 70_000 elements: above the size where kernels run on all cores.
+    let n = 70_000;
+    let g: Graph = Graph::new();
+    let xs = tapegrad::ndarray::Array1::linspace(-1.0, 1.0, n);
+    let x = g.var(xs.clone());
+    let c = g.var(xs.mapv(|v| v + 3.0));
+    // y = x*x*0.5 + exp(x) - x + x/c: dy/dx = x + e^x - 1 + 1/c, dy/dc = -x/c^2
+    let y = x * x * 0.5 + x.exp() - x + x / c;
+    y.backward();
+    let (gx, gc) = (x.grad().unwrap(), c.grad().unwrap());
+    for (i, &v) in xs.iter().enumerate() {
+        let cv = v + 3.0;
+        assert!(
+            (gx[i] - (v + v.exp() - 1.0 + 1.0 / cv)).abs() < 1e-12,
+            "gx at {i}"
+        );
+        assert!((gc[i] + v / (cv * cv)).abs() < 1e-12, "gc at {i}");
+    }
+}

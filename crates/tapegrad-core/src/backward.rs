@@ -19,13 +19,13 @@
 //! The rule runs on arrays (nothing recorded) or, with `create_graph`, on variables (recorded, so
 //! the gradients can be differentiated again). Both go through the same loop and the same rule.
 
-use ndarray::{ArrayD, CowArray};
+use ndarray::ArrayD;
 use slotmap::SecondaryMap;
 use smallvec::SmallVec;
 
 use crate::error::{Error, Result};
-use crate::graph::{Grad, Record, VarId};
-use crate::ops::{self, arith::or_panic, Grads, Outs};
+use crate::graph::{Grad, Ids, Record, VarId};
+use crate::ops::{self, arith::or_panic, Grads, Outs, Val};
 use crate::{Float, Graph, Var};
 
 /// Options of [`Var::backward_with`].
@@ -172,7 +172,7 @@ pub fn try_grad<'g, F: Float>(
         let arrays = sweep(&ArrayMode(graph), &seeds, sink)?;
         arrays
             .into_iter()
-            .map(|g| g.map(|a| graph.leaf(a)))
+            .map(|g| g.map(|v| graph.leaf(v.into_array())))
             .collect()
     };
     Ok(found
@@ -253,65 +253,70 @@ trait Mode<F: Float> {
     fn store(&self, id: VarId, g: Self::G);
 }
 
-/// Gradients as arrays; nothing is recorded.
+/// Gradients as values (numbers for 0-d variables, arrays otherwise); nothing is recorded.
 struct ArrayMode<'g, F: Float>(&'g Graph<F>);
 
 impl<F: Float> Mode<F> for ArrayMode<'_, F> {
-    type G = ArrayD<F>;
+    type G = Val<'static, F>;
     const RECORDS: bool = false;
 
     fn graph(&self) -> &Graph<F> {
         self.0
     }
 
-    fn filled(&self, id: VarId, v: F) -> ArrayD<F> {
-        ArrayD::from_elem(self.0.inner.borrow().nodes[id].data.raw_dim(), v)
+    fn filled(&self, id: VarId, v: F) -> Val<'static, F> {
+        match self.0.inner.borrow().val(id) {
+            Val::R(a) => Val::A(Box::new(ArrayD::from_elem(a.raw_dim(), v))),
+            _ => Val::S(v),
+        }
     }
 
-    fn duplicate(&self, g: &ArrayD<F>) -> ArrayD<F> {
+    fn duplicate(&self, g: &Val<'static, F>) -> Val<'static, F> {
         g.clone()
     }
 
-    fn accumulate(&self, mut acc: ArrayD<F>, g: ArrayD<F>) -> ArrayD<F> {
-        acc += &g; // in place: nobody else can see `acc`
-        acc
+    fn accumulate(&self, acc: Val<'static, F>, g: Val<'static, F>) -> Val<'static, F> {
+        match (acc, g) {
+            (Val::S(a), Val::S(b)) => Val::S(a + b),
+            // In place: nobody else can see `acc`.
+            (acc, g) => ops::add(acc, &g),
+        }
     }
 
-    fn rule(&self, rec: &Record<F>, gys: Outs<ArrayD<F>>) -> Grads<ArrayD<F>> {
+    fn rule(&self, rec: &Record<F>, gys: Outs<Val<'static, F>>) -> Grads<Val<'static, F>> {
         let inner = self.0.inner.borrow();
-        let view = |id: &VarId| CowArray::from(inner.nodes[*id].data.view());
-        let xs: SmallVec<[_; 2]> = rec.inputs.iter().map(view).collect();
-        let ys: Outs<_> = rec.outputs.iter().map(view).collect();
-        let gys = gys.into_iter().map(CowArray::from).collect();
+        let xs: SmallVec<[_; 2]> = ops::small(rec.inputs.iter().map(|&id| inner.val(id)));
+        let ys: Outs<_> = ops::small(rec.outputs.iter().map(|&id| inner.val(id)));
+        // `'static` gradients meet values borrowed from the arena: one lifetime for the rule.
+        let mut gys_here: Outs<Val<'_, F>> = Outs::new();
+        for gy in gys {
+            gys_here.push(gy); // coerces `'static` to the arena borrow's lifetime
+        }
+        let gys = gys_here;
         let gxs = rec.op.backward(&xs, &ys, gys);
-        gxs.into_iter()
-            .zip(&xs)
-            .map(|(gx, x)| {
-                let gx = gx?.into_owned();
-                // A rule must return a gradient of its input's shape; anything else is a bug here,
-                // and a loud one beats a wrong number.
-                assert_eq!(gx.shape(), x.shape(), "tapegrad bug: {:?} gradient", rec.op);
-                Some(gx)
-            })
-            .collect()
+        ops::small(gxs.into_iter().zip(&xs).map(|(gx, x)| {
+            let gx = gx?.into_owned();
+            // A rule must return a gradient of its input's shape; anything else is a bug here,
+            // and a loud one beats a wrong number.
+            assert_eq!(gx.shape(), x.shape(), "tapegrad bug: {:?} gradient", rec.op);
+            Some(gx)
+        }))
     }
 
-    fn store(&self, id: VarId, g: ArrayD<F>) {
+    fn store(&self, id: VarId, g: Val<'static, F>) {
         let mut inner = self.0.inner.borrow_mut();
-        let inner = &mut *inner;
-        let node = &inner.nodes[id];
-        let new = match node.grad.as_deref() {
-            None => Grad::Array(g),
-            // A constant now: this pass did not record how it was computed.
-            Some(Grad::Var(v)) => Grad::Array(&inner.nodes[*v].data + &g),
-            Some(Grad::Array(_)) => {
-                if let Some(Grad::Array(a)) = inner.nodes[id].grad.as_deref_mut() {
-                    *a += &g; // in place: `grad()` hands out copies, never this buffer
-                }
-                return;
+        let old = inner.nodes[id].grad.take().map(|b| *b);
+        let new = match old {
+            None => g.into_array(),
+            // In place: `grad()` hands out copies, never this buffer.
+            Some(Grad::Array(mut a)) => {
+                a += &g.view();
+                a
             }
+            // A constant now: this pass did not record how it was computed.
+            Some(Grad::Var(v)) => &inner.val(v).view() + &g.view(),
         };
-        inner.nodes[id].grad = Some(Box::new(new));
+        inner.nodes[id].grad = Some(Box::new(Grad::Array(new)));
     }
 }
 
@@ -327,8 +332,8 @@ impl<F: Float> Mode<F> for VarMode<'_, F> {
     }
 
     fn filled(&self, id: VarId, v: F) -> VarId {
-        let dim = self.0.inner.borrow().nodes[id].data.raw_dim();
-        self.0.leaf(ArrayD::from_elem(dim, v)).id
+        let shape = self.0.inner.borrow().val(id).shape().to_vec();
+        self.0.leaf(ArrayD::from_elem(shape, v)).id
     }
 
     fn duplicate(&self, g: &VarId) -> VarId {
@@ -337,7 +342,7 @@ impl<F: Float> Mode<F> for VarMode<'_, F> {
 
     fn accumulate(&self, acc: VarId, g: VarId) -> VarId {
         let (a, b) = (Var::from_id(self.0, acc), Var::from_id(self.0, g));
-        ops::add(&a, &b).id
+        ops::add(a, &b).id
     }
 
     fn rule(&self, rec: &Record<F>, gys: Outs<VarId>) -> Grads<VarId> {
@@ -384,7 +389,7 @@ fn sweep<F: Float, M: Mode<F>>(
     {
         let inner = graph.inner.borrow();
         for &id in seeds {
-            let creator = inner.nodes.get(id).ok_or(Error::StaleVar)?.creator;
+            let creator = inner.nodes.get(id).ok_or(Error::StaleVar)?.creator();
             start = start.max(creator);
         }
     }
@@ -406,11 +411,19 @@ fn sweep<F: Float, M: Mode<F>>(
     };
 
     for i in (0..=start.map_or(-1, i64::from)).rev() {
-        // A copy of the record (inline, no heap): the rule may push new records on the tape.
-        let rec = graph.inner.borrow().tape[i as usize].clone();
-        if !rec.outputs.iter().any(|&o| pending.contains(o)) {
-            continue; // not an ancestor of the seeds
-        }
+        let rec = {
+            let inner = graph.inner.borrow();
+            let rec = &inner.tape[i as usize];
+            if !rec.outputs.iter().any(|&o| pending.contains(o)) {
+                continue; // not an ancestor of the seeds
+            }
+            // A copy (inline, no heap): the rule may push new records on the tape.
+            Record {
+                op: rec.op,
+                inputs: Ids::from_slice(&rec.inputs),
+                outputs: Ids::from_slice(&rec.outputs),
+            }
+        };
         let mut gys = Outs::new();
         for &o in &rec.outputs {
             let gy = pending.take(o).unwrap_or_else(|| mode.filled(o, F::zero()));

@@ -84,7 +84,7 @@ impl<F: Float> Graph<F> {
             if seen_vars.insert(id, ()).is_some() {
                 continue;
             }
-            if let Some(r) = inner.nodes[id].creator {
+            if let Some(r) = inner.nodes[id].creator() {
                 if seen_records.insert(r as usize) {
                     stack.extend(inner.tape[r as usize].inputs.iter().copied());
                 }
@@ -95,13 +95,13 @@ impl<F: Float> Graph<F> {
 
         let mut out = String::from("digraph g {\n");
         for id in vars {
-            let node = &inner.nodes[id];
-            let mut label = node.name.as_deref().unwrap_or("").to_owned();
+            let mut label = inner.names.get(id).map_or("", |n| &**n).to_owned();
             if verbose {
                 if !label.is_empty() {
                     label.push_str(": ");
                 }
-                let shape: Vec<String> = node.data.shape().iter().map(usize::to_string).collect();
+                let val = inner.val(id);
+                let shape: Vec<String> = val.shape().iter().map(usize::to_string).collect();
                 let comma = if shape.len() == 1 { "," } else { "" };
                 let _ = write!(label, "({}{comma}) {}", shape.join(", "), F::DTYPE);
             }

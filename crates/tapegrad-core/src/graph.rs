@@ -11,11 +11,11 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 
 use ndarray::{ArrayD, ArrayViewD, Dimension};
-use slotmap::{new_key_type, SlotMap};
+use slotmap::{new_key_type, SlotMap, SparseSecondaryMap};
 use smallvec::SmallVec;
 
 use crate::error::{Error, Result};
-use crate::ops::{self, Op};
+use crate::ops::{self, Op, Val};
 use crate::{Float, Var};
 
 new_key_type! {
@@ -35,16 +35,32 @@ pub(crate) enum Grad<F> {
     Var(VarId),
 }
 
-/// One variable in the arena.
+/// A variable's value: a 0-d value inline (no heap at all), anything else as an index into the
+/// graph's array store. Keeps the arena slot small: scalar graphs are the common deep ones.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Data<F> {
+    Scalar(F),
+    Array(u32),
+}
+
+/// `Node::creator` of a leaf.
+pub(crate) const LEAF: u32 = u32::MAX;
+
+/// One variable in the arena (32 bytes for `f64`).
 #[derive(Debug)]
 pub(crate) struct Node<F> {
-    pub(crate) data: ArrayD<F>,
+    pub(crate) data: Data<F>,
     /// The gradient kept after a backward pass (leaves, or everything with `retain_grad`).
     /// Boxed: most variables never keep one, and the arena stays compact.
     pub(crate) grad: Option<Box<Grad<F>>>,
-    /// Index of the tape record that made this variable; `None` for a leaf.
-    pub(crate) creator: Option<u32>,
-    pub(crate) name: Option<Box<str>>,
+    /// Index of the tape record that made this variable; [`LEAF`] for a leaf.
+    pub(crate) creator: u32,
+}
+
+impl<F> Node<F> {
+    pub(crate) fn creator(&self) -> Option<u32> {
+        (self.creator != LEAF).then_some(self.creator)
+    }
 }
 
 /// One entry of the Wengert tape: `outputs = op(inputs)`.
@@ -60,6 +76,57 @@ pub(crate) struct Record<F> {
 pub(crate) struct Inner<F> {
     pub(crate) nodes: SlotMap<VarId, Node<F>>,
     pub(crate) tape: Vec<Record<F>>,
+    /// Values of the variables that are not 0-d, indexed by `Data::Array`.
+    pub(crate) arrays: Vec<ArrayD<F>>,
+    /// Labels; few variables have one.
+    pub(crate) names: SparseSecondaryMap<VarId, Box<str>>,
+}
+
+impl<F: Float> Inner<F> {
+    /// Stores a value: 0-d inline, anything else in the array store.
+    pub(crate) fn store(&mut self, a: ArrayD<F>) -> Data<F> {
+        if a.ndim() == 0 {
+            Data::Scalar(a.iter().copied().next().unwrap_or_else(F::nan))
+        } else {
+            self.arrays.push(a);
+            Data::Array(u32::try_from(self.arrays.len() - 1).expect("more than u32::MAX arrays"))
+        }
+    }
+
+    pub(crate) fn insert(&mut self, data: Data<F>, creator: u32) -> VarId {
+        self.nodes.insert(Node {
+            data,
+            grad: None,
+            creator,
+        })
+    }
+
+    /// The value of a variable, borrowed (the caller has checked that `id` is live).
+    pub(crate) fn val(&self, id: VarId) -> Val<'_, F> {
+        match self.nodes[id].data {
+            Data::Scalar(s) => Val::S(s),
+            Data::Array(k) => Val::R(&self.arrays[k as usize]),
+        }
+    }
+
+    /// The value of a variable as an array view (0-d for a scalar).
+    pub(crate) fn view(&self, id: VarId) -> ArrayViewD<'_, F> {
+        match &self.nodes[id].data {
+            Data::Scalar(s) => ndarray::aview0(s).into_dyn(),
+            Data::Array(k) => self.arrays[*k as usize].view(),
+        }
+    }
+
+    /// Replaces a variable's value.
+    pub(crate) fn set(&mut self, id: VarId, a: ArrayD<F>) {
+        match self.nodes[id].data {
+            Data::Array(k) if a.ndim() > 0 => self.arrays[k as usize] = a,
+            _ => {
+                let data = self.store(a);
+                self.nodes[id].data = data;
+            }
+        }
+    }
 }
 
 /// A computation graph: the arena that owns every variable's value and gradient, and the tape of
@@ -100,6 +167,8 @@ impl<F: Float> Graph<F> {
             inner: RefCell::new(Inner {
                 nodes: SlotMap::with_key(),
                 tape: Vec::new(),
+                arrays: Vec::new(),
+                names: SparseSecondaryMap::new(),
             }),
             recording: Cell::new(true),
         }
@@ -127,17 +196,14 @@ impl<F: Float> Graph<F> {
     /// assert_eq!(s.item(), 0.5);
     /// ```
     pub fn scalar(&self, v: F) -> Var<'_, F> {
-        self.leaf(ArrayD::from_elem(ndarray::IxDyn(&[]), v))
+        let id = self.inner.borrow_mut().insert(Data::Scalar(v), LEAF);
+        Var::from_id(self, id)
     }
 
-    pub(crate) fn leaf(&self, data: ArrayD<F>) -> Var<'_, F> {
-        let id = self.inner.borrow_mut().nodes.insert(Node {
-            data,
-            grad: None,
-            creator: None,
-            name: None,
-        });
-        Var::from_id(self, id)
+    pub(crate) fn leaf(&self, a: ArrayD<F>) -> Var<'_, F> {
+        let mut inner = self.inner.borrow_mut();
+        let data = inner.store(a);
+        Var::from_id(self, inner.insert(data, LEAF))
     }
 
     /// Enters no-grad mode until the returned guard is dropped: ops compute values but record
@@ -193,6 +259,8 @@ impl<F: Float> Graph<F> {
         let mut inner = self.inner.borrow_mut();
         inner.nodes.clear();
         inner.tape.clear();
+        inner.arrays.clear();
+        inner.names.clear();
     }
 
     /// Number of live variables in the arena.
@@ -251,35 +319,48 @@ impl<F: Float> Graph<F> {
             ids.push(v.id);
         }
         let mut inner = self.inner.borrow_mut();
-        let ys = {
-            let mut xs: SmallVec<[ArrayViewD<'_, F>; 2]> = SmallVec::new();
+        let y = {
+            let inner = &*inner;
+            let mut scalars: SmallVec<[F; 2]> = SmallVec::new();
+            let mut shapes: SmallVec<[&[usize]; 2]> = SmallVec::new();
             for &id in &ids {
-                xs.push(inner.nodes.get(id).ok_or(Error::StaleVar)?.data.view());
+                match inner.nodes.get(id).ok_or(Error::StaleVar)?.data {
+                    Data::Scalar(s) => {
+                        scalars.push(s);
+                        shapes.push(&[]);
+                    }
+                    Data::Array(k) => shapes.push(inner.arrays[k as usize].shape()),
+                }
             }
-            op.check(&xs)?;
-            op.forward(&xs)
+            op.check(&shapes)?;
+            if scalars.len() == ids.len() {
+                // All inputs 0-d: the elementwise formula on plain numbers, no array at all.
+                Ok(op.eval_scalars(&scalars))
+            } else {
+                let views: SmallVec<[ArrayViewD<'_, F>; 2]> =
+                    ids.iter().map(|&id| inner.view(id)).collect();
+                Err(op.forward(&views))
+            }
+        };
+        let y = match y {
+            Ok(s) => Data::Scalar(s),
+            Err(a) => inner.store(a),
         };
         let recording = self.recording.get();
-        let creator = recording
-            .then(|| u32::try_from(inner.tape.len()).expect("tape longer than u32::MAX records"));
-        let mut outputs = Ids::new();
-        for data in ys {
-            outputs.push(inner.nodes.insert(Node {
-                data,
-                grad: None,
-                creator,
-                name: None,
-            }));
-        }
-        let vars = outputs.iter().map(|&id| Var::from_id(self, id)).collect();
+        let creator = if recording {
+            u32::try_from(inner.tape.len()).expect("tape longer than u32::MAX - 1 records")
+        } else {
+            LEAF
+        };
+        let out = inner.insert(y, creator);
         if recording {
             inner.tape.push(Record {
                 op,
                 inputs: ids,
-                outputs,
+                outputs: smallvec::smallvec![out],
             });
         }
-        Ok(vars)
+        Ok(smallvec::smallvec![Var::from_id(self, out)])
     }
 
     /// [`Graph::apply`] for the ops with one output (all of them so far).

@@ -7,8 +7,9 @@ use std::hash::{Hash, Hasher};
 use ndarray::ArrayD;
 
 use crate::error::{Error, Result};
-use crate::graph::{Grad, Node, VarId};
+use crate::graph::{Grad, Node, VarId, LEAF};
 use crate::ops::arith::or_panic;
+use crate::ops::Val;
 use crate::{Float, Graph};
 
 /// A handle to one variable of a [`Graph`]: an arena key plus a reference to the graph.
@@ -61,6 +62,15 @@ impl<'g, F: Float> Var<'g, F> {
         inner.nodes.get(self.id).map(f).ok_or(Error::StaleVar)
     }
 
+    /// Runs `f` on this variable's value, or fails if the handle is stale.
+    pub(crate) fn with_val<R>(self, f: impl FnOnce(Val<'_, F>) -> R) -> Result<R> {
+        let inner = self.graph.inner.borrow();
+        if !inner.nodes.contains_key(self.id) {
+            return Err(Error::StaleVar);
+        }
+        Ok(f(inner.val(self.id)))
+    }
+
     fn with_node_mut<R>(self, f: impl FnOnce(&mut Node<F>) -> R) -> Result<R> {
         let mut inner = self.graph.inner.borrow_mut();
         inner.nodes.get_mut(self.id).map(f).ok_or(Error::StaleVar)
@@ -87,11 +97,12 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`] after the graph was cleared.
     pub fn try_data(self) -> Result<ArrayD<F>> {
-        self.with_node(|n| n.data.clone())
+        self.with_val(|v| v.into_array())
     }
 
     /// Replaces the value (as DeZero's `x.data = ...`, e.g. for a gradient-descent update).
-    /// Records nothing; ops recorded earlier keep the values they computed.
+    /// Records nothing; ops recorded earlier keep the values they computed. A gradient of
+    /// another shape than the new value is dropped.
     ///
     /// ```
     /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
@@ -104,7 +115,11 @@ impl<'g, F: Float> Var<'g, F> {
     /// If the handle is stale.
     #[track_caller]
     pub fn set_data(self, data: ArrayD<F>) {
-        or_panic(self.with_node_mut(|n| n.data = data))
+        let old_shape = or_panic(self.try_shape());
+        if old_shape != data.shape() {
+            self.cleargrad();
+        }
+        self.graph.inner.borrow_mut().set(self.id, data);
     }
 
     /// The accumulated gradient, or `None` before a backward pass reached this variable (and for
@@ -135,7 +150,7 @@ impl<'g, F: Float> Var<'g, F> {
         Ok(node.grad.as_deref().map(|g| match g {
             Grad::Array(a) => a.clone(),
             // A gradient variable lives as long as the variable whose gradient it is.
-            Grad::Var(id) => inner.nodes[*id].data.clone(),
+            Grad::Var(id) => inner.val(*id).into_array(),
         }))
     }
 
@@ -213,7 +228,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// If the handle is stale.
     #[track_caller]
     pub fn is_leaf(self) -> bool {
-        or_panic(self.with_node(|n| n.creator.is_none()))
+        or_panic(self.with_node(|n| n.creator == LEAF))
     }
 
     /// The shape (numpy's `shape`).
@@ -235,7 +250,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`] after the graph was cleared.
     pub fn try_shape(self) -> Result<Vec<usize>> {
-        self.with_node(|n| n.data.shape().to_vec())
+        self.with_val(|v| v.shape().to_vec())
     }
 
     /// Number of axes (numpy's `ndim`).
@@ -249,7 +264,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// If the handle is stale.
     #[track_caller]
     pub fn ndim(self) -> usize {
-        or_panic(self.with_node(|n| n.data.ndim()))
+        or_panic(self.with_val(|v| v.shape().len()))
     }
 
     /// Number of elements (numpy's `size`).
@@ -263,7 +278,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// If the handle is stale.
     #[track_caller]
     pub fn size(self) -> usize {
-        or_panic(self.with_node(|n| n.data.len()))
+        or_panic(self.with_val(|v| v.shape().iter().product()))
     }
 
     /// Length of the first axis (Python's `len`).
@@ -286,7 +301,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::ZeroDimLen`] for a 0-d variable, [`Error::StaleVar`] after a clear.
     pub fn try_len(self) -> Result<usize> {
-        self.with_node(|n| n.data.shape().first().copied())?
+        self.with_val(|v| v.shape().first().copied())?
             .ok_or(Error::ZeroDimLen)
     }
 
@@ -312,7 +327,9 @@ impl<'g, F: Float> Var<'g, F> {
     /// If the handle is stale.
     #[track_caller]
     pub fn name(self) -> Option<String> {
-        or_panic(self.with_node(|n| n.name.as_deref().map(str::to_owned)))
+        or_panic(self.graph.check(self, "name"));
+        let inner = self.graph.inner.borrow();
+        inner.names.get(self.id).map(|n| n.to_string())
     }
 
     /// Labels the variable (shown in graph exports).
@@ -329,7 +346,8 @@ impl<'g, F: Float> Var<'g, F> {
     #[track_caller]
     pub fn set_name(self, name: impl Into<String>) {
         let name = name.into().into_boxed_str();
-        or_panic(self.with_node_mut(|n| n.name = Some(name)))
+        or_panic(self.graph.check(self, "set_name"));
+        self.graph.inner.borrow_mut().names.insert(self.id, name);
     }
 
     /// The value of a one-element variable.
@@ -351,10 +369,11 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::NotAScalar`] unless the variable holds exactly one element; [`Error::StaleVar`].
     pub fn try_item(self) -> Result<F> {
-        self.with_node(|n| match n.data.len() {
-            1 => Ok(n.data.iter().copied().next().unwrap_or_else(F::nan)),
-            _ => Err(Error::NotAScalar {
-                shape: n.data.shape().to_vec(),
+        self.with_val(|v| match v {
+            Val::S(s) => Ok(s),
+            v if v.view().len() == 1 => Ok(v.view().iter().copied().next().unwrap_or_else(F::nan)),
+            v => Err(Error::NotAScalar {
+                shape: v.shape().to_vec(),
             }),
         })?
     }
@@ -378,7 +397,7 @@ impl<F: Float> Hash for Var<'_, F> {
 /// spaces (DeZero's `__repr__`).
 impl<F: Float> fmt::Display for Var<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.with_node(|n| n.data.to_string()) {
+        match self.with_val(|v| v.view().to_string()) {
             Ok(s) => write!(f, "variable({})", s.replace('\n', "\n         ")),
             Err(_) => write!(f, "variable(<stale>)"),
         }

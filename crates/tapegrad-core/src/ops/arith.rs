@@ -15,10 +15,10 @@
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-use ndarray::{ArrayD, ArrayViewD};
+use ndarray::ArrayD;
 use smallvec::smallvec;
 
-use super::{div, mul, neg, Grads, Op, Value};
+use super::{div, mul, neg, un, Grads, Op, Value};
 use crate::error::{Error, Result};
 use crate::{Float, Var};
 
@@ -125,14 +125,14 @@ pub(crate) fn binary<'g, F: Float>(
     }
 }
 
-pub(crate) fn check_same_shape<F>(op: &'static str, xs: &[ArrayViewD<'_, F>]) -> Result<()> {
-    if xs[0].shape() == xs[1].shape() {
+pub(crate) fn check_same_shape(op: &'static str, shapes: &[&[usize]]) -> Result<()> {
+    if shapes[0] == shapes[1] {
         Ok(())
     } else {
         Err(Error::ShapeMismatch {
             op,
-            lhs: xs[0].shape().to_vec(),
-            rhs: xs[1].shape().to_vec(),
+            lhs: shapes[0].to_vec(),
+            rhs: shapes[1].to_vec(),
         })
     }
 }
@@ -279,24 +279,25 @@ pub(super) fn add_backward<F: Float, T: Value<F>>(gy: T) -> Grads<T> {
 
 /// d(x0 - x1) = (gy, -gy)
 pub(super) fn sub_backward<F: Float, T: Value<F>>(gy: T) -> Grads<T> {
-    let gx1 = neg(&gy);
+    let gx1 = neg(gy.clone());
     smallvec![Some(gy), Some(gx1)]
 }
 
 /// d(x0 * x1) = (gy * x1, gy * x0)
 pub(super) fn mul_backward<F: Float, T: Value<F>>(xs: &[T], gy: T) -> Grads<T> {
-    smallvec![Some(mul(&gy, &xs[1])), Some(mul(&gy, &xs[0]))]
+    let gx0 = mul(gy.clone(), &xs[1]);
+    smallvec![Some(gx0), Some(mul(gy, &xs[0]))]
 }
 
 /// d(x0 / x1) = (gy / x1, -(gy / x1) * x0 / x1)
 pub(super) fn div_backward<F: Float, T: Value<F>>(xs: &[T], gy: T) -> Grads<T> {
-    let gx0 = div(&gy, &xs[1]);
-    let gx1 = neg(&div(&mul(&gx0, &xs[0]), &xs[1]));
+    let gx0 = div(gy, &xs[1]);
+    let gx1 = neg(div(mul(gx0.clone(), &xs[0]), &xs[1]));
     smallvec![Some(gx0), Some(gx1)]
 }
 
 /// d(c / x) = gy * (-c / x^2)
 pub(super) fn rdiv_scalar_backward<F: Float, T: Value<F>>(c: F, x: &T, gy: T) -> Grads<T> {
-    let x2 = T::apply(Op::Square, &[x]);
-    smallvec![Some(mul(&gy, &T::apply(Op::RDivScalar(-c), &[&x2])))]
+    let d = un(Op::RDivScalar(-c), T::apply(Op::Square, &[x]));
+    smallvec![Some(mul(gy, &d))]
 }

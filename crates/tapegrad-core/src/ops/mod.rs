@@ -20,7 +20,7 @@
 pub(crate) mod arith;
 pub(crate) mod math;
 
-use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, Zip};
 use smallvec::{smallvec, SmallVec};
 
 use crate::error::Result;
@@ -97,10 +97,10 @@ impl<F: Float> Op<F> {
         }
     }
 
-    /// Validates the operands before anything is computed.
-    pub(crate) fn check(&self, xs: &[ArrayViewD<'_, F>]) -> Result<()> {
+    /// Validates the operands' shapes before anything is computed.
+    pub(crate) fn check(&self, shapes: &[&[usize]]) -> Result<()> {
         match self {
-            Op::Add | Op::Sub | Op::Mul | Op::Div => arith::check_same_shape(self.name(), xs),
+            Op::Add | Op::Sub | Op::Mul | Op::Div => arith::check_same_shape(self.name(), shapes),
             Op::Neg
             | Op::AddScalar(_)
             | Op::RSubScalar(_)
@@ -120,31 +120,41 @@ impl<F: Float> Op<F> {
         }
     }
 
-    /// Computes the outputs from the (checked) inputs: one allocation per output.
-    pub(crate) fn forward(&self, xs: &[ArrayViewD<'_, F>]) -> Outs<ArrayD<F>> {
-        let y = match *self {
-            Op::Add => &xs[0] + &xs[1],
-            Op::Sub => &xs[0] - &xs[1],
-            Op::Mul => &xs[0] * &xs[1],
-            Op::Div => &xs[0] / &xs[1],
-            Op::Neg => xs[0].mapv(|x| -x),
-            Op::AddScalar(c) => xs[0].mapv(|x| x + c),
-            Op::RSubScalar(c) => xs[0].mapv(|x| c - x),
-            Op::MulScalar(c) => xs[0].mapv(|x| x * c),
-            Op::DivScalar(c) => xs[0].mapv(|x| x / c),
-            Op::RDivScalar(c) => xs[0].mapv(|x| c / x),
-            Op::PowF(c) => xs[0].mapv(|x| x.powf(c)),
-            Op::Square => xs[0].mapv(|x| x * x),
-            Op::Exp => xs[0].mapv(F::exp),
-            Op::Log => xs[0].mapv(F::ln),
-            Op::Sin => xs[0].mapv(F::sin),
-            Op::Cos => xs[0].mapv(F::cos),
-            Op::Tanh => xs[0].mapv(F::tanh),
-            Op::Sqrt => xs[0].mapv(F::sqrt),
-            Op::Abs => xs[0].mapv(F::abs),
-            Op::Sign => xs[0].mapv(math::sign),
-        };
-        smallvec![y]
+    /// The op's elementwise formula, handed to `k`: each formula is written once here and
+    /// compiled into a scalar path, an array kernel and an in-place kernel.
+    fn elementwise<K: Kernel<F>>(&self, k: K) -> K::Out {
+        match *self {
+            Op::Add => k.binary(|a, b| a + b),
+            Op::Sub => k.binary(|a, b| a - b),
+            Op::Mul => k.binary(|a, b| a * b),
+            Op::Div => k.binary(|a, b| a / b),
+            Op::Neg => k.unary(|x| -x),
+            Op::AddScalar(c) => k.unary(move |x| x + c),
+            Op::RSubScalar(c) => k.unary(move |x| c - x),
+            Op::MulScalar(c) => k.unary(move |x| x * c),
+            Op::DivScalar(c) => k.unary(move |x| x / c),
+            Op::RDivScalar(c) => k.unary(move |x| c / x),
+            Op::PowF(c) => k.unary(move |x| x.powf(c)),
+            Op::Square => k.unary(|x| x * x),
+            Op::Exp => k.unary(F::exp),
+            Op::Log => k.unary(F::ln),
+            Op::Sin => k.unary(F::sin),
+            Op::Cos => k.unary(F::cos),
+            Op::Tanh => k.unary(F::tanh),
+            Op::Sqrt => k.unary(F::sqrt),
+            Op::Abs => k.unary(F::abs),
+            Op::Sign => k.unary(math::sign),
+        }
+    }
+
+    /// The value of the op on 0-d inputs.
+    pub(crate) fn eval_scalars(&self, xs: &[F]) -> F {
+        self.elementwise(Scalars(xs))
+    }
+
+    /// The value of the op on (checked) array inputs: one allocation.
+    pub(crate) fn forward(&self, xs: &[ArrayViewD<'_, F>]) -> ArrayD<F> {
+        self.elementwise(Arrays(xs))
     }
 
     /// The backward rule: gradients of the inputs `xs` from the outputs `ys` and their gradients
@@ -157,16 +167,16 @@ impl<F: Float> Op<F> {
             Op::Sub => arith::sub_backward(gy),
             Op::Mul => arith::mul_backward(xs, gy),
             Op::Div => arith::div_backward(xs, gy),
-            Op::Neg => smallvec![Some(neg(&gy))],
+            Op::Neg => smallvec![Some(neg(gy))],
             Op::AddScalar(_) => smallvec![Some(gy)],
-            Op::RSubScalar(_) => smallvec![Some(neg(&gy))],
-            Op::MulScalar(c) => smallvec![Some(scale(&gy, c))],
-            Op::DivScalar(c) => smallvec![Some(T::apply(Op::DivScalar(c), &[&gy]))],
+            Op::RSubScalar(_) => smallvec![Some(neg(gy))],
+            Op::MulScalar(c) => smallvec![Some(scale(gy, c))],
+            Op::DivScalar(c) => smallvec![Some(un(Op::DivScalar(c), gy))],
             Op::RDivScalar(c) => arith::rdiv_scalar_backward(c, x, gy),
             Op::PowF(c) => math::powf_backward(c, x, gy),
             Op::Square => math::square_backward(x, gy),
             Op::Exp => math::exp_backward(y, gy),
-            Op::Log => smallvec![Some(div(&gy, x))],
+            Op::Log => smallvec![Some(div(gy, x))],
             Op::Sin => math::sin_backward(x, gy),
             Op::Cos => math::cos_backward(x, gy),
             Op::Tanh => math::tanh_backward(y, gy),
@@ -177,24 +187,192 @@ impl<F: Float> Op<F> {
     }
 }
 
-/// What a backward rule computes with: arrays (the fast, non-recording path) or variables
+/// Arrays of at least this many elements are computed on all cores (rayon): below it, the
+/// cost of splitting the work is larger than the work.
+const PARALLEL_MIN: usize = 1 << 16;
+
+/// Receives an op's elementwise formula (see [`Op::elementwise`]).
+trait Kernel<F> {
+    type Out;
+    fn unary(self, f: impl Fn(F) -> F + Sync + Send) -> Self::Out;
+    fn binary(self, f: impl Fn(F, F) -> F + Sync + Send) -> Self::Out;
+}
+
+/// Evaluates on plain numbers.
+struct Scalars<'a, F>(&'a [F]);
+
+impl<F: Float> Kernel<F> for Scalars<'_, F> {
+    type Out = F;
+    fn unary(self, f: impl Fn(F) -> F + Sync + Send) -> F {
+        f(self.0[0])
+    }
+    fn binary(self, f: impl Fn(F, F) -> F + Sync + Send) -> F {
+        f(self.0[0], self.0[1])
+    }
+}
+
+/// Evaluates into a new array.
+struct Arrays<'a, 'b, F>(&'a [ArrayViewD<'b, F>]);
+
+impl<F: Float> Kernel<F> for Arrays<'_, '_, F> {
+    type Out = ArrayD<F>;
+    fn unary(self, f: impl Fn(F) -> F + Sync + Send) -> ArrayD<F> {
+        let x = &self.0[0];
+        if x.len() >= PARALLEL_MIN {
+            Zip::from(x).par_map_collect(|&x| f(x))
+        } else {
+            x.mapv(f)
+        }
+    }
+    fn binary(self, f: impl Fn(F, F) -> F + Sync + Send) -> ArrayD<F> {
+        let (a, b) = (&self.0[0], &self.0[1]);
+        // Same shapes, or a 0-d operand (inside backward rules) broadcast to the other's.
+        let (big, small, swapped) = if a.ndim() >= b.ndim() {
+            (a, b, false)
+        } else {
+            (b, a, true)
+        };
+        let g = |p: F, q: F| if swapped { f(q, p) } else { f(p, q) };
+        let zip = Zip::from(big).and_broadcast(small);
+        if big.len() >= PARALLEL_MIN {
+            zip.par_map_collect(|&p, &q| g(p, q))
+        } else {
+            zip.map_collect(|&p, &q| g(p, q))
+        }
+    }
+}
+
+/// Evaluates into the first operand's buffer (same shape as the result).
+struct InPlace<'a, 'b, F>(&'a mut ArrayD<F>, Option<ArrayViewD<'b, F>>);
+
+impl<F: Float> Kernel<F> for InPlace<'_, '_, F> {
+    type Out = ();
+    fn unary(self, f: impl Fn(F) -> F + Sync + Send) {
+        if self.0.len() >= PARALLEL_MIN {
+            Zip::from(self.0).par_for_each(|a| *a = f(*a));
+        } else {
+            self.0.mapv_inplace(f);
+        }
+    }
+    fn binary(self, f: impl Fn(F, F) -> F + Sync + Send) {
+        if let Some(b) = self.1 {
+            let parallel = self.0.len() >= PARALLEL_MIN;
+            let zip = Zip::from(self.0).and_broadcast(&b);
+            if parallel {
+                zip.par_for_each(|a, &b| *a = f(*a, b));
+            } else {
+                zip.for_each(|a, &b| *a = f(*a, b));
+            }
+        }
+    }
+}
+
+/// What a backward rule computes with: [`Val`] (the fast, non-recording path) or [`Var`]
 /// (`create_graph`). Both evaluate an op the same way, so each derivative is written once.
 pub(crate) trait Value<F: Float>: Sized + Clone {
     /// Evaluates the single-output op `op` on `xs`.
     fn apply(op: Op<F>, xs: &[&Self]) -> Self;
+
+    /// [`Value::apply`] with the first operand given up, so that its buffer can be reused.
+    fn apply_owned(op: Op<F>, first: Self, rest: &[&Self]) -> Self {
+        let mut xs: SmallVec<[&Self; 2]> = smallvec![&first];
+        xs.extend_from_slice(rest);
+        Self::apply(op, &xs)
+    }
 }
 
-impl<F: Float> Value<F> for CowArray<'_, F, IxDyn> {
+/// A value in the non-recording backward pass: a number, a borrowed array of the arena, or an
+/// owned array (a gradient). Invariant: an array is never 0-d (those are `S`). Two words: the
+/// sweep moves these around a lot, and a boxed header costs little next to the array's data.
+#[derive(Debug, Clone)]
+pub(crate) enum Val<'a, F> {
+    S(F),
+    R(&'a ArrayD<F>),
+    A(Box<ArrayD<F>>),
+}
+
+impl<'a, F: Float> Val<'a, F> {
+    pub(crate) fn view(&self) -> ArrayViewD<'_, F> {
+        match self {
+            Val::S(s) => ndarray::aview0(s).into_dyn(),
+            Val::R(a) => a.view(),
+            Val::A(a) => a.view(),
+        }
+    }
+
+    pub(crate) fn shape(&self) -> &[usize] {
+        match self {
+            Val::S(_) => &[],
+            Val::R(a) => a.shape(),
+            Val::A(a) => a.shape(),
+        }
+    }
+
+    /// An array result as a `Val`, keeping the invariant.
+    pub(crate) fn from_array(a: ArrayD<F>) -> Val<'static, F> {
+        if a.ndim() == 0 {
+            Val::S(a.iter().copied().next().unwrap_or_else(F::nan))
+        } else {
+            Val::A(Box::new(a))
+        }
+    }
+
+    /// Detaches from the arena (copies a borrowed array).
+    pub(crate) fn into_owned(self) -> Val<'static, F> {
+        match self {
+            Val::S(s) => Val::S(s),
+            Val::R(a) => Val::A(Box::new(a.clone())),
+            Val::A(a) => Val::A(a),
+        }
+    }
+
+    pub(crate) fn into_array(self) -> ArrayD<F> {
+        match self {
+            Val::S(s) => ndarray::arr0(s).into_dyn(),
+            Val::R(a) => a.clone(),
+            Val::A(a) => *a,
+        }
+    }
+}
+
+impl<F: Float> Value<F> for Val<'_, F> {
     fn apply(op: Op<F>, xs: &[&Self]) -> Self {
-        let views: SmallVec<[ArrayViewD<'_, F>; 2]> = xs.iter().map(|x| x.view()).collect();
-        let y = op.forward(&views).into_iter().next();
-        CowArray::from(y.expect("every op has an output"))
+        let mut scalars: SmallVec<[F; 2]> = SmallVec::new();
+        for x in xs {
+            match x {
+                Val::S(s) => scalars.push(*s),
+                _ => break,
+            }
+        }
+        if scalars.len() == xs.len() {
+            return Val::S(op.eval_scalars(&scalars));
+        }
+        let views: SmallVec<[ArrayViewD<'_, F>; 2]> = small(xs.iter().map(|x| x.view()));
+        Val::from_array(op.forward(&views))
+    }
+
+    fn apply_owned(op: Op<F>, first: Self, rest: &[&Self]) -> Self {
+        let first = match first {
+            // Elementwise with a result of `a`'s shape: compute into `a`, no allocation.
+            Val::A(mut a)
+                if rest
+                    .iter()
+                    .all(|r| r.shape() == a.shape() || r.shape().is_empty()) =>
+            {
+                op.elementwise(InPlace(&mut *a, rest.first().map(|r| r.view())));
+                return Val::A(a);
+            }
+            other => other,
+        };
+        let mut xs: SmallVec<[&Self; 2]> = smallvec![&first];
+        xs.extend_from_slice(rest);
+        Self::apply(op, &xs)
     }
 }
 
 impl<F: Float> Value<F> for Var<'_, F> {
     fn apply(op: Op<F>, xs: &[&Self]) -> Self {
-        let vars: SmallVec<[Var<'_, F>; 2]> = xs.iter().map(|&&x| x).collect();
+        let vars: SmallVec<[Var<'_, F>; 2]> = small(xs.iter().map(|&&x| x));
         match vars[0].graph.apply1(op, &vars) {
             Ok(y) => y,
             Err(e) => panic!("{e} (inside a backward rule: a tapegrad bug)"),
@@ -202,19 +380,34 @@ impl<F: Float> Value<F> for Var<'_, F> {
     }
 }
 
-// Shorthands that keep the rules readable.
-pub(crate) fn add<F: Float, T: Value<F>>(a: &T, b: &T) -> T {
-    T::apply(Op::Add, &[a, b])
+/// Collects into a `SmallVec` by pushing: for the two or three items of an op, cheaper than
+/// `SmallVec`'s general `extend`.
+pub(crate) fn small<A: smallvec::Array>(items: impl IntoIterator<Item = A::Item>) -> SmallVec<A> {
+    let mut v = SmallVec::new();
+    for x in items {
+        v.push(x);
+    }
+    v
 }
-pub(crate) fn mul<F: Float, T: Value<F>>(a: &T, b: &T) -> T {
-    T::apply(Op::Mul, &[a, b])
+
+// Shorthands that keep the rules readable. The first operand is given up: on the fast path its
+// buffer (usually the incoming gradient) is reused.
+pub(crate) fn add<F: Float, T: Value<F>>(a: T, b: &T) -> T {
+    T::apply_owned(Op::Add, a, &[b])
 }
-pub(crate) fn div<F: Float, T: Value<F>>(a: &T, b: &T) -> T {
-    T::apply(Op::Div, &[a, b])
+pub(crate) fn mul<F: Float, T: Value<F>>(a: T, b: &T) -> T {
+    T::apply_owned(Op::Mul, a, &[b])
 }
-pub(crate) fn neg<F: Float, T: Value<F>>(a: &T) -> T {
-    T::apply(Op::Neg, &[a])
+pub(crate) fn div<F: Float, T: Value<F>>(a: T, b: &T) -> T {
+    T::apply_owned(Op::Div, a, &[b])
 }
-pub(crate) fn scale<F: Float, T: Value<F>>(a: &T, c: F) -> T {
-    T::apply(Op::MulScalar(c), &[a])
+pub(crate) fn neg<F: Float, T: Value<F>>(a: T) -> T {
+    T::apply_owned(Op::Neg, a, &[])
+}
+pub(crate) fn scale<F: Float, T: Value<F>>(a: T, c: F) -> T {
+    T::apply_owned(Op::MulScalar(c), a, &[])
+}
+/// `op(a)` for a one-input op, reusing `a`.
+pub(crate) fn un<F: Float, T: Value<F>>(op: Op<F>, a: T) -> T {
+    T::apply_owned(op, a, &[])
 }
