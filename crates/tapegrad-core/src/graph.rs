@@ -45,19 +45,45 @@ pub(crate) enum Data<F> {
 
 /// `Node::creator` of a leaf.
 pub(crate) const LEAF: u32 = u32::MAX;
+/// `Node::array` of a 0-d variable (its value is `Node::scalar`).
+const NO_ARRAY: u32 = u32::MAX;
 
-/// One variable in the arena (32 bytes for `f64`).
+/// One variable in the arena: 24 bytes for `f64` (32 with the slotmap's version), so a chain of
+/// ten million scalar ops fits in well under 256 bytes per op. [`Data`] unpacked by hand: an
+/// enum would add a tag word.
 #[derive(Debug)]
 pub(crate) struct Node<F> {
-    pub(crate) data: Data<F>,
+    scalar: F,
+    array: u32,
+    /// Index of the tape record that made this variable; [`LEAF`] for a leaf.
+    pub(crate) creator: u32,
     /// The gradient kept after a backward pass (leaves, or everything with `retain_grad`).
     /// Boxed: most variables never keep one, and the arena stays compact.
     pub(crate) grad: Option<Box<Grad<F>>>,
-    /// Index of the tape record that made this variable; [`LEAF`] for a leaf.
-    pub(crate) creator: u32,
 }
 
-impl<F> Node<F> {
+impl<F: Float> Node<F> {
+    fn new(data: Data<F>, creator: u32) -> Self {
+        let (scalar, array) = match data {
+            Data::Scalar(s) => (s, NO_ARRAY),
+            Data::Array(k) => (F::zero(), k),
+        };
+        Node {
+            scalar,
+            array,
+            creator,
+            grad: None,
+        }
+    }
+
+    pub(crate) fn data(&self) -> Data<F> {
+        if self.array == NO_ARRAY {
+            Data::Scalar(self.scalar)
+        } else {
+            Data::Array(self.array)
+        }
+    }
+
     pub(crate) fn creator(&self) -> Option<u32> {
         (self.creator != LEAF).then_some(self.creator)
     }
@@ -94,16 +120,12 @@ impl<F: Float> Inner<F> {
     }
 
     pub(crate) fn insert(&mut self, data: Data<F>, creator: u32) -> VarId {
-        self.nodes.insert(Node {
-            data,
-            grad: None,
-            creator,
-        })
+        self.nodes.insert(Node::new(data, creator))
     }
 
     /// The value of a variable, borrowed (the caller has checked that `id` is live).
     pub(crate) fn val(&self, id: VarId) -> Val<'_, F> {
-        match self.nodes[id].data {
+        match self.nodes[id].data() {
             Data::Scalar(s) => Val::S(s),
             Data::Array(k) => Val::R(&self.arrays[k as usize]),
         }
@@ -111,19 +133,24 @@ impl<F: Float> Inner<F> {
 
     /// The value of a variable as an array view (0-d for a scalar).
     pub(crate) fn view(&self, id: VarId) -> ArrayViewD<'_, F> {
-        match &self.nodes[id].data {
-            Data::Scalar(s) => ndarray::aview0(s).into_dyn(),
-            Data::Array(k) => self.arrays[*k as usize].view(),
+        let node = &self.nodes[id];
+        match node.data() {
+            Data::Scalar(_) => ndarray::aview0(&node.scalar).into_dyn(),
+            Data::Array(k) => self.arrays[k as usize].view(),
         }
     }
 
     /// Replaces a variable's value.
     pub(crate) fn set(&mut self, id: VarId, a: ArrayD<F>) {
-        match self.nodes[id].data {
+        match self.nodes[id].data() {
             Data::Array(k) if a.ndim() > 0 => self.arrays[k as usize] = a,
             _ => {
                 let data = self.store(a);
-                self.nodes[id].data = data;
+                let node = &mut self.nodes[id];
+                *node = Node {
+                    grad: node.grad.take(),
+                    ..Node::new(data, node.creator)
+                };
             }
         }
     }
@@ -324,7 +351,7 @@ impl<F: Float> Graph<F> {
             let mut scalars: SmallVec<[F; 2]> = SmallVec::new();
             let mut shapes: SmallVec<[&[usize]; 2]> = SmallVec::new();
             for &id in &ids {
-                match inner.nodes.get(id).ok_or(Error::StaleVar)?.data {
+                match inner.nodes.get(id).ok_or(Error::StaleVar)?.data() {
                     Data::Scalar(s) => {
                         scalars.push(s);
                         shapes.push(&[]);
@@ -397,5 +424,19 @@ pub struct NoGrad<'g, F: Float = f64> {
 impl<F: Float> Drop for NoGrad<'_, F> {
     fn drop(&mut self) {
         self.graph.recording.set(self.prev);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::mem::size_of;
+
+    /// The arena slot and the tape record set the memory of a deep scalar graph (issue 4's
+    /// 256-bytes-per-op budget, with Vec doubling); growing them is a regression.
+    #[test]
+    fn node_and_record_stay_compact() {
+        assert_eq!(size_of::<super::Node<f64>>(), 24);
+        assert_eq!(size_of::<super::Ids>(), 24);
+        assert_eq!(size_of::<super::Record<f64>>(), 64);
     }
 }
