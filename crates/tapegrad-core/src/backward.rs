@@ -102,16 +102,48 @@ impl<'g, F: Float> Var<'g, F> {
     /// Fallible [`Var::backward_with`].
     ///
     /// # Errors
-    /// [`Error::StaleVar`] after the graph was cleared.
+    /// [`Error::StaleVar`] after the graph was cleared; [`Error::Anomaly`] with anomaly detection on
+    /// (the gradients stored before the anomaly stay).
     pub fn try_backward_with(self, opts: BackwardOptions) -> Result<()> {
+        self.backward_from(None, opts)
+    }
+
+    /// Backpropagates `seed` (PyTorch's `y.backward(gradient)`) instead of ones: the gradient of
+    /// `sum(seed * self)`.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![1.0, 2.0]);
+    /// let y = x * 3.0;
+    /// y.try_backward_with_grad(array![10.0, 100.0].into_dyn(), Default::default()).unwrap();
+    /// assert_eq!(x.grad().unwrap(), array![30.0, 300.0].into_dyn());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] (op `backward`) for a seed of another shape than `self`;
+    /// otherwise as [`Var::try_backward_with`].
+    pub fn try_backward_with_grad(self, seed: ArrayD<F>, opts: BackwardOptions) -> Result<()> {
+        let shape = self.try_shape()?;
+        if shape != seed.shape() {
+            return Err(Error::ShapeMismatch {
+                op: "backward",
+                lhs: shape,
+                rhs: seed.shape().to_vec(),
+            });
+        }
+        self.backward_from(Some(seed), opts)
+    }
+
+    fn backward_from(self, seed: Option<ArrayD<F>>, opts: BackwardOptions) -> Result<()> {
         let id = self.graph.check(self, "backward")?;
         let sink = Sink::Stored {
             retain: opts.retain_grad,
         };
         if opts.create_graph {
-            sweep(&VarMode(self.graph), &[id], sink).map(drop)
+            sweep(&VarMode(self.graph), &[id], seed, sink).map(drop)
         } else {
-            sweep(&ArrayMode(self.graph), &[id], sink).map(drop)
+            sweep(&ArrayMode(self.graph), &[id], seed, sink).map(drop)
         }
     }
 }
@@ -164,12 +196,12 @@ pub fn try_grad<'g, F: Float>(
         .collect::<Result<Vec<_>>>()?;
     let sink = Sink::Capture(&wanted);
     let found: Vec<Option<Var<'g, F>>> = if create_graph {
-        let vars = sweep(&VarMode(graph), &seeds, sink)?;
+        let vars = sweep(&VarMode(graph), &seeds, None, sink)?;
         vars.into_iter()
             .map(|g| g.map(|id| Var::from_id(graph, id)))
             .collect()
     } else {
-        let arrays = sweep(&ArrayMode(graph), &seeds, sink)?;
+        let arrays = sweep(&ArrayMode(graph), &seeds, None, sink)?;
         arrays
             .into_iter()
             .map(|g| g.map(|v| graph.leaf(v.into_array())))
@@ -244,6 +276,7 @@ trait Mode<F: Float> {
     const RECORDS: bool;
     fn graph(&self) -> &Graph<F>;
     fn filled(&self, id: VarId, v: F) -> Self::G;
+    fn from_array(&self, a: ArrayD<F>) -> Self::G;
     fn duplicate(&self, g: &Self::G) -> Self::G;
     /// `acc + g`, where `acc` is owned by the sweep alone.
     fn accumulate(&self, acc: Self::G, g: Self::G) -> Self::G;
@@ -251,6 +284,8 @@ trait Mode<F: Float> {
     fn rule(&self, rec: &Record<F>, gys: Outs<Self::G>) -> Grads<Self::G>;
     /// `v.grad = v.grad + g`.
     fn store(&self, id: VarId, g: Self::G);
+    /// Whether every element of `g` is finite (anomaly detection).
+    fn is_finite(&self, g: &Self::G) -> bool;
 }
 
 /// Gradients as values (numbers for 0-d variables, arrays otherwise); nothing is recorded.
@@ -269,6 +304,10 @@ impl<F: Float> Mode<F> for ArrayMode<'_, F> {
             Val::R(a) => Val::A(Box::new(ArrayD::from_elem(a.raw_dim(), v))),
             _ => Val::S(v),
         }
+    }
+
+    fn from_array(&self, a: ArrayD<F>) -> Val<'static, F> {
+        Val::from_array(a)
     }
 
     fn duplicate(&self, g: &Val<'static, F>) -> Val<'static, F> {
@@ -318,6 +357,13 @@ impl<F: Float> Mode<F> for ArrayMode<'_, F> {
         };
         inner.nodes[id].grad = Some(Box::new(Grad::Array(new)));
     }
+
+    fn is_finite(&self, g: &Val<'static, F>) -> bool {
+        match g {
+            Val::S(s) => s.is_finite(),
+            other => other.view().iter().all(|v| v.is_finite()),
+        }
+    }
 }
 
 /// Gradients as variables; every step is recorded (`create_graph`).
@@ -334,6 +380,10 @@ impl<F: Float> Mode<F> for VarMode<'_, F> {
     fn filled(&self, id: VarId, v: F) -> VarId {
         let shape = self.0.inner.borrow().val(id).shape().to_vec();
         self.0.leaf(ArrayD::from_elem(shape, v)).id
+    }
+
+    fn from_array(&self, a: ArrayD<F>) -> VarId {
+        self.0.leaf(a).id
     }
 
     fn duplicate(&self, g: &VarId) -> VarId {
@@ -366,6 +416,10 @@ impl<F: Float> Mode<F> for VarMode<'_, F> {
         };
         self.0.inner.borrow_mut().nodes[id].grad = Some(Box::new(Grad::Var(sum)));
     }
+
+    fn is_finite(&self, g: &VarId) -> bool {
+        self.0.inner.borrow().view(*g).iter().all(|v| v.is_finite())
+    }
 }
 
 /// Turns recording on for a `create_graph` pass, and back to what it was on drop.
@@ -377,11 +431,12 @@ impl<F: Float> Drop for Recording<'_, F> {
     }
 }
 
-/// The reverse sweep from `seeds` (each seeded with ones). With a `Capture` sink, returns the
-/// gradients of the wanted variables; otherwise an empty list.
+/// The reverse sweep from `seeds`, each seeded with ones (or the first with `seed`, of its shape).
+/// With a `Capture` sink, returns the gradients of the wanted variables; otherwise an empty list.
 fn sweep<F: Float, M: Mode<F>>(
     mode: &M,
     seeds: &[VarId],
+    seed: Option<ArrayD<F>>,
     sink: Sink<'_>,
 ) -> Result<Vec<Option<M::G>>> {
     let graph = mode.graph();
@@ -396,8 +451,13 @@ fn sweep<F: Float, M: Mode<F>>(
     let _recording = M::RECORDS.then(|| Recording(graph, graph.set_recording(true)));
 
     let mut pending = Pending::default();
+    let mut seed = seed;
     for &id in seeds {
-        pending.add(mode, id, mode.filled(id, F::one()));
+        let g = match seed.take() {
+            Some(a) => mode.from_array(a),
+            None => mode.filled(id, F::one()),
+        };
+        pending.add(mode, id, g);
     }
     let (mut captured, wanted) = match sink {
         Sink::Capture(wanted) => {
@@ -438,7 +498,17 @@ fn sweep<F: Float, M: Mode<F>>(
             }
             gys.push(gy);
         }
+        // Anomalies are checked on the rule's results, so a recorded rule must not fail inside.
+        let detect = graph.replace_detect_anomaly(false);
         let gxs = mode.rule(&rec, gys);
+        graph.set_detect_anomaly(detect);
+        if detect && gxs.iter().flatten().any(|g| !mode.is_finite(g)) {
+            return Err(Error::Anomaly {
+                op: rec.op.name(),
+                phase: "backward",
+                position: i as usize,
+            });
+        }
         for (&x, gx) in rec.inputs.iter().zip(gxs) {
             if let Some(gx) = gx {
                 pending.add(mode, x, gx);

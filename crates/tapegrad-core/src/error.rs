@@ -45,6 +45,19 @@ pub enum Error {
     /// `len()` of a 0-d variable, which has no first axis (numpy raises `TypeError` here).
     #[error("len: a 0-d variable has no length")]
     ZeroDimLen,
+    /// With [`Graph::set_detect_anomaly`](crate::Graph::set_detect_anomaly) on: the first op whose
+    /// forward or backward produced NaN or infinity.
+    #[error(
+        "anomaly: {op} produced NaN or infinity in its {phase} pass (tape position {position})"
+    )]
+    Anomaly {
+        /// The op, as spelled by its method.
+        op: &'static str,
+        /// `"forward"` or `"backward"`.
+        phase: &'static str,
+        /// The op's index on the tape (for a forward anomaly: where it would have been recorded).
+        position: usize,
+    },
 }
 
 /// Shorthand for `std::result::Result<T, tapegrad_core::Error>`.

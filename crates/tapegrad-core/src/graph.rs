@@ -178,6 +178,7 @@ impl<F: Float> Inner<F> {
 pub struct Graph<F: Float = f64> {
     pub(crate) inner: RefCell<Inner<F>>,
     recording: Cell<bool>,
+    detect_anomaly: Cell<bool>,
 }
 
 impl<F: Float> Graph<F> {
@@ -198,6 +199,7 @@ impl<F: Float> Graph<F> {
                 names: SparseSecondaryMap::new(),
             }),
             recording: Cell::new(true),
+            detect_anomaly: Cell::new(false),
         }
     }
 
@@ -263,6 +265,38 @@ impl<F: Float> Graph<F> {
     /// ```
     pub fn is_recording(&self) -> bool {
         self.recording.get()
+    }
+
+    /// Turns anomaly detection on or off (off by default), as PyTorch's `detect_anomaly`: while on,
+    /// the first op whose forward or backward produces NaN or infinity fails with
+    /// [`Error::Anomaly`] naming the op and its tape position, instead of spreading the NaN. When off
+    /// it costs one flag test per op.
+    ///
+    /// ```
+    /// use tapegrad_core::Error;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// g.set_detect_anomaly(true);
+    /// let x = g.scalar(-1.0);
+    /// let e = x.try_log().unwrap_err(); // ln(-1) is NaN
+    /// assert_eq!(e, Error::Anomaly { op: "log", phase: "forward", position: 0 });
+    /// ```
+    pub fn set_detect_anomaly(&self, on: bool) {
+        self.detect_anomaly.set(on);
+    }
+
+    /// Whether anomaly detection is on (see [`Graph::set_detect_anomaly`]).
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// assert!(!g.detect_anomaly());
+    /// ```
+    pub fn detect_anomaly(&self) -> bool {
+        self.detect_anomaly.get()
+    }
+
+    /// Sets anomaly detection and returns the previous setting (the sweep checks gradients itself).
+    pub(crate) fn replace_detect_anomaly(&self, on: bool) -> bool {
+        self.detect_anomaly.replace(on)
     }
 
     /// Sets the recording mode and returns the previous one (the backward sweep uses this to record
@@ -369,6 +403,19 @@ impl<F: Float> Graph<F> {
                 Err(op.forward(&views))
             }
         };
+        if self.detect_anomaly.get() {
+            let finite = match &y {
+                Ok(s) => s.is_finite(),
+                Err(a) => a.iter().all(|v| v.is_finite()),
+            };
+            if !finite {
+                return Err(Error::Anomaly {
+                    op: op.name(),
+                    phase: "forward",
+                    position: inner.tape.len(),
+                });
+            }
+        }
         let y = match y {
             Ok(s) => Data::Scalar(s),
             Err(a) => inner.store(a),

@@ -26,6 +26,28 @@
 //! - [`dot`]: Graphviz export of a graph (`Graph::to_dot`, `Graph::plot_dot`).
 //! - [`Error`]: every failure, returned by `try_*` methods and shown by panicking ones.
 
+//!
+//! ## Threads
+//! A [`Graph`] is `Send` but not `Sync`: it keeps its arena and tape behind a `RefCell` (cheap,
+//! single-threaded borrows on every op), so a graph can be moved to another thread, or each
+//! thread can build its own, but two threads cannot use one graph at once. A [`Var`] borrows its
+//! graph, so it is neither `Send` nor `Sync`; the compiler rejects sending one:
+//! ```compile_fail
+//! fn send<T: Send>(_: T) {}
+//! let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+//! send(g.scalar(1.0)); // error: `Var` cannot be sent between threads
+//! ```
+//! ```compile_fail
+//! fn sync<T: Sync>() {}
+//! sync::<tapegrad_core::Graph>(); // error: `RefCell` is not `Sync`
+//! ```
+//! ```
+//! fn send<T: Send>(_: T) {}
+//! send(tapegrad_core::Graph::<f64>::new()); // a whole graph moves fine
+//! ```
+//! Values are plain `f32`/`f64` arrays (`Send + Sync`); large elementwise kernels use rayon
+//! internally, which never exposes the graph to other threads.
+
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
