@@ -1,0 +1,69 @@
+//! Long-running behaviour: memory stays flat over many build/backward/clear cycles, and a 10^7-op
+//! chain differentiates without overflowing the stack. This file is its own test binary because
+//! it counts the process's heap with a global allocator (`stats_alloc`).
+
+use std::alloc::System;
+
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+use tapegrad::prelude::*;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Net heap bytes in use since `region` was made. (stats_alloc already counts a realloc's growth
+/// in `bytes_allocated`; `bytes_reallocated` is that same growth again, not to be added.)
+fn heap(region: &Region<'_, System>) -> isize {
+    let s = region.change();
+    s.bytes_allocated as isize - s.bytes_deallocated as isize
+}
+
+fn cycle(g: &Graph) -> f64 {
+    g.clear();
+    let x = g.var(tapegrad::ndarray::array![0.5, -1.0, 2.0]);
+    let w = g.var(tapegrad::ndarray::array![1.5, 0.5, -0.25]);
+    let mut y = x;
+    for _ in 0..20 {
+        y = (y * w).tanh() + x.square() * 0.1;
+    }
+    y.backward();
+    x.grad().expect("used").sum() + w.grad().expect("used").sum()
+}
+
+#[test]
+fn ten_thousand_cycles_keep_arena_and_heap_flat() {
+    let g: Graph = Graph::new();
+    let region = Region::new(GLOBAL);
+    let mut checksum = cycle(&g);
+    let mut at_100 = None;
+    for i in 1..=10_000 {
+        let c = cycle(&g);
+        assert_eq!(c, checksum, "every cycle computes the same thing");
+        checksum = c;
+        if i == 100 {
+            at_100 = Some((g.len(), g.tape_len(), heap(&region)));
+        }
+    }
+    let (live_100, tape_100, heap_100) = at_100.unwrap();
+    let (live, tape, heap_end) = (g.len(), g.tape_len(), heap(&region));
+    println!("iteration 100: {live_100} vars, {tape_100} records, {heap_100} B; 10,000: {live} vars, {tape} records, {heap_end} B");
+    assert_eq!((live, tape), (live_100, tape_100));
+    assert!(
+        heap_end <= heap_100,
+        "heap grew from {heap_100} B at iteration 100 to {heap_end} B at 10,000"
+    );
+}
+
+#[test]
+#[ignore = "10^7 ops: about 4 s and 2 GB in release; run with --release -- --ignored"]
+fn chain_of_ten_million_ops() {
+    let g: Graph = Graph::new();
+    let x = g.scalar(1.0);
+    let mut y = x;
+    for _ in 0..5_000_000 {
+        y = y * 0.999 + x;
+    }
+    assert_eq!(g.tape_len(), 10_000_000);
+    y.backward();
+    let expected = (1.0 - 0.999f64.powi(5_000_000)) / 0.001;
+    assert!((x.grad().unwrap()[[]] - expected).abs() < 1e-6);
+}
