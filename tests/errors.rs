@@ -148,3 +148,20 @@ fn len_of_a_zero_d_variable_panics() {
     let g: Graph = Graph::new();
     let _ = g.scalar(1.0).len();
 }
+
+#[test]
+fn grad_across_two_graphs() {
+    let (g1, g2): (Graph, Graph) = (Graph::new(), Graph::new());
+    let (x, z) = (g1.scalar(1.0), g2.scalar(2.0));
+    let y = x.exp();
+    let e = tapegrad::try_grad(&[y], &[z], false).unwrap_err();
+    assert_eq!(e, Error::GraphMismatch { op: "grad" });
+}
+
+#[test]
+fn dot_of_a_stale_variable() {
+    let g: Graph = Graph::new();
+    let y = g.scalar(1.0).exp();
+    g.clear();
+    assert_eq!(g.try_to_dot(&[y], false).unwrap_err(), Error::StaleVar);
+}
