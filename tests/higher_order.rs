@@ -281,3 +281,23 @@ fn dot_verbose_shows_shape_and_dtype() {
     let v = g.var(array![1.0, 2.0]);
     assert!(g.to_dot(&[v], true).contains("label=\"(2,) f64\""));
 }
+
+#[test]
+fn plain_backward_adds_to_a_gradient_from_create_graph() {
+    // All-scalar graph: the second pass takes the scalar sweep and must add to the Var gradient.
+    let g: Graph = Graph::new();
+    let x = g.scalar(2.0);
+    let y = x.powf(3.0);
+    y.backward_with(CREATE);
+    assert_eq!(g0(x), 12.0);
+    y.backward();
+    assert_eq!(g0(x), 24.0);
+    let keep = BackwardOptions {
+        retain_grad: true,
+        ..Default::default()
+    };
+    let t = x * 3.0;
+    let z = t.exp();
+    z.backward_with(keep);
+    assert_eq!(g0(t), 6f64.exp());
+}

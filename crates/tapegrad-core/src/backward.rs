@@ -20,11 +20,11 @@
 //! the gradients can be differentiated again). Both go through the same loop and the same rule.
 
 use ndarray::ArrayD;
-use slotmap::SecondaryMap;
+use slotmap::{SecondaryMap, SlotMap};
 use smallvec::SmallVec;
 
 use crate::error::{Error, Result};
-use crate::graph::{Grad, Ids, Record, VarId};
+use crate::graph::{Grad, Ids, Node, Record, VarId};
 use crate::ops::{self, arith::or_panic, Grads, Outs, Val};
 use crate::{Float, Graph, Var};
 
@@ -140,6 +140,13 @@ impl<'g, F: Float> Var<'g, F> {
         let sink = Sink::Stored {
             retain: opts.retain_grad,
         };
+        if !opts.create_graph && self.graph.inner.borrow().arrays.is_empty() {
+            // Every value of the graph is a number: the same sweep, on plain numbers.
+            let seed = seed.map_or(F::one(), |s| {
+                s.iter().copied().next().unwrap_or_else(F::one)
+            });
+            return sweep_scalars(self.graph, id, seed, opts.retain_grad);
+        }
         if opts.create_graph {
             sweep(&VarMode(self.graph), &[id], seed, sink).map(drop)
         } else {
@@ -276,7 +283,7 @@ trait Mode<F: Float> {
     const RECORDS: bool;
     fn graph(&self) -> &Graph<F>;
     fn filled(&self, id: VarId, v: F) -> Self::G;
-    fn from_array(&self, a: ArrayD<F>) -> Self::G;
+    fn lift(&self, a: ArrayD<F>) -> Self::G;
     fn duplicate(&self, g: &Self::G) -> Self::G;
     /// `acc + g`, where `acc` is owned by the sweep alone.
     fn accumulate(&self, acc: Self::G, g: Self::G) -> Self::G;
@@ -306,7 +313,7 @@ impl<F: Float> Mode<F> for ArrayMode<'_, F> {
         }
     }
 
-    fn from_array(&self, a: ArrayD<F>) -> Val<'static, F> {
+    fn lift(&self, a: ArrayD<F>) -> Val<'static, F> {
         Val::from_array(a)
     }
 
@@ -382,7 +389,7 @@ impl<F: Float> Mode<F> for VarMode<'_, F> {
         self.0.leaf(ArrayD::from_elem(shape, v)).id
     }
 
-    fn from_array(&self, a: ArrayD<F>) -> VarId {
+    fn lift(&self, a: ArrayD<F>) -> VarId {
         self.0.leaf(a).id
     }
 
@@ -454,7 +461,7 @@ fn sweep<F: Float, M: Mode<F>>(
     let mut seed = seed;
     for &id in seeds {
         let g = match seed.take() {
-            Some(a) => mode.from_array(a),
+            Some(a) => mode.lift(a),
             None => mode.filled(id, F::one()),
         };
         pending.add(mode, id, g);
@@ -537,6 +544,71 @@ fn sweep<F: Float, M: Mode<F>>(
         }
     }
     Ok(captured)
+}
+
+/// [`sweep`] for a graph whose every value is a number (no arrays): the same loop, the same rules
+/// (run on `F`), with one borrow of the arena for the whole pass and pending gradients in a dense
+/// table. Deep scalar chains and scalar losses, the common deep graphs, take this path.
+fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) -> Result<()> {
+    let detect = graph.detect_anomaly();
+    let mut inner = graph.inner.borrow_mut();
+    let inner = &mut *inner;
+    let mut pending: SecondaryMap<VarId, F> = SecondaryMap::new();
+    pending.insert(y, seed);
+    let start = inner.nodes[y].creator();
+    for i in (0..=start.map_or(-1, i64::from)).rev() {
+        let rec = &inner.tape[i as usize];
+        if !rec.outputs.iter().any(|&o| pending.contains_key(o)) {
+            continue; // not an ancestor of y
+        }
+        let mut gys: Outs<F> = Outs::new();
+        for &o in &rec.outputs {
+            let gy = pending.remove(o).unwrap_or_else(F::zero);
+            if retain {
+                add_to_stored(&mut inner.nodes, o, gy);
+            } else {
+                inner.nodes[o].grad = None;
+            }
+            gys.push(gy);
+        }
+        let xs: SmallVec<[F; 2]> = ops::small(rec.inputs.iter().map(|&x| inner.nodes[x].scalar()));
+        let ys: Outs<F> = ops::small(rec.outputs.iter().map(|&o| inner.nodes[o].scalar()));
+        let gxs = rec.op.backward(&xs, &ys, gys);
+        for (&x, gx) in rec.inputs.iter().zip(gxs) {
+            let Some(gx) = gx else { continue };
+            if detect && !gx.is_finite() {
+                return Err(Error::Anomaly {
+                    op: rec.op.name(),
+                    phase: "backward",
+                    position: i as usize,
+                });
+            }
+            match pending.get_mut(x) {
+                Some(acc) => *acc += gx,
+                None => {
+                    pending.insert(x, gx);
+                }
+            }
+        }
+    }
+    for (id, g) in pending.drain() {
+        add_to_stored(&mut inner.nodes, id, g);
+    }
+    Ok(())
+}
+
+/// `v.grad = v.grad + g` for a 0-d variable of an all-scalar graph.
+fn add_to_stored<F: Float>(nodes: &mut SlotMap<VarId, Node<F>>, id: VarId, g: F) {
+    let sum = match nodes[id].grad.as_deref_mut() {
+        None => g,
+        Some(Grad::Array(a)) => {
+            *a += g; // in place: `grad()` hands out copies, never this buffer
+            return;
+        }
+        // From an earlier create_graph pass; a constant from now on, as in `ArrayMode::store`.
+        Some(&mut Grad::Var(v)) => nodes[v].scalar() + g,
+    };
+    nodes[id].grad = Some(Box::new(Grad::Array(ndarray::arr0(sum).into_dyn())));
 }
 
 /// The pending gradients of one pass: a dense index from variable to a slot, and a small pool of

@@ -87,6 +87,11 @@ impl<F: Float> Node<F> {
     pub(crate) fn creator(&self) -> Option<u32> {
         (self.creator != LEAF).then_some(self.creator)
     }
+
+    /// The value of a 0-d variable (meaningless for an array).
+    pub(crate) fn scalar(&self) -> F {
+        self.scalar
+    }
 }
 
 /// One entry of the Wengert tape: `outputs = op(inputs)`.

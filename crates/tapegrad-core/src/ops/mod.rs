@@ -370,6 +370,17 @@ impl<F: Float> Value<F> for Val<'_, F> {
     }
 }
 
+/// Plain numbers: the rules of an all-scalar graph run on `F` directly (the fastest path).
+impl<F: Float> Value<F> for F {
+    fn apply(op: Op<F>, xs: &[&Self]) -> Self {
+        match *xs {
+            [a] => op.eval_scalars(&[*a]),
+            [a, b] => op.eval_scalars(&[*a, *b]),
+            _ => op.eval_scalars(&small::<[F; 4]>(xs.iter().map(|&&x| x))),
+        }
+    }
+}
+
 impl<F: Float> Value<F> for Var<'_, F> {
     fn apply(op: Op<F>, xs: &[&Self]) -> Self {
         let vars: SmallVec<[Var<'_, F>; 2]> = small(xs.iter().map(|&&x| x));
