@@ -43,6 +43,9 @@ pub(crate) enum Data<F> {
     Array(u32),
 }
 
+/// The shapes of up to four 0-d operands, for the scalar fast path's shape check.
+const NO_SHAPES: [&[usize]; 4] = [&[], &[], &[], &[]];
+
 /// `Node::creator` of a leaf.
 pub(crate) const LEAF: u32 = u32::MAX;
 /// `Node::array` of a 0-d variable (its value is `Node::scalar`).
@@ -387,22 +390,26 @@ impl<F: Float> Graph<F> {
         let mut inner = self.inner.borrow_mut();
         let y = {
             let inner = &*inner;
+            // All inputs 0-d (deep scalar graphs): the formula on plain numbers, no array at all.
             let mut scalars: SmallVec<[F; 2]> = SmallVec::new();
-            let mut shapes: SmallVec<[&[usize]; 2]> = SmallVec::new();
             for &id in &ids {
                 match inner.nodes.get(id).ok_or(Error::StaleVar)?.data() {
-                    Data::Scalar(s) => {
-                        scalars.push(s);
-                        shapes.push(&[]);
-                    }
-                    Data::Array(k) => shapes.push(inner.arrays[k as usize].shape()),
+                    Data::Scalar(s) => scalars.push(s),
+                    Data::Array(_) => break,
                 }
             }
-            op.check(&shapes)?;
-            if scalars.len() == ids.len() {
-                // All inputs 0-d: the elementwise formula on plain numbers, no array at all.
+            if scalars.len() == ids.len() && ids.len() <= NO_SHAPES.len() {
+                op.check(&NO_SHAPES[..ids.len()])?;
                 Ok(op.eval_scalars(&scalars))
             } else {
+                let mut shapes: SmallVec<[&[usize]; 2]> = SmallVec::new();
+                for &id in &ids {
+                    match inner.nodes.get(id).ok_or(Error::StaleVar)?.data() {
+                        Data::Scalar(_) => shapes.push(&[]),
+                        Data::Array(k) => shapes.push(inner.arrays[k as usize].shape()),
+                    }
+                }
+                op.check(&shapes)?;
                 let views: SmallVec<[ArrayViewD<'_, F>; 2]> =
                     ids.iter().map(|&id| inner.view(id)).collect();
                 Err(op.forward(&views))

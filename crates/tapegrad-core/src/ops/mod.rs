@@ -379,6 +379,18 @@ impl<F: Float> Value<F> for F {
             _ => op.eval_scalars(&small::<[F; 4]>(xs.iter().map(|&&x| x))),
         }
     }
+
+    fn apply_owned(op: Op<F>, first: Self, rest: &[&Self]) -> Self {
+        match *rest {
+            [] => op.eval_scalars(&[first]),
+            [b] => op.eval_scalars(&[first, *b]),
+            _ => {
+                let mut xs: SmallVec<[F; 4]> = smallvec![first];
+                xs.extend(rest.iter().map(|&&x| x));
+                op.eval_scalars(&xs)
+            }
+        }
+    }
 }
 
 impl<F: Float> Value<F> for Var<'_, F> {
