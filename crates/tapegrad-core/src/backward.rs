@@ -341,9 +341,9 @@ impl<F: Float> Mode<F> for ArrayMode<'_, F> {
         let gys = gys_here;
         let gxs = rec.op.backward(&xs, &ys, gys);
         ops::small(gxs.into_iter().zip(&xs).map(|(gx, x)| {
-            let gx = gx?.into_owned();
-            // A rule must return a gradient of its input's shape; anything else is a bug here,
-            // and a loud one beats a wrong number.
+            let gx = ops::unbroadcast(gx?, x).into_owned();
+            // After un-broadcasting a gradient has its input's shape; anything else is a bug
+            // here, and a loud one beats a wrong number.
             assert_eq!(gx.shape(), x.shape(), "tapegrad bug: {:?} gradient", rec.op);
             Some(gx)
         }))
@@ -408,7 +408,10 @@ impl<F: Float> Mode<F> for VarMode<'_, F> {
         let ys: Outs<_> = rec.outputs.iter().map(var).collect();
         let gys = gys.iter().map(var).collect();
         let gxs = rec.op.backward(&xs, &ys, gys);
-        gxs.into_iter().map(|gx| gx.map(|v| v.id)).collect()
+        gxs.into_iter()
+            .zip(&xs)
+            .map(|(gx, x)| gx.map(|g| ops::unbroadcast(g, x).id))
+            .collect()
     }
 
     fn store(&self, id: VarId, g: VarId) {
@@ -486,7 +489,7 @@ fn sweep<F: Float, M: Mode<F>>(
             }
             // A copy (inline, no heap): the rule may push new records on the tape.
             Record {
-                op: rec.op,
+                op: rec.op.clone(),
                 inputs: Ids::from_slice(&rec.inputs),
                 outputs: Ids::from_slice(&rec.outputs),
             }

@@ -45,6 +45,16 @@ pub enum Error {
     /// `len()` of a 0-d variable, which has no first axis (numpy raises `TypeError` here).
     #[error("len: a 0-d variable has no length")]
     ZeroDimLen,
+    /// Axes that are out of range, repeated, or (for `permute`) not a permutation.
+    #[error("{op}: invalid axes {axes:?} for a {ndim}-d variable")]
+    InvalidAxes {
+        /// The operation.
+        op: &'static str,
+        /// The axes given.
+        axes: Vec<usize>,
+        /// Number of axes of the variable.
+        ndim: usize,
+    },
     /// With [`Graph::set_detect_anomaly`](crate::Graph::set_detect_anomaly) on: the first op whose
     /// forward or backward produced NaN or infinity.
     #[error(

@@ -11,7 +11,8 @@
 //!
 //! A scalar constant becomes a one-input op carrying the constant (`AddScalar`, `MulScalar`, ...):
 //! no arena entry for the constant, no gradient computed for it. A 0-d array constant is a scalar;
-//! any other array constant becomes a leaf of the graph and must match the variable's shape.
+//! any other array constant becomes a leaf of the graph. Operands broadcast as in numpy; the sweep
+//! reduces each gradient to its input's shape.
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -42,7 +43,7 @@ pub enum Operand<'g, F: Float = f64> {
     Var(Var<'g, F>),
     /// A constant broadcast to any shape.
     Scalar(F),
-    /// A constant array: 0-d acts as a scalar, otherwise its shape must match.
+    /// A constant array: 0-d acts as a scalar, otherwise it broadcasts with the variable.
     Array(ArrayD<F>),
 }
 
@@ -109,7 +110,7 @@ pub(crate) fn binary<'g, F: Float>(
         Operand::Array(a) => {
             let op: Op<F> = kind.op();
             let x_shape = x.try_shape()?;
-            if x_shape != a.shape() {
+            if super::shape::broadcast_shape(&x_shape, a.shape()).is_none() {
                 let (lhs, rhs) = (x_shape, a.shape().to_vec());
                 let (lhs, rhs) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
                 return Err(Error::ShapeMismatch {
@@ -125,8 +126,9 @@ pub(crate) fn binary<'g, F: Float>(
     }
 }
 
-pub(crate) fn check_same_shape(op: &'static str, shapes: &[&[usize]]) -> Result<()> {
-    if shapes[0] == shapes[1] {
+/// The two operands broadcast together (numpy's rules).
+pub(crate) fn check_broadcast(op: &'static str, shapes: &[&[usize]]) -> Result<()> {
+    if super::shape::broadcast_shape(shapes[0], shapes[1]).is_some() {
         Ok(())
     } else {
         Err(Error::ShapeMismatch {
@@ -148,7 +150,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] for operands of different shapes, [`Error::GraphMismatch`] for a
+    /// [`Error::ShapeMismatch`] for shapes that do not broadcast, [`Error::GraphMismatch`] for a
     /// variable of another graph, [`Error::StaleVar`] for a handle from before a `clear`.
     pub fn try_add(self, rhs: impl Into<Operand<'g, F>>) -> Result<Var<'g, F>> {
         binary(Bin::Add, self, rhs.into(), false)

@@ -2,7 +2,9 @@
 //!
 //! Each op family lives in its own file, forward kernel and backward rule side by side:
 //! - [`arith`]: `add sub mul div neg` and their scalar-constant forms, the `std::ops` operators;
-//! - [`math`]: `powf square exp log sin cos tanh sqrt abs sign`.
+//! - [`math`]: `powf square exp log sin cos tanh sqrt abs sign`;
+//! - [`shape`]: `sum_to broadcast_to reshape permute matmul`, and `sum sum_axes mean transpose`
+//!   composed from them.
 //!
 //! A backward rule is written **once**, generically over [`Value`]: the sweep runs it on plain
 //! arrays (`T = CowArray`, nothing recorded) or, with `create_graph`, on graph variables
@@ -19,8 +21,9 @@
 
 pub(crate) mod arith;
 pub(crate) mod math;
+pub(crate) mod shape;
 
-use ndarray::{ArrayD, ArrayViewD, Zip};
+use ndarray::{ArrayD, ArrayViewD, IxDyn, Zip};
 use smallvec::{smallvec, SmallVec};
 
 use crate::error::Result;
@@ -31,8 +34,8 @@ pub(crate) type Outs<T> = SmallVec<[T; 1]>;
 /// One optional gradient per input, as returned by a backward rule.
 pub(crate) type Grads<T> = SmallVec<[Option<T>; 2]>;
 
-/// Every operation the tape can record, with its constant parameters.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Every operation the tape can record, with its constant parameters (24 bytes for `f64`).
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Op<F> {
     Add,
     Sub,
@@ -60,6 +63,14 @@ pub(crate) enum Op<F> {
     Abs,
     /// -1, 0 or 1: the derivative of `abs`, itself of derivative 0.
     Sign,
+    /// Sum over the axes that broadcasting to the input's shape adds, down to this shape.
+    SumTo(Box<[usize]>),
+    BroadcastTo(Box<[usize]>),
+    Reshape(Box<[usize]>),
+    /// Axis `i` of the result is axis `axes[i]` of the input.
+    Permute(Box<[usize]>),
+    /// 2-D matrix product.
+    MatMul,
 }
 
 impl<F: Float> Op<F> {
@@ -81,7 +92,26 @@ impl<F: Float> Op<F> {
             Op::Sqrt => "sqrt",
             Op::Abs => "abs",
             Op::Sign => "sign",
+            Op::SumTo(_) => "sum_to",
+            Op::BroadcastTo(_) => "broadcast_to",
+            Op::Reshape(_) => "reshape",
+            Op::Permute(_) => "permute",
+            Op::MatMul => "matmul",
         }
+    }
+
+    /// Whether the op maps 0-d inputs to a 0-d output (every elementwise op, and shape ops to
+    /// `()`): then it runs on plain numbers.
+    pub(crate) fn scalar_closed(&self) -> bool {
+        match self {
+            Op::SumTo(s) | Op::BroadcastTo(s) | Op::Reshape(s) | Op::Permute(s) => s.is_empty(),
+            Op::MatMul => false,
+            _ => self.is_elementwise(),
+        }
+    }
+
+    fn is_elementwise(&self) -> bool {
+        self.elementwise(Probe).is_some()
     }
 
     /// The name with its constant, for graph exports: `mul(0.5)`, `powf(2)`, `exp`; `rsub(c)`
@@ -93,6 +123,9 @@ impl<F: Float> Op<F> {
             Op::AddScalar(c) | Op::MulScalar(c) | Op::DivScalar(c) | Op::PowF(c) => {
                 format!("{}({c})", self.name())
             }
+            Op::SumTo(s) | Op::BroadcastTo(s) | Op::Reshape(s) | Op::Permute(s) => {
+                format!("{}({s:?})", self.name())
+            }
             _ => self.name().to_owned(),
         }
     }
@@ -100,7 +133,12 @@ impl<F: Float> Op<F> {
     /// Validates the operands' shapes before anything is computed.
     pub(crate) fn check(&self, shapes: &[&[usize]]) -> Result<()> {
         match self {
-            Op::Add | Op::Sub | Op::Mul | Op::Div => arith::check_same_shape(self.name(), shapes),
+            Op::Add | Op::Sub | Op::Mul | Op::Div => arith::check_broadcast(self.name(), shapes),
+            Op::SumTo(s) => shape::check_sum_to(shapes[0], s),
+            Op::BroadcastTo(s) => shape::check_broadcast_to(shapes[0], s),
+            Op::Reshape(s) => shape::check_reshape(shapes[0], s),
+            Op::Permute(a) => shape::check_permute(shapes[0], a),
+            Op::MatMul => shape::check_matmul(shapes[0], shapes[1]),
             Op::Neg
             | Op::AddScalar(_)
             | Op::RSubScalar(_)
@@ -122,8 +160,8 @@ impl<F: Float> Op<F> {
 
     /// The op's elementwise formula, handed to `k`: each formula is written once here and
     /// compiled into a scalar path, an array kernel and an in-place kernel.
-    fn elementwise<K: Kernel<F>>(&self, k: K) -> K::Out {
-        match *self {
+    fn elementwise<K: Kernel<F>>(&self, k: K) -> Option<K::Out> {
+        Some(match *self {
             Op::Add => k.binary(|a, b| a + b),
             Op::Sub => k.binary(|a, b| a - b),
             Op::Mul => k.binary(|a, b| a * b),
@@ -144,17 +182,31 @@ impl<F: Float> Op<F> {
             Op::Sqrt => k.unary(F::sqrt),
             Op::Abs => k.unary(F::abs),
             Op::Sign => k.unary(math::sign),
-        }
+            Op::SumTo(_) | Op::BroadcastTo(_) | Op::Reshape(_) | Op::Permute(_) | Op::MatMul => {
+                return None
+            }
+        })
     }
 
-    /// The value of the op on 0-d inputs.
+    /// The value of a [`scalar_closed`](Op::scalar_closed) op on 0-d inputs (a shape op to `()`
+    /// is the identity on a number).
     pub(crate) fn eval_scalars(&self, xs: &[F]) -> F {
-        self.elementwise(Scalars(xs))
+        self.elementwise(Scalars(xs)).unwrap_or(xs[0])
     }
 
     /// The value of the op on (checked) array inputs: one allocation.
     pub(crate) fn forward(&self, xs: &[ArrayViewD<'_, F>]) -> ArrayD<F> {
-        self.elementwise(Arrays(xs))
+        match self {
+            Op::SumTo(s) => shape::sum_to(&xs[0], s),
+            Op::BroadcastTo(s) => shape::broadcast_to(&xs[0], s),
+            Op::Reshape(s) => shape::reshape(&xs[0], s),
+            Op::Permute(a) => shape::permute(&xs[0], a),
+            Op::MatMul => shape::matmul(&xs[0], &xs[1]),
+            _ => match self.elementwise(Arrays(xs)) {
+                Some(y) => y,
+                None => unreachable!("every other op is elementwise"),
+            },
+        }
     }
 
     /// The backward rule: gradients of the inputs `xs` from the outputs `ys` and their gradients
@@ -163,6 +215,11 @@ impl<F: Float> Op<F> {
         let (x, y) = (&xs[0], &ys[0]);
         let gy = gys.into_iter().next().expect("every op has an output");
         match *self {
+            Op::SumTo(_) => shape::sum_to_backward(x, gy),
+            Op::BroadcastTo(_) => shape::broadcast_to_backward(x, gy),
+            Op::Reshape(_) => shape::reshape_backward(x, gy),
+            Op::Permute(ref a) => shape::permute_backward(a, gy),
+            Op::MatMul => shape::matmul_backward(xs, gy),
             Op::Add => arith::add_backward(gy),
             Op::Sub => arith::sub_backward(gy),
             Op::Mul => arith::mul_backward(xs, gy),
@@ -198,6 +255,15 @@ trait Kernel<F> {
     fn binary(self, f: impl Fn(F, F) -> F + Sync + Send) -> Self::Out;
 }
 
+/// Only asks whether the op is elementwise.
+struct Probe;
+
+impl<F: Float> Kernel<F> for Probe {
+    type Out = ();
+    fn unary(self, _: impl Fn(F) -> F + Sync + Send) {}
+    fn binary(self, _: impl Fn(F, F) -> F + Sync + Send) {}
+}
+
 /// Evaluates on plain numbers.
 struct Scalars<'a, F>(&'a [F]);
 
@@ -226,18 +292,17 @@ impl<F: Float> Kernel<F> for Arrays<'_, '_, F> {
     }
     fn binary(self, f: impl Fn(F, F) -> F + Sync + Send) -> ArrayD<F> {
         let (a, b) = (&self.0[0], &self.0[1]);
-        // Same shapes, or a 0-d operand (inside backward rules) broadcast to the other's.
-        let (big, small, swapped) = if a.ndim() >= b.ndim() {
-            (a, b, false)
-        } else {
-            (b, a, true)
+        // numpy broadcasting (shapes checked before).
+        let broadcast = shape::broadcast_shape(a.shape(), b.shape())
+            .and_then(|s| Some((a.broadcast(IxDyn(&s))?, b.broadcast(IxDyn(&s))?)));
+        let Some((a, b)) = broadcast else {
+            unreachable!("checked shapes broadcast")
         };
-        let g = |p: F, q: F| if swapped { f(q, p) } else { f(p, q) };
-        let zip = Zip::from(big).and_broadcast(small);
-        if big.len() >= PARALLEL_MIN {
-            zip.par_map_collect(|&p, &q| g(p, q))
+        let zip = Zip::from(&a).and(&b);
+        if a.len() >= PARALLEL_MIN {
+            zip.par_map_collect(|&p, &q| f(p, q))
         } else {
-            zip.map_collect(|&p, &q| g(p, q))
+            zip.map_collect(|&p, &q| f(p, q))
         }
     }
 }
@@ -272,6 +337,9 @@ impl<F: Float> Kernel<F> for InPlace<'_, '_, F> {
 pub(crate) trait Value<F: Float>: Sized + Clone {
     /// Evaluates the single-output op `op` on `xs`.
     fn apply(op: Op<F>, xs: &[&Self]) -> Self;
+
+    /// The shape of the value.
+    fn dims(&self) -> Vec<usize>;
 
     /// [`Value::apply`] with the first operand given up, so that its buffer can be reused.
     fn apply_owned(op: Op<F>, first: Self, rest: &[&Self]) -> Self {
@@ -344,20 +412,25 @@ impl<F: Float> Value<F> for Val<'_, F> {
                 _ => break,
             }
         }
-        if scalars.len() == xs.len() {
+        if scalars.len() == xs.len() && op.scalar_closed() {
             return Val::S(op.eval_scalars(&scalars));
         }
         let views: SmallVec<[ArrayViewD<'_, F>; 2]> = small(xs.iter().map(|x| x.view()));
         Val::from_array(op.forward(&views))
     }
 
+    fn dims(&self) -> Vec<usize> {
+        self.shape().to_vec()
+    }
+
     fn apply_owned(op: Op<F>, first: Self, rest: &[&Self]) -> Self {
         let first = match first {
             // Elementwise with a result of `a`'s shape: compute into `a`, no allocation.
             Val::A(mut a)
-                if rest
-                    .iter()
-                    .all(|r| r.shape() == a.shape() || r.shape().is_empty()) =>
+                if op.is_elementwise()
+                    && rest.iter().all(|r| {
+                        shape::broadcast_shape(a.shape(), r.shape()).as_deref() == Some(a.shape())
+                    }) =>
             {
                 op.elementwise(InPlace(&mut *a, rest.first().map(|r| r.view())));
                 return Val::A(a);
@@ -380,6 +453,10 @@ impl<F: Float> Value<F> for F {
         }
     }
 
+    fn dims(&self) -> Vec<usize> {
+        Vec::new()
+    }
+
     fn apply_owned(op: Op<F>, first: Self, rest: &[&Self]) -> Self {
         match *rest {
             [] => op.eval_scalars(&[first]),
@@ -400,6 +477,21 @@ impl<F: Float> Value<F> for Var<'_, F> {
             Ok(y) => y,
             Err(e) => panic!("{e} (inside a backward rule: a tapegrad bug)"),
         }
+    }
+
+    fn dims(&self) -> Vec<usize> {
+        self.shape()
+    }
+}
+
+/// Reduces a gradient of a broadcast shape to its input's shape (`sum_to`): the un-broadcasting
+/// of every binary op, done once here for all of them.
+pub(crate) fn unbroadcast<F: Float, T: Value<F>>(gx: T, x: &T) -> T {
+    let shape = x.dims();
+    if gx.dims() == shape {
+        gx
+    } else {
+        T::apply(Op::SumTo(shape.into()), &[&gx])
     }
 }
 

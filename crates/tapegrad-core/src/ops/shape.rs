@@ -1,0 +1,430 @@
+//! Shapes and reductions (DeZero steps 37-41): `sum_to broadcast_to reshape permute matmul` as
+//! primitives; `sum sum_axes mean transpose` composed from them; numpy broadcasting for `+ - * /`.
+//!
+//! | op | y | gradient |
+//! |---|---|---|
+//! | sum_to(s) | sum over the axes broadcasting added | broadcast_to(gy, x.shape) |
+//! | broadcast_to(s) | x repeated to shape s | sum_to(gy, x.shape) |
+//! | reshape(s) | same elements, shape s | reshape(gy, x.shape) |
+//! | permute(p) | axes reordered | permute(gy, p^-1) |
+//! | matmul | x0 x1 (2-D) | (gy x1^T, x0^T gy) |
+//!
+//! Binary ops broadcast as numpy does; their rules return gradients of the broadcast shape, and the
+//! sweep reduces each with `sum_to` to its input's shape (one place, for every op).
+
+use ndarray::{ArrayD, ArrayViewD, Axis, Ix2, IxDyn};
+use smallvec::smallvec;
+
+use super::{arith::or_panic, Grads, Op, Value};
+use crate::error::{Error, Result};
+use crate::{Float, Var};
+
+/// The numpy broadcast of two shapes, if they broadcast.
+pub(crate) fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let n = a.len().max(b.len());
+    let dim = |s: &[usize], i: usize| {
+        if i < n - s.len() {
+            1
+        } else {
+            s[i - (n - s.len())]
+        }
+    };
+    (0..n)
+        .map(|i| match (dim(a, i), dim(b, i)) {
+            (p, q) if p == q || q == 1 => Some(p),
+            (1, q) => Some(q),
+            _ => None,
+        })
+        .collect()
+}
+
+fn bad_shape(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Error {
+    Error::ShapeMismatch {
+        op,
+        lhs: lhs.to_vec(),
+        rhs: rhs.to_vec(),
+    }
+}
+
+/// `shape` can be broadcast to `x`'s shape, so that `sum_to(x, shape)` is defined.
+pub(super) fn check_sum_to(x: &[usize], shape: &[usize]) -> Result<()> {
+    match broadcast_shape(shape, x) {
+        Some(s) if s == x => Ok(()),
+        _ => Err(bad_shape("sum_to", x, shape)),
+    }
+}
+
+pub(super) fn check_broadcast_to(x: &[usize], shape: &[usize]) -> Result<()> {
+    match broadcast_shape(x, shape) {
+        Some(s) if s == shape => Ok(()),
+        _ => Err(bad_shape("broadcast_to", x, shape)),
+    }
+}
+
+pub(super) fn check_reshape(x: &[usize], shape: &[usize]) -> Result<()> {
+    if x.iter().product::<usize>() == shape.iter().product::<usize>() {
+        Ok(())
+    } else {
+        Err(bad_shape("reshape", x, shape))
+    }
+}
+
+pub(super) fn check_permute(x: &[usize], axes: &[usize]) -> Result<()> {
+    let mut seen = vec![false; x.len()];
+    let ok = axes.len() == x.len()
+        && axes
+            .iter()
+            .all(|&a| a < x.len() && !std::mem::replace(&mut seen[a], true));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidAxes {
+            op: "permute",
+            axes: axes.to_vec(),
+            ndim: x.len(),
+        })
+    }
+}
+
+pub(super) fn check_matmul(a: &[usize], b: &[usize]) -> Result<()> {
+    match (a, b) {
+        ([_, k], [k2, _]) if k == k2 => Ok(()),
+        _ => Err(bad_shape("matmul", a, b)),
+    }
+}
+
+// Forward kernels (operands checked).
+
+pub(super) fn sum_to<F: Float>(x: &ArrayViewD<'_, F>, shape: &[usize]) -> ArrayD<F> {
+    let lead = x.ndim() - shape.len();
+    let mut y = x.to_owned();
+    for _ in 0..lead {
+        y = y.sum_axis(Axis(0));
+    }
+    for (i, &s) in shape.iter().enumerate() {
+        if s == 1 && y.shape()[i] != 1 {
+            y = y.sum_axis(Axis(i)).insert_axis(Axis(i));
+        }
+    }
+    y
+}
+
+pub(super) fn broadcast_to<F: Float>(x: &ArrayViewD<'_, F>, shape: &[usize]) -> ArrayD<F> {
+    match x.broadcast(IxDyn(shape)) {
+        Some(v) => v.to_owned(),
+        None => unreachable!("checked by check_broadcast_to"),
+    }
+}
+
+pub(super) fn reshape<F: Float>(x: &ArrayViewD<'_, F>, shape: &[usize]) -> ArrayD<F> {
+    let data: Vec<F> = x.iter().copied().collect(); // logical (row-major) order
+    match ArrayD::from_shape_vec(IxDyn(shape), data) {
+        Ok(y) => y,
+        Err(_) => unreachable!("checked by check_reshape"),
+    }
+}
+
+pub(super) fn permute<F: Float>(x: &ArrayViewD<'_, F>, axes: &[usize]) -> ArrayD<F> {
+    x.view()
+        .permuted_axes(IxDyn(axes))
+        .as_standard_layout()
+        .into_owned()
+}
+
+pub(super) fn matmul<F: Float>(a: &ArrayViewD<'_, F>, b: &ArrayViewD<'_, F>) -> ArrayD<F> {
+    match (
+        a.view().into_dimensionality::<Ix2>(),
+        b.view().into_dimensionality::<Ix2>(),
+    ) {
+        (Ok(a), Ok(b)) => a.dot(&b).into_dyn(),
+        _ => unreachable!("checked by check_matmul"),
+    }
+}
+
+// Backward rules.
+
+/// d sum_to = broadcast back to x's shape
+pub(super) fn sum_to_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
+    smallvec![Some(T::apply(Op::BroadcastTo(x.dims().into()), &[&gy]))]
+}
+
+/// d broadcast_to = sum back to x's shape
+pub(super) fn broadcast_to_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
+    smallvec![Some(T::apply(Op::SumTo(x.dims().into()), &[&gy]))]
+}
+
+/// d reshape = reshape back
+pub(super) fn reshape_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
+    smallvec![Some(T::apply(Op::Reshape(x.dims().into()), &[&gy]))]
+}
+
+/// d permute(p) = permute(gy, p^-1)
+pub(super) fn permute_backward<F: Float, T: Value<F>>(axes: &[usize], gy: T) -> Grads<T> {
+    let mut inverse = vec![0; axes.len()];
+    for (i, &a) in axes.iter().enumerate() {
+        inverse[a] = i;
+    }
+    smallvec![Some(T::apply(Op::Permute(inverse.into()), &[&gy]))]
+}
+
+/// d (x0 x1) = (gy x1^T, x0^T gy)
+pub(super) fn matmul_backward<F: Float, T: Value<F>>(xs: &[T], gy: T) -> Grads<T> {
+    let t = |x: &T| T::apply(Op::Permute(vec![1, 0].into()), &[x]);
+    let gx0 = T::apply(Op::MatMul, &[&gy, &t(&xs[1])]);
+    let gx1 = T::apply(Op::MatMul, &[&t(&xs[0]), &gy]);
+    smallvec![Some(gx0), Some(gx1)]
+}
+
+impl<'g, F: Float> Var<'g, F> {
+    /// Sum of all elements, 0-d.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+    /// let y = x.sum();
+    /// y.backward();
+    /// assert_eq!(y.item(), 10.0);
+    /// assert_eq!(x.grad().unwrap(), ndarray::ArrayD::ones(vec![2, 2]));
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn sum(self) -> Var<'g, F> {
+        or_panic(self.try_sum())
+    }
+
+    /// Fallible [`Var::sum`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`].
+    pub fn try_sum(self) -> Result<Var<'g, F>> {
+        self.try_sum_to(&[])
+    }
+
+    /// Sum over `axes`, keeping them as length-1 axes when `keepdims` (numpy's `sum(axis=...)`).
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+    /// assert_eq!(x.sum_axes(&[0], false).data(), array![5.0, 7.0, 9.0].into_dyn());
+    /// assert_eq!(x.sum_axes(&[1], true).data(), array![[6.0], [15.0]].into_dyn());
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_sum_axes`]'s error.
+    #[track_caller]
+    pub fn sum_axes(self, axes: &[usize], keepdims: bool) -> Var<'g, F> {
+        or_panic(self.try_sum_axes(axes, keepdims))
+    }
+
+    /// Fallible [`Var::sum_axes`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidAxes`] for an axis out of range or repeated; [`Error::StaleVar`].
+    pub fn try_sum_axes(self, axes: &[usize], keepdims: bool) -> Result<Var<'g, F>> {
+        let shape = self.try_shape()?;
+        let mut seen = vec![false; shape.len()];
+        for &a in axes {
+            if a >= shape.len() || std::mem::replace(&mut seen[a], true) {
+                return Err(Error::InvalidAxes {
+                    op: "sum_axes",
+                    axes: axes.to_vec(),
+                    ndim: shape.len(),
+                });
+            }
+        }
+        let kept: Vec<usize> = (0..shape.len())
+            .map(|i| if seen[i] { 1 } else { shape[i] })
+            .collect();
+        let y = self.try_sum_to(&kept)?;
+        if keepdims {
+            return Ok(y);
+        }
+        let dropped: Vec<usize> = (0..shape.len())
+            .filter(|&i| !seen[i])
+            .map(|i| shape[i])
+            .collect();
+        y.try_reshape(&dropped)
+    }
+
+    /// Mean of all elements, 0-d.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// assert_eq!(g.var(array![1.0, 2.0, 6.0]).mean().item(), 3.0);
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn mean(self) -> Var<'g, F> {
+        or_panic(self.try_mean())
+    }
+
+    /// Fallible [`Var::mean`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`].
+    pub fn try_mean(self) -> Result<Var<'g, F>> {
+        let n = self.try_shape()?.iter().product::<usize>();
+        self.try_sum()?.try_div(F::from_f64(n as f64))
+    }
+
+    /// Sums the axes that broadcasting to this variable's shape would add: the adjoint of
+    /// [`Var::broadcast_to`].
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+    /// assert_eq!(x.sum_to(&[1, 3]).data(), array![[5.0, 7.0, 9.0]].into_dyn());
+    /// assert_eq!(x.sum_to(&[2, 1]).data(), array![[6.0], [15.0]].into_dyn());
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_sum_to`]'s error.
+    #[track_caller]
+    pub fn sum_to(self, shape: &[usize]) -> Var<'g, F> {
+        or_panic(self.try_sum_to(shape))
+    }
+
+    /// Fallible [`Var::sum_to`].
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] unless `shape` broadcasts to this variable's shape.
+    pub fn try_sum_to(self, shape: &[usize]) -> Result<Var<'g, F>> {
+        self.graph.apply1(Op::SumTo(shape.into()), &[self])
+    }
+
+    /// Repeats the variable to `shape` by numpy broadcasting.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![1.0, 2.0]);
+    /// let y = x.broadcast_to(&[3, 2]);
+    /// y.backward();
+    /// assert_eq!(x.grad().unwrap(), array![3.0, 3.0].into_dyn());
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_broadcast_to`]'s error.
+    #[track_caller]
+    pub fn broadcast_to(self, shape: &[usize]) -> Var<'g, F> {
+        or_panic(self.try_broadcast_to(shape))
+    }
+
+    /// Fallible [`Var::broadcast_to`].
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] unless the variable broadcasts to `shape`.
+    pub fn try_broadcast_to(self, shape: &[usize]) -> Result<Var<'g, F>> {
+        self.graph.apply1(Op::BroadcastTo(shape.into()), &[self])
+    }
+
+    /// The same elements in row-major order, in a new shape of the same size.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+    /// assert_eq!(x.reshape(&[3, 2]).data(), array![[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]].into_dyn());
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_reshape`]'s error.
+    #[track_caller]
+    pub fn reshape(self, shape: &[usize]) -> Var<'g, F> {
+        or_panic(self.try_reshape(shape))
+    }
+
+    /// Fallible [`Var::reshape`].
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] (op `reshape`) when the sizes differ.
+    pub fn try_reshape(self, shape: &[usize]) -> Result<Var<'g, F>> {
+        self.graph.apply1(Op::Reshape(shape.into()), &[self])
+    }
+
+    /// Reorders the axes: axis `i` of the result is axis `axes[i]` of `self`.
+    ///
+    /// ```
+    /// use ndarray::Array3;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(Array3::<f64>::zeros((2, 3, 4)));
+    /// assert_eq!(x.permute(&[2, 0, 1]).shape(), vec![4, 2, 3]);
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_permute`]'s error.
+    #[track_caller]
+    pub fn permute(self, axes: &[usize]) -> Var<'g, F> {
+        or_panic(self.try_permute(axes))
+    }
+
+    /// Fallible [`Var::permute`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidAxes`] unless `axes` is a permutation of `0..ndim`.
+    pub fn try_permute(self, axes: &[usize]) -> Result<Var<'g, F>> {
+        self.graph.apply1(Op::Permute(axes.into()), &[self])
+    }
+
+    /// All axes reversed (a matrix transpose for 2-D).
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![[1.0, 2.0, 3.0]]);
+    /// assert_eq!(x.transpose().data(), array![[1.0], [2.0], [3.0]].into_dyn());
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn transpose(self) -> Var<'g, F> {
+        or_panic(self.try_transpose())
+    }
+
+    /// Fallible [`Var::transpose`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`].
+    pub fn try_transpose(self) -> Result<Var<'g, F>> {
+        let axes: Vec<usize> = (0..self.try_shape()?.len()).rev().collect();
+        self.try_permute(&axes)
+    }
+
+    /// Matrix product of two 2-D variables.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![[1.0, 2.0]]);
+    /// let w = g.var(array![[3.0], [4.0]]);
+    /// let y = x.matmul(w);
+    /// y.backward();
+    /// assert_eq!(y.data(), array![[11.0]].into_dyn());
+    /// assert_eq!(w.grad().unwrap(), array![[1.0], [2.0]].into_dyn());
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_matmul`]'s error.
+    #[track_caller]
+    pub fn matmul(self, w: Var<'g, F>) -> Var<'g, F> {
+        or_panic(self.try_matmul(w))
+    }
+
+    /// Fallible [`Var::matmul`].
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] (op `matmul`) unless both are 2-D with matching inner sizes;
+    /// [`Error::GraphMismatch`], [`Error::StaleVar`].
+    pub fn try_matmul(self, w: Var<'g, F>) -> Result<Var<'g, F>> {
+        self.graph.apply1(Op::MatMul, &[self, w])
+    }
+}
