@@ -1,5 +1,6 @@
-//! Property-based gradient checks: random computation graphs over every op, random shapes (0-d to
-//! 3-d) and values, against central differences. A failure shrinks to a short, readable list of
+//! Property-based gradient checks: random computation graphs over every op (elementwise, constants,
+//! broadcasting, shape ops, matmul), random shapes (0-d to 3-d) and values, against central
+//! differences. A failure shrinks to a short, readable list of
 //! steps. The case counts are modest for CI; set `PROPTEST_CASES` for a longer run, e.g.
 //! `PROPTEST_CASES=2000 cargo test --release --test properties`.
 
@@ -42,6 +43,18 @@ enum Step {
     RDivC(usize, f64),
     /// A constant array of the operand's shape, on the left: `k * x`
     MulArray(usize, f64),
+    /// `a * sum(b)`: a 0-d variable broadcast against an array
+    MulBySum(usize, usize),
+    /// `x * mean(x)` summed over the first axis with keepdims: `sum_axes` + broadcasting
+    SumAxesKeep(usize),
+    /// `cos(reshape(x, [size]))` reshaped back
+    ReshapeRoundTrip(usize),
+    /// `sin(transpose(x))` transposed back (a permutation, both ways)
+    TransposeRoundTrip(usize),
+    /// `sum_to(x, first axis 1)` broadcast back to x's shape, times x
+    SumToBroadcast(usize),
+    /// `x (outer) x` by `matmul` of the flattened column and row, summed back to x's shape
+    OuterMatMul(usize),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -69,7 +82,13 @@ fn step() -> impl Strategy<Value = Step> {
         (i.clone(), 0.5..2.0f64, any::<bool>())
             .prop_map(|(a, c, neg)| Step::DivC(a, if neg { -c } else { c })),
         (i.clone(), c.clone()).prop_map(|(a, c)| Step::RDivC(a, c)),
-        (i, c).prop_map(|(a, c)| Step::MulArray(a, c)),
+        (i.clone(), c).prop_map(|(a, c)| Step::MulArray(a, c)),
+        (i.clone(), i.clone()).prop_map(|(a, b)| Step::MulBySum(a, b)),
+        i.clone().prop_map(Step::SumAxesKeep),
+        i.clone().prop_map(Step::ReshapeRoundTrip),
+        i.clone().prop_map(Step::TransposeRoundTrip),
+        i.clone().prop_map(Step::SumToBroadcast),
+        i.prop_map(Step::OuterMatMul),
     ]
 }
 
@@ -105,6 +124,34 @@ fn build<'g>(steps: &[Step], xs: &[Var<'g>]) -> Var<'g> {
             Step::MulArray(a, c) => {
                 let x = at(a);
                 ArrayD::from_elem(x.shape(), c) * x
+            }
+            Step::MulBySum(a, b) => at(a) * (at(b).sum() * 0.1),
+            Step::SumAxesKeep(a) => {
+                let x = at(a);
+                if x.ndim() == 0 {
+                    x * x.mean()
+                } else {
+                    x.sum_axes(&[0], true) * x * 0.5
+                }
+            }
+            Step::ReshapeRoundTrip(a) => {
+                let x = at(a);
+                x.reshape(&[x.size()]).cos().reshape(&x.shape())
+            }
+            Step::TransposeRoundTrip(a) => at(a).transpose().sin().transpose(),
+            Step::SumToBroadcast(a) => {
+                let x = at(a);
+                let mut to = x.shape();
+                if let Some(first) = to.first_mut() {
+                    *first = 1;
+                }
+                x.sum_to(&to).broadcast_to(&x.shape()) * x * 0.5
+            }
+            Step::OuterMatMul(a) => {
+                let x = at(a);
+                let n = x.size();
+                let outer = x.reshape(&[n, 1]).matmul(x.reshape(&[1, n]));
+                outer.sum_axes(&[1], false).reshape(&x.shape()) * (1.0 / n as f64)
             }
         };
         let y = y.sin() * 2.0;
