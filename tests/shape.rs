@@ -206,3 +206,86 @@ fn bad_reshape_panics_from_the_plain_method() {
     let g: Graph = Graph::new();
     let _ = g.var(ArrayD::<f64>::zeros(vec![2, 3])).reshape(&[5]);
 }
+
+// Activations, reductions by extremum, selection, softmax.
+check_both_orders!(sigmoid, [[2, 3]], (-4.0, 4.0), |xs| xs[0].sigmoid());
+check_both_orders!(relu_away_from_zero, [[2, 3]], (0.2, 2.0), |xs| {
+    (xs[0] - 1.0).relu() * xs[0]
+});
+check_both_orders!(clip_inside_and_outside, [[2, 3]], (-2.0, 2.0), |xs| {
+    (xs[0] * 3.0).clip(-1.0, 1.0) * xs[0] + xs[0].square()
+});
+check_both_orders!(max_axis, [[3, 4]], (-2.0, 2.0), |xs| xs[0]
+    .max_axis(1, false)
+    .square());
+check_both_orders!(min_axis_keepdims, [[3, 4]], (-2.0, 2.0), |xs| {
+    xs[0].min_axis(0, true).exp() * xs[0]
+});
+check_both_orders!(select_with_repeats, [[4, 3]], (-2.0, 2.0), |xs| {
+    xs[0].select(0, &[3, 0, 3, 1]).square() * array![[1.0], [2.0], [3.0], [4.0]].into_dyn()
+});
+check_both_orders!(select_axis_1, [[2, 3]], (-2.0, 2.0), |xs| xs[0]
+    .select(1, &[2, 2])
+    .sin());
+check_both_orders!(softmax, [[2, 4]], (-2.0, 2.0), |xs| {
+    xs[0].softmax(1) * array![[1.0, 2.0, 3.0, 4.0], [-1.0, 0.5, 2.0, 0.0]].into_dyn()
+});
+check_both_orders!(log_softmax, [[3, 2]], (-2.0, 2.0), |xs| {
+    xs[0].log_softmax(0) * array![[1.0, 2.0], [3.0, 4.0], [-1.0, 0.5]].into_dyn()
+});
+
+#[test]
+fn softmax_rows_sum_to_one_and_survive_large_inputs() {
+    let g: Graph = Graph::new();
+    let x = g.var(array![[1000.0, 1001.0, 1002.0], [-1000.0, 0.0, 1000.0]]);
+    let s = x.softmax(1).sum_axes(&[1], false).data();
+    for v in s.iter() {
+        assert!((v - 1.0).abs() < 1e-12);
+    }
+    assert!(x.log_softmax(1).data().iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn sigmoid_is_stable_for_large_inputs() {
+    let g: Graph = Graph::new();
+    let x = g.var(array![-800.0, 800.0]);
+    let y = x.sigmoid();
+    y.backward();
+    assert_eq!(y.data(), array![0.0, 1.0].into_dyn());
+    assert_eq!(x.grad().unwrap(), array![0.0, 0.0].into_dyn());
+}
+
+#[test]
+fn bad_selection_and_clip_arguments_are_errors() {
+    let g: Graph = Graph::new();
+    let x = g.var(ArrayD::<f64>::zeros(vec![2, 3]));
+    let msg = |r: Result<Var<'_>, Error>| r.unwrap_err().to_string();
+    assert_eq!(
+        msg(x.try_select(0, &[0, 2])),
+        "select: index 2 is out of bounds for an axis of length 2"
+    );
+    assert_eq!(
+        msg(x.try_select(2, &[0])),
+        "select: invalid axes [2] for a 2-d variable"
+    );
+    assert_eq!(
+        msg(x.try_max_axis(5, false)),
+        "max_axis: invalid axes [5] for a 2-d variable"
+    );
+    assert_eq!(
+        msg(x.try_softmax(2)),
+        "max_axis: invalid axes [2] for a 2-d variable"
+    );
+    assert_eq!(
+        msg(x.try_clip(1.0, -1.0)),
+        "clip: lo (1) is greater than hi (-1)"
+    );
+    assert!(matches!(
+        x.try_select(1, &[9]),
+        Err(Error::IndexOutOfBounds {
+            index: 9,
+            len: 3,
+            ..
+        })
+    ));
+}

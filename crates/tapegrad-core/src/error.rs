@@ -55,6 +55,24 @@ pub enum Error {
         /// Number of axes of the variable.
         ndim: usize,
     },
+    /// An index past the end of the axis it selects from.
+    #[error("{op}: index {index} is out of bounds for an axis of length {len}")]
+    IndexOutOfBounds {
+        /// The operation.
+        op: &'static str,
+        /// The offending index.
+        index: usize,
+        /// The length of the axis.
+        len: usize,
+    },
+    /// Arguments that cannot describe a result, such as `clip` with `lo > hi`.
+    #[error("{op}: {reason}")]
+    InvalidArgument {
+        /// The operation.
+        op: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
     /// With [`Graph::set_detect_anomaly`](crate::Graph::set_detect_anomaly) on: the first op whose
     /// forward or backward produced NaN or infinity.
     #[error(

@@ -280,6 +280,87 @@ impl<'g, F: Float> Var<'g, F> {
     pub fn try_sign(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Op::Sign, &[self])
     }
+
+    /// The logistic function `1 / (1 + e^-x)`, elementwise, computed without overflow.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(0.0);
+    /// let y = x.sigmoid();
+    /// y.backward();
+    /// assert_eq!((y.item(), x.grad().unwrap()[[]]), (0.5, 0.25)); // y (1 - y)
+    /// assert_eq!(g.scalar(-1000.0).sigmoid().item(), 0.0);
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn sigmoid(self) -> Var<'g, F> {
+        or_panic(self.try_sigmoid())
+    }
+
+    /// Fallible [`Var::sigmoid`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`](crate::Error::StaleVar).
+    pub fn try_sigmoid(self) -> Result<Var<'g, F>> {
+        self.graph.apply1(Op::Sigmoid, &[self])
+    }
+
+    /// `max(x, 0)`, elementwise; its gradient is 0 at 0 (as PyTorch).
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![-1.0, 0.0, 2.0]);
+    /// let y = x.relu();
+    /// y.backward();
+    /// assert_eq!(y.data(), array![0.0, 0.0, 2.0].into_dyn());
+    /// assert_eq!(x.grad().unwrap(), array![0.0, 0.0, 1.0].into_dyn());
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn relu(self) -> Var<'g, F> {
+        or_panic(self.try_relu())
+    }
+
+    /// Fallible [`Var::relu`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`](crate::Error::StaleVar).
+    pub fn try_relu(self) -> Result<Var<'g, F>> {
+        self.graph.apply1(Op::Relu, &[self])
+    }
+
+    /// Each element limited to `[lo, hi]`; the gradient is 1 inside (bounds included), 0 outside.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![-2.0, 0.5, 3.0]);
+    /// let y = x.clip(-1.0, 1.0);
+    /// y.backward();
+    /// assert_eq!(y.data(), array![-1.0, 0.5, 1.0].into_dyn());
+    /// assert_eq!(x.grad().unwrap(), array![0.0, 1.0, 0.0].into_dyn());
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_clip`]'s error.
+    #[track_caller]
+    pub fn clip(self, lo: F, hi: F) -> Var<'g, F> {
+        or_panic(self.try_clip(lo, hi))
+    }
+
+    /// Fallible [`Var::clip`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when `lo > hi`;
+    /// [`Error::StaleVar`](crate::Error::StaleVar).
+    pub fn try_clip(self, lo: F, hi: F) -> Result<Var<'g, F>> {
+        self.graph.apply1(Op::Clip(lo, hi), &[self])
+    }
 }
 
 /// d/dx x^c = c x^(c-1)
@@ -296,6 +377,33 @@ pub(super) fn square_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
 /// d/dx e^x = e^x = y
 pub(super) fn exp_backward<F: Float, T: Value<F>>(y: &T, gy: T) -> Grads<T> {
     smallvec![Some(mul(gy, y))]
+}
+
+/// The logistic function, without overflow for large `|x|`.
+pub(super) fn sigmoid<F: Float>(x: F) -> F {
+    if x >= F::zero() {
+        F::one() / (F::one() + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (F::one() + e)
+    }
+}
+
+pub(super) fn check_clip<F: Float>(lo: F, hi: F) -> Result<()> {
+    if lo <= hi {
+        Ok(())
+    } else {
+        Err(crate::Error::InvalidArgument {
+            op: "clip",
+            reason: format!("lo ({lo}) is greater than hi ({hi})"),
+        })
+    }
+}
+
+/// d/dx sigmoid x = y (1 - y)
+pub(super) fn sigmoid_backward<F: Float, T: Value<F>>(y: &T, gy: T) -> Grads<T> {
+    let d = mul(un(Op::RSubScalar(F::one()), y.clone()), y);
+    smallvec![Some(mul(gy, &d))]
 }
 
 /// sign(x): -1, 0 or 1; unlike `f64::signum`, 0 at ±0.

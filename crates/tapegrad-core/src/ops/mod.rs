@@ -71,6 +71,26 @@ pub(crate) enum Op<F> {
     Permute(Box<[usize]>),
     /// 2-D matrix product.
     MatMul,
+    /// `1 / (1 + e^-x)`, computed without overflow.
+    Sigmoid,
+    /// `max(x, 0)`
+    Relu,
+    /// `min(max(x, lo), hi)`
+    Clip(F, F),
+    /// 1 where `x > 0`, else 0: the derivative of `relu`, itself of derivative 0.
+    Positive,
+    /// 1 where `lo <= x <= hi`, else 0: the derivative of `clip`, itself of derivative 0.
+    InRange(F, F),
+    /// 1 where `x0 == x1`, else 0 (the maxima of `max_axis`); derivative 0.
+    Equal,
+    /// Maximum over axis `[axis]`, kept as a length-1 axis.
+    MaxAxis(Box<[usize]>),
+    /// Minimum over axis `[axis]`, kept as a length-1 axis.
+    MinAxis(Box<[usize]>),
+    /// `[axis, indices...]`: the slices at `indices` along `axis` (repeats allowed).
+    Select(Box<[usize]>),
+    /// `[axis, len, indices...]`: the adjoint of `Select`, adding slices back into `len` slices.
+    ScatterAdd(Box<[usize]>),
 }
 
 impl<F: Float> Op<F> {
@@ -97,6 +117,16 @@ impl<F: Float> Op<F> {
             Op::Reshape(_) => "reshape",
             Op::Permute(_) => "permute",
             Op::MatMul => "matmul",
+            Op::Sigmoid => "sigmoid",
+            Op::Relu => "relu",
+            Op::Clip(..) => "clip",
+            Op::Positive => "positive",
+            Op::InRange(..) => "in_range",
+            Op::Equal => "equal",
+            Op::MaxAxis(_) => "max_axis",
+            Op::MinAxis(_) => "min_axis",
+            Op::Select(_) => "select",
+            Op::ScatterAdd(_) => "scatter_add",
         }
     }
 
@@ -105,7 +135,9 @@ impl<F: Float> Op<F> {
     pub(crate) fn scalar_closed(&self) -> bool {
         match self {
             Op::SumTo(s) | Op::BroadcastTo(s) | Op::Reshape(s) | Op::Permute(s) => s.is_empty(),
-            Op::MatMul => false,
+            Op::MatMul | Op::MaxAxis(_) | Op::MinAxis(_) | Op::Select(_) | Op::ScatterAdd(_) => {
+                false
+            }
             _ => self.is_elementwise(),
         }
     }
@@ -139,6 +171,10 @@ impl<F: Float> Op<F> {
             Op::Reshape(s) => shape::check_reshape(shapes[0], s),
             Op::Permute(a) => shape::check_permute(shapes[0], a),
             Op::MatMul => shape::check_matmul(shapes[0], shapes[1]),
+            Op::Equal => arith::check_broadcast(self.name(), shapes),
+            Op::MaxAxis(a) | Op::MinAxis(a) => shape::check_axis(self.name(), shapes[0], a[0]),
+            Op::Select(a) => shape::check_select(shapes[0], a),
+            Op::ScatterAdd(_) => Ok(()), // made only by `select`'s rule, from checked operands
             Op::Neg
             | Op::AddScalar(_)
             | Op::RSubScalar(_)
@@ -154,7 +190,12 @@ impl<F: Float> Op<F> {
             | Op::Tanh
             | Op::Sqrt
             | Op::Abs
-            | Op::Sign => Ok(()),
+            | Op::Sign
+            | Op::Sigmoid
+            | Op::Relu
+            | Op::Positive
+            | Op::InRange(..) => Ok(()),
+            Op::Clip(lo, hi) => math::check_clip(*lo, *hi),
         }
     }
 
@@ -182,9 +223,27 @@ impl<F: Float> Op<F> {
             Op::Sqrt => k.unary(F::sqrt),
             Op::Abs => k.unary(F::abs),
             Op::Sign => k.unary(math::sign),
-            Op::SumTo(_) | Op::BroadcastTo(_) | Op::Reshape(_) | Op::Permute(_) | Op::MatMul => {
-                return None
-            }
+            Op::Sigmoid => k.unary(math::sigmoid),
+            Op::Relu => k.unary(|x| if x > F::zero() { x } else { F::zero() }),
+            Op::Clip(lo, hi) => k.unary(move |x| x.max(lo).min(hi)),
+            Op::Positive => k.unary(|x| if x > F::zero() { F::one() } else { F::zero() }),
+            Op::InRange(lo, hi) => k.unary(move |x| {
+                if lo <= x && x <= hi {
+                    F::one()
+                } else {
+                    F::zero()
+                }
+            }),
+            Op::Equal => k.binary(|a, b| if a == b { F::one() } else { F::zero() }),
+            Op::SumTo(_)
+            | Op::BroadcastTo(_)
+            | Op::Reshape(_)
+            | Op::Permute(_)
+            | Op::MatMul
+            | Op::MaxAxis(_)
+            | Op::MinAxis(_)
+            | Op::Select(_)
+            | Op::ScatterAdd(_) => return None,
         })
     }
 
@@ -202,6 +261,10 @@ impl<F: Float> Op<F> {
             Op::Reshape(s) => shape::reshape(&xs[0], s),
             Op::Permute(a) => shape::permute(&xs[0], a),
             Op::MatMul => shape::matmul(&xs[0], &xs[1]),
+            Op::MaxAxis(a) => shape::fold_axis(&xs[0], a[0], F::neg_infinity(), F::max),
+            Op::MinAxis(a) => shape::fold_axis(&xs[0], a[0], F::infinity(), F::min),
+            Op::Select(a) => shape::select(&xs[0], a[0], &a[1..]),
+            Op::ScatterAdd(a) => shape::scatter_add(&xs[0], a[0], a[1], &a[2..]),
             _ => match self.elementwise(Arrays(xs)) {
                 Some(y) => y,
                 None => unreachable!("every other op is elementwise"),
@@ -220,6 +283,14 @@ impl<F: Float> Op<F> {
             Op::Reshape(_) => shape::reshape_backward(x, gy),
             Op::Permute(ref a) => shape::permute_backward(a, gy),
             Op::MatMul => shape::matmul_backward(xs, gy),
+            Op::Sigmoid => math::sigmoid_backward(y, gy),
+            Op::Relu => smallvec![Some(mul(gy, &T::apply(Op::Positive, &[x])))],
+            Op::Clip(lo, hi) => smallvec![Some(mul(gy, &T::apply(Op::InRange(lo, hi), &[x])))],
+            Op::Positive | Op::InRange(..) => smallvec![None],
+            Op::Equal => smallvec![None, None],
+            Op::MaxAxis(_) | Op::MinAxis(_) => shape::extremum_backward(x, y, gy),
+            Op::Select(ref a) => shape::select_backward(x, a, gy),
+            Op::ScatterAdd(ref a) => shape::scatter_add_backward(a, gy),
             Op::Add => arith::add_backward(gy),
             Op::Sub => arith::sub_backward(gy),
             Op::Mul => arith::mul_backward(xs, gy),

@@ -93,7 +93,65 @@ pub(super) fn check_matmul(a: &[usize], b: &[usize]) -> Result<()> {
     }
 }
 
+pub(super) fn check_axis(op: &'static str, x: &[usize], axis: usize) -> Result<()> {
+    if axis < x.len() {
+        Ok(())
+    } else {
+        Err(Error::InvalidAxes {
+            op,
+            axes: vec![axis],
+            ndim: x.len(),
+        })
+    }
+}
+
+/// `params` = `[axis, indices...]`
+pub(super) fn check_select(x: &[usize], params: &[usize]) -> Result<()> {
+    check_axis("select", x, params[0])?;
+    let len = x[params[0]];
+    match params[1..].iter().find(|&&i| i >= len) {
+        Some(&index) => Err(Error::IndexOutOfBounds {
+            op: "select",
+            index,
+            len,
+        }),
+        None => Ok(()),
+    }
+}
+
 // Forward kernels (operands checked).
+
+/// Folds `axis` with `f` from `init`, keeping it as a length-1 axis (max, min).
+pub(super) fn fold_axis<F: Float>(
+    x: &ArrayViewD<'_, F>,
+    axis: usize,
+    init: F,
+    f: fn(F, F) -> F,
+) -> ArrayD<F> {
+    x.fold_axis(Axis(axis), init, |&acc, &v| f(acc, v))
+        .insert_axis(Axis(axis))
+}
+
+pub(super) fn select<F: Float>(x: &ArrayViewD<'_, F>, axis: usize, indices: &[usize]) -> ArrayD<F> {
+    x.select(Axis(axis), indices)
+}
+
+/// Adds slice `j` of `gy` into slice `indices[j]` of a zero array with `len` slices along `axis`.
+pub(super) fn scatter_add<F: Float>(
+    gy: &ArrayViewD<'_, F>,
+    axis: usize,
+    len: usize,
+    indices: &[usize],
+) -> ArrayD<F> {
+    let mut shape = gy.shape().to_vec();
+    shape[axis] = len;
+    let mut out = ArrayD::zeros(shape);
+    for (j, &i) in indices.iter().enumerate() {
+        let mut dst = out.index_axis_mut(Axis(axis), i);
+        dst += &gy.index_axis(Axis(axis), j);
+    }
+    out
+}
 
 pub(super) fn sum_to<F: Float>(x: &ArrayViewD<'_, F>, shape: &[usize]) -> ArrayD<F> {
     let lead = x.ndim() - shape.len();
@@ -175,7 +233,179 @@ pub(super) fn matmul_backward<F: Float, T: Value<F>>(xs: &[T], gy: T) -> Grads<T
     smallvec![Some(gx0), Some(gx1)]
 }
 
+/// d max_axis = gy where x is a maximum (every tied maximum gets it, as DeZero), 0 elsewhere
+pub(super) fn extremum_backward<F: Float, T: Value<F>>(x: &T, y: &T, gy: T) -> Grads<T> {
+    let mask = T::apply(Op::Equal, &[x, y]);
+    smallvec![Some(super::mul(mask, &gy))]
+}
+
+/// d select = scatter the slices' gradients back, adding repeats
+pub(super) fn select_backward<F: Float, T: Value<F>>(x: &T, params: &[usize], gy: T) -> Grads<T> {
+    let axis = params[0];
+    let mut p = vec![axis, x.dims()[axis]];
+    p.extend_from_slice(&params[1..]);
+    smallvec![Some(T::apply(Op::ScatterAdd(p.into()), &[&gy]))]
+}
+
+/// d scatter_add = select the same slices
+pub(super) fn scatter_add_backward<F: Float, T: Value<F>>(params: &[usize], gy: T) -> Grads<T> {
+    let mut p = vec![params[0]];
+    p.extend_from_slice(&params[2..]);
+    smallvec![Some(T::apply(Op::Select(p.into()), &[&gy]))]
+}
+
 impl<'g, F: Float> Var<'g, F> {
+    /// Maximum over `axis`, kept as a length-1 axis when `keepdims`. The gradient goes to every
+    /// element equal to the maximum (ties share it, as DeZero's `max`).
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]]);
+    /// let y = x.max_axis(1, false);
+    /// y.backward();
+    /// assert_eq!(y.data(), array![5.0, 7.0].into_dyn());
+    /// assert_eq!(x.grad().unwrap(), array![[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]].into_dyn());
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_max_axis`]'s error.
+    #[track_caller]
+    pub fn max_axis(self, axis: usize, keepdims: bool) -> Var<'g, F> {
+        or_panic(self.try_max_axis(axis, keepdims))
+    }
+
+    /// Fallible [`Var::max_axis`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidAxes`] for an axis out of range; [`Error::StaleVar`].
+    pub fn try_max_axis(self, axis: usize, keepdims: bool) -> Result<Var<'g, F>> {
+        let y = self.graph.apply1(Op::MaxAxis(vec![axis].into()), &[self])?;
+        drop_axis(y, axis, keepdims)
+    }
+
+    /// Minimum over `axis`; see [`Var::max_axis`].
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![[1.0, 5.0], [7.0, 0.0]]);
+    /// assert_eq!(x.min_axis(0, true).data(), array![[1.0, 0.0]].into_dyn());
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_min_axis`]'s error.
+    #[track_caller]
+    pub fn min_axis(self, axis: usize, keepdims: bool) -> Var<'g, F> {
+        or_panic(self.try_min_axis(axis, keepdims))
+    }
+
+    /// Fallible [`Var::min_axis`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidAxes`] for an axis out of range; [`Error::StaleVar`].
+    pub fn try_min_axis(self, axis: usize, keepdims: bool) -> Result<Var<'g, F>> {
+        let y = self.graph.apply1(Op::MinAxis(vec![axis].into()), &[self])?;
+        drop_axis(y, axis, keepdims)
+    }
+
+    /// The slices at `indices` along `axis`, in that order, repeats allowed; the axis is kept
+    /// (ndarray's `select`, DeZero's `get_item` with an index array). Gradients of repeated
+    /// slices add up.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]);
+    /// let y = x.select(0, &[2, 0, 2]);
+    /// y.backward();
+    /// assert_eq!(y.data(), array![[5.0, 6.0], [1.0, 2.0], [5.0, 6.0]].into_dyn());
+    /// assert_eq!(x.grad().unwrap(), array![[1.0, 1.0], [0.0, 0.0], [2.0, 2.0]].into_dyn());
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_select`]'s error.
+    #[track_caller]
+    pub fn select(self, axis: usize, indices: &[usize]) -> Var<'g, F> {
+        or_panic(self.try_select(axis, indices))
+    }
+
+    /// Fallible [`Var::select`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidAxes`] for an axis out of range, [`Error::IndexOutOfBounds`] for an index
+    /// past the end of the axis; [`Error::StaleVar`].
+    pub fn try_select(self, axis: usize, indices: &[usize]) -> Result<Var<'g, F>> {
+        let mut params = vec![axis];
+        params.extend_from_slice(indices);
+        self.graph.apply1(Op::Select(params.into()), &[self])
+    }
+
+    /// Softmax along `axis`, computed stably (the maximum is subtracted first, as a constant).
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![[1000.0, 1000.0], [0.0, 2f64.ln()]]);
+    /// let y = x.softmax(1).data();
+    /// assert_eq!(y[[0, 0]], 0.5);
+    /// assert!((y[[1, 1]] - 2.0 / 3.0).abs() < 1e-15);
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_softmax`]'s error.
+    #[track_caller]
+    pub fn softmax(self, axis: usize) -> Var<'g, F> {
+        or_panic(self.try_softmax(axis))
+    }
+
+    /// Fallible [`Var::softmax`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidAxes`] for an axis out of range; [`Error::StaleVar`].
+    pub fn try_softmax(self, axis: usize) -> Result<Var<'g, F>> {
+        let e = self.shifted(axis)?.try_exp()?;
+        e.try_div(e.try_sum_axes(&[axis], true)?)
+    }
+
+    /// `log(softmax(x))` along `axis`, computed stably as `z - log(sum(exp(z)))` with
+    /// `z = x - max(x)`.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![[-1000.0, 0.0]]);
+    /// let y = x.log_softmax(1).data();
+    /// assert_eq!(y[[0, 0]], -1000.0);
+    /// assert_eq!(y[[0, 1]], 0.0);
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_log_softmax`]'s error.
+    #[track_caller]
+    pub fn log_softmax(self, axis: usize) -> Var<'g, F> {
+        or_panic(self.try_log_softmax(axis))
+    }
+
+    /// Fallible [`Var::log_softmax`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidAxes`] for an axis out of range; [`Error::StaleVar`].
+    pub fn try_log_softmax(self, axis: usize) -> Result<Var<'g, F>> {
+        let z = self.shifted(axis)?;
+        z.try_sub(z.try_exp()?.try_sum_axes(&[axis], true)?.try_log()?)
+    }
+
+    /// `x - max(x, axis)`, the maximum taken as a constant: softmax does not change under a
+    /// shift, so no gradient needs to flow through it.
+    fn shifted(self, axis: usize) -> Result<Var<'g, F>> {
+        let m = {
+            let _constant = self.graph.no_grad();
+            self.try_max_axis(axis, true)?
+        };
+        self.try_sub(m)
+    }
+
     /// Sum of all elements, 0-d.
     ///
     /// ```
@@ -427,4 +657,14 @@ impl<'g, F: Float> Var<'g, F> {
     pub fn try_matmul(self, w: Var<'g, F>) -> Result<Var<'g, F>> {
         self.graph.apply1(Op::MatMul, &[self, w])
     }
+}
+
+/// Drops the length-1 `axis` of a keepdims result unless `keepdims`.
+fn drop_axis<F: Float>(y: Var<'_, F>, axis: usize, keepdims: bool) -> Result<Var<'_, F>> {
+    if keepdims {
+        return Ok(y);
+    }
+    let mut shape = y.try_shape()?;
+    shape.remove(axis);
+    y.try_reshape(&shape)
 }
