@@ -27,6 +27,10 @@ pub use tapegrad_core::{
     Operand, Result, Var, VarId,
 };
 
+/// Neural-network pieces (`tapegrad-nn`): `tapegrad::nn::functional::{linear, mean_squared_error,
+/// softmax_cross_entropy, accuracy}`.
+pub use tapegrad_nn as nn;
+
 /// `use tapegrad::prelude::*;` brings `Graph`, `Var`, `BackwardOptions`, `Error`, `Float`.
 pub mod prelude {
     pub use tapegrad_core::prelude::*;

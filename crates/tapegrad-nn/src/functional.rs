@@ -1,0 +1,186 @@
+//! Stateless neural-network functions (DeZero steps 42-47): `linear`, `mean_squared_error`,
+//! `softmax_cross_entropy`, `accuracy`. Each is composed from core ops, so its gradient, at every
+//! order, comes from theirs; each has a `try_` twin.
+
+use ndarray::{ArrayD, Axis, IxDyn};
+use tapegrad_core::{Error, Float, Result, Var};
+
+/// Panics with the error's message: the plain form of a `try_*` call.
+#[track_caller]
+fn or_panic<T>(r: Result<T>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// `x W + b`: an affine layer's math, with `x` of shape `[n, in]`, `w` of `[in, out]` and `b`
+/// (broadcast over the rows) of `[out]`.
+///
+/// ```
+/// use tapegrad_core::{ndarray::array, Graph};
+/// use tapegrad_nn::functional::linear;
+/// let g: Graph = Graph::new();
+/// let x = g.var(array![[1.0, 2.0]]);
+/// let w = g.var(array![[1.0], [10.0]]);
+/// let b = g.var(array![0.5]);
+/// assert_eq!(linear(x, w, Some(b)).data(), array![[21.5]].into_dyn());
+/// ```
+///
+/// # Panics
+/// With the message of [`try_linear`]'s error.
+#[track_caller]
+pub fn linear<'g, F: Float>(x: Var<'g, F>, w: Var<'g, F>, b: Option<Var<'g, F>>) -> Var<'g, F> {
+    or_panic(try_linear(x, w, b))
+}
+
+/// Fallible [`linear`].
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] from `matmul` or `add` for shapes that do not fit.
+pub fn try_linear<'g, F: Float>(
+    x: Var<'g, F>,
+    w: Var<'g, F>,
+    b: Option<Var<'g, F>>,
+) -> Result<Var<'g, F>> {
+    let y = x.try_matmul(w)?;
+    match b {
+        Some(b) => y.try_add(b),
+        None => Ok(y),
+    }
+}
+
+/// Mean over all elements of `(a - b)^2` (PyTorch's default reduction).
+///
+/// ```
+/// use tapegrad_core::{ndarray::array, Graph};
+/// use tapegrad_nn::functional::mean_squared_error;
+/// let g: Graph = Graph::new();
+/// let (a, b) = (g.var(array![1.0, 2.0]), g.var(array![1.0, 4.0]));
+/// assert_eq!(mean_squared_error(a, b).item(), 2.0);
+/// ```
+///
+/// # Panics
+/// With the message of [`try_mean_squared_error`]'s error.
+#[track_caller]
+pub fn mean_squared_error<'g, F: Float>(a: Var<'g, F>, b: Var<'g, F>) -> Var<'g, F> {
+    or_panic(try_mean_squared_error(a, b))
+}
+
+/// Fallible [`mean_squared_error`].
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] (op `sub`) for shapes that do not broadcast.
+pub fn try_mean_squared_error<'g, F: Float>(a: Var<'g, F>, b: Var<'g, F>) -> Result<Var<'g, F>> {
+    a.try_sub(b)?.try_square()?.try_mean()
+}
+
+/// Checks `labels` against 2-D `logits` of shape `[n, classes]`; returns `(n, classes)`.
+fn check_labels<F: Float>(
+    op: &'static str,
+    logits: Var<'_, F>,
+    labels: &[usize],
+) -> Result<(usize, usize)> {
+    let shape = logits.try_shape()?;
+    let [n, classes] = shape[..] else {
+        return Err(Error::ShapeMismatch {
+            op,
+            lhs: shape,
+            rhs: vec![labels.len()],
+        });
+    };
+    if n != labels.len() {
+        return Err(Error::ShapeMismatch {
+            op,
+            lhs: shape,
+            rhs: vec![labels.len()],
+        });
+    }
+    if let Some(&index) = labels.iter().find(|&&t| t >= classes) {
+        return Err(Error::IndexOutOfBounds {
+            op,
+            index,
+            len: classes,
+        });
+    }
+    Ok((n, classes))
+}
+
+/// Cross entropy of `softmax(logits)` against integer `labels`, averaged over the batch:
+/// `-mean_i log_softmax(logits)[i, labels[i]]`, computed stably.
+///
+/// ```
+/// use tapegrad_core::{ndarray::array, Graph};
+/// use tapegrad_nn::functional::softmax_cross_entropy;
+/// let g: Graph = Graph::new();
+/// let logits = g.var(array![[0.0, 0.0], [1000.0, 0.0]]);
+/// let loss = softmax_cross_entropy(logits, &[1, 0]); // ln 2 and 0, averaged
+/// assert!((loss.item() - 2f64.ln() / 2.0).abs() < 1e-12);
+/// ```
+///
+/// # Panics
+/// With the message of [`try_softmax_cross_entropy`]'s error.
+#[track_caller]
+pub fn softmax_cross_entropy<'g, F: Float>(logits: Var<'g, F>, labels: &[usize]) -> Var<'g, F> {
+    or_panic(try_softmax_cross_entropy(logits, labels))
+}
+
+/// Fallible [`softmax_cross_entropy`].
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] unless `logits` is 2-D with one row per label;
+/// [`Error::IndexOutOfBounds`] for a label not below the number of classes.
+pub fn try_softmax_cross_entropy<'g, F: Float>(
+    logits: Var<'g, F>,
+    labels: &[usize],
+) -> Result<Var<'g, F>> {
+    let (n, classes) = check_labels("softmax_cross_entropy", logits, labels)?;
+    // One-hot of the labels, as a constant: picks log p[i, t_i] out of each row.
+    let mut one_hot = ArrayD::zeros(IxDyn(&[n, classes]));
+    for (i, &t) in labels.iter().enumerate() {
+        one_hot[[i, t]] = F::one();
+    }
+    let picked = logits.try_log_softmax(1)?.try_mul(one_hot)?.try_sum()?;
+    picked.try_mul(F::from_f64(-1.0 / n as f64))
+}
+
+/// Fraction of rows whose largest logit (the first, on ties) is at the label.
+///
+/// ```
+/// use tapegrad_core::{ndarray::array, Graph};
+/// use tapegrad_nn::functional::accuracy;
+/// let g: Graph = Graph::new();
+/// let logits = g.var(array![[0.1, 0.9], [0.8, 0.2], [0.5, 0.5]]);
+/// assert_eq!(accuracy(logits, &[1, 1, 0]), 2.0 / 3.0);
+/// ```
+///
+/// # Panics
+/// With the message of [`try_accuracy`]'s error.
+#[track_caller]
+pub fn accuracy<F: Float>(logits: Var<'_, F>, labels: &[usize]) -> F {
+    or_panic(try_accuracy(logits, labels))
+}
+
+/// Fallible [`accuracy`].
+///
+/// # Errors
+/// As [`try_softmax_cross_entropy`].
+pub fn try_accuracy<F: Float>(logits: Var<'_, F>, labels: &[usize]) -> Result<F> {
+    let (n, _) = check_labels("accuracy", logits, labels)?;
+    let data = logits.try_data()?;
+    let correct = data
+        .axis_iter(Axis(0))
+        .zip(labels)
+        .filter(|(row, &t)| {
+            // First maximum: a later element wins only if strictly larger.
+            let mut best = 0;
+            for (j, &v) in row.iter().enumerate() {
+                if v > row[best] {
+                    best = j;
+                }
+            }
+            best == t
+        })
+        .count();
+    Ok(F::from_f64(correct as f64 / n as f64))
+}
