@@ -126,35 +126,27 @@ fn seed_scales_the_gradient() {
     assert_eq!(x.grad().unwrap(), array![1.0, -4.0].into_dyn());
 }
 
+/// A 2000-op scalar graph seeded by `k`: its value and gradient.
+fn sine_chain(k: usize) -> (f64, f64) {
+    let g: Graph = Graph::new();
+    let x = g.scalar(k as f64);
+    let mut y = x;
+    for _ in 0..1000 {
+        y = (y * 0.5 + x).sin();
+    }
+    y.backward();
+    (y.item(), g0(x))
+}
+
 #[test]
 fn independent_graphs_on_several_threads() {
     let results: Vec<(f64, f64)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..4)
-            .map(|k| {
-                s.spawn(move || {
-                    let g: Graph = Graph::new();
-                    let x = g.scalar(k as f64);
-                    let mut y = x;
-                    for _ in 0..1000 {
-                        y = (y * 0.5 + x).sin();
-                    }
-                    y.backward();
-                    (y.item(), g0(x))
-                })
-            })
-            .collect();
+        let handles: Vec<_> = (0..4).map(|k| s.spawn(move || sine_chain(k))).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     // The same computation on this thread gives the same numbers, bit for bit.
     for (k, got) in results.into_iter().enumerate() {
-        let g: Graph = Graph::new();
-        let x = g.scalar(k as f64);
-        let mut y = x;
-        for _ in 0..1000 {
-            y = (y * 0.5 + x).sin();
-        }
-        y.backward();
-        assert_eq!(got, (y.item(), g0(x)));
+        assert_eq!(got, sine_chain(k));
     }
 }
 
