@@ -48,6 +48,8 @@ const NO_SHAPES: [&[usize]; 4] = [&[], &[], &[], &[]];
 
 /// `Node::creator` of a leaf.
 pub(crate) const LEAF: u32 = u32::MAX;
+/// `Node::creator` of a parameter: a leaf that survives [`Graph::clear`].
+pub(crate) const PARAM: u32 = u32::MAX - 1;
 /// `Node::array` of a 0-d variable (its value is `Node::scalar`).
 const NO_ARRAY: u32 = u32::MAX;
 
@@ -88,7 +90,7 @@ impl<F: Float> Node<F> {
     }
 
     pub(crate) fn creator(&self) -> Option<u32> {
-        (self.creator != LEAF).then_some(self.creator)
+        (self.creator < PARAM).then_some(self.creator)
     }
 
     /// The value of a 0-d variable (meaningless for an array).
@@ -243,6 +245,30 @@ impl<F: Float> Graph<F> {
         Var::from_id(self, inner.insert(data, LEAF))
     }
 
+    /// A parameter: a leaf variable that survives [`Graph::clear`], with its value, gradient and
+    /// name, while everything else of the graph is freed. This is how a model's weights outlive
+    /// the per-step graph of a training loop, which stays flat in memory however long it runs.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let w = g.param(array![1.0, 2.0]);
+    /// for _ in 0..3 {
+    ///     g.clear(); // frees the last step's graph; w stays
+    ///     let loss = (w * w).sum();
+    ///     loss.backward();
+    ///     w.set_data(w.data() - w.grad().unwrap() * 0.25); // w -= 0.25 * 2w
+    ///     w.cleargrad();
+    /// }
+    /// assert_eq!(w.data(), array![0.125, 0.25].into_dyn());
+    /// assert_eq!(g.len(), 3); // w, and the last step's w * w and its sum
+    /// ```
+    pub fn param<D: Dimension>(&self, a: ndarray::Array<F, D>) -> Var<'_, F> {
+        let mut inner = self.inner.borrow_mut();
+        let data = inner.store(a.into_dyn());
+        Var::from_id(self, inner.insert(data, PARAM))
+    }
+
     /// Enters no-grad mode until the returned guard is dropped: ops compute values but record
     /// nothing, and their results are leaves. Guards nest; each restores the mode it found.
     ///
@@ -315,6 +341,7 @@ impl<F: Float> Graph<F> {
 
     /// Empties the arena and the tape, keeping their storage for reuse. Every earlier [`Var`] of
     /// this graph becomes stale: `try_*` calls on it return [`Error::StaleVar`], other uses panic.
+    /// Parameters ([`Graph::param`]) are kept, with their values, gradients and names.
     ///
     /// ```
     /// use tapegrad_core::Error;
@@ -326,10 +353,47 @@ impl<F: Float> Graph<F> {
     /// ```
     pub fn clear(&self) {
         let mut inner = self.inner.borrow_mut();
-        inner.nodes.clear();
+        let inner = &mut *inner;
         inner.tape.clear();
+        let params: Vec<VarId> = inner
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.creator == PARAM)
+            .map(|(id, _)| id)
+            .collect();
+        if params.is_empty() {
+            inner.nodes.clear();
+            inner.arrays.clear();
+            inner.names.clear();
+            return;
+        }
+        // A parameter's gradient held as a variable is about to go: keep its value instead.
+        for &p in &params {
+            if let Some(&Grad::Var(v)) = inner.nodes[p].grad.as_deref() {
+                let value = inner.val(v).into_array();
+                inner.nodes[p].grad = Some(Box::new(Grad::Array(value)));
+            }
+        }
+        inner.nodes.retain(|_, n| n.creator == PARAM);
+        // Compact the array store down to the parameters' arrays, keeping its storage.
+        let kept: Vec<(VarId, ArrayD<F>)> = params
+            .iter()
+            .filter_map(|&p| match inner.nodes[p].data() {
+                Data::Array(k) => Some((p, std::mem::take(&mut inner.arrays[k as usize]))),
+                Data::Scalar(_) => None,
+            })
+            .collect();
         inner.arrays.clear();
-        inner.names.clear();
+        for (p, a) in kept {
+            let data = inner.store(a);
+            let node = &mut inner.nodes[p];
+            *node = Node {
+                grad: node.grad.take(),
+                ..Node::new(data, PARAM)
+            };
+        }
+        let nodes = &inner.nodes;
+        inner.names.retain(|id, _| nodes.contains_key(id));
     }
 
     /// Number of live variables in the arena.
@@ -434,7 +498,10 @@ impl<F: Float> Graph<F> {
         };
         let recording = self.recording.get();
         let creator = if recording {
-            u32::try_from(inner.tape.len()).expect("tape longer than u32::MAX - 1 records")
+            match u32::try_from(inner.tape.len()) {
+                Ok(i) if i < PARAM => i,
+                _ => panic!("the tape is full: more than u32::MAX - 2 records"),
+            }
         } else {
             LEAF
         };

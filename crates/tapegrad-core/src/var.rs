@@ -7,7 +7,7 @@ use std::hash::{Hash, Hasher};
 use ndarray::ArrayD;
 
 use crate::error::{Error, Result};
-use crate::graph::{Grad, Node, VarId, LEAF};
+use crate::graph::{Grad, Node, VarId, LEAF, PARAM};
 use crate::ops::arith::or_panic;
 use crate::ops::Val;
 use crate::{Float, Graph};
@@ -215,7 +215,8 @@ impl<'g, F: Float> Var<'g, F> {
         or_panic(self.with_node_mut(|n| n.grad = None))
     }
 
-    /// Whether this variable was made by `var`/`scalar` or under `no_grad` (it has no creator).
+    /// Whether this variable was made by `var`/`scalar`/`param` or under `no_grad` (it has no
+    /// creator).
     ///
     /// ```
     /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
@@ -228,7 +229,22 @@ impl<'g, F: Float> Var<'g, F> {
     /// If the handle is stale.
     #[track_caller]
     pub fn is_leaf(self) -> bool {
-        or_panic(self.with_node(|n| n.creator == LEAF))
+        or_panic(self.with_node(|n| n.creator == LEAF || n.creator == PARAM))
+    }
+
+    /// Whether this variable is a parameter ([`Graph::param`]): kept by [`Graph::clear`].
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// assert!(g.param(ndarray::arr0(1.0)).is_param());
+    /// assert!(!g.scalar(1.0).is_param());
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn is_param(self) -> bool {
+        or_panic(self.with_node(|n| n.creator == PARAM))
     }
 
     /// The shape (numpy's `shape`).
