@@ -45,6 +45,20 @@ impl<'g, F: Float> Var<'g, F> {
         Var { graph, id }
     }
 
+    /// The arena key of this variable: stable for a parameter across `clear`, so optimizers key
+    /// their per-parameter state by it.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let w = g.param(ndarray::arr0(1.0));
+    /// let id = w.id();
+    /// g.clear();
+    /// assert_eq!(w.id(), id);
+    /// ```
+    pub fn id(self) -> VarId {
+        self.id
+    }
+
     /// The graph this variable lives in.
     ///
     /// ```

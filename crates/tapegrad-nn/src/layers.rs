@@ -1,0 +1,143 @@
+//! Layers and models (DeZero steps 44-46). A layer's weights are parameters of the graph
+//! ([`Graph::param`]): they survive `g.clear()`, so a model is built once and a training loop
+//! clears the graph every step.
+
+use std::cell::{Cell, RefCell};
+
+use ndarray::{Array2, ArrayD};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+use tapegrad_core::{Float, Graph, Result, Var};
+
+use crate::functional::try_linear;
+
+/// Something that maps a batch to a batch and owns parameters.
+pub trait Layer<'g, F: Float = f64> {
+    /// The forward pass, recorded on the graph.
+    ///
+    /// # Errors
+    /// A shape error from an op, or [`tapegrad_core::Error::StaleVar`].
+    fn try_forward(&self, x: Var<'g, F>) -> Result<Var<'g, F>>;
+
+    /// [`Layer::try_forward`], panicking with the error's message.
+    #[track_caller]
+    fn forward(&self, x: Var<'g, F>) -> Var<'g, F> {
+        match self.try_forward(x) {
+            Ok(y) => y,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The parameters made so far (a lazy layer has none before its first forward pass).
+    fn params(&self) -> Vec<Var<'g, F>>;
+}
+
+/// `y = x W + b`, with `W` of shape `[in, out]` made at the first forward pass from the input's
+/// width (as DeZero's `Linear(out_size)`), initialised `N(0, 1/in)`, and `b` zeros.
+///
+/// ```
+/// use tapegrad_core::{ndarray::Array2, Graph};
+/// use tapegrad_nn::layers::{Layer, Linear};
+/// let g: Graph = Graph::new();
+/// let layer = Linear::new(&g, 3, 0);
+/// let y = layer.forward(g.var(Array2::<f64>::ones((5, 2))));
+/// assert_eq!(y.shape(), vec![5, 3]);
+/// assert_eq!(layer.params().len(), 2);
+/// ```
+pub struct Linear<'g, F: Float = f64> {
+    graph: &'g Graph<F>,
+    out_size: usize,
+    w: Cell<Option<Var<'g, F>>>,
+    b: Var<'g, F>,
+    rng: RefCell<StdRng>,
+}
+
+impl<'g, F: Float> Linear<'g, F> {
+    /// A layer with `out_size` outputs; `seed` makes its initial weights reproducible.
+    pub fn new(graph: &'g Graph<F>, out_size: usize, seed: u64) -> Self {
+        Linear {
+            graph,
+            out_size,
+            w: Cell::new(None),
+            b: graph.param(ArrayD::zeros(vec![out_size])),
+            rng: RefCell::new(StdRng::seed_from_u64(seed)),
+        }
+    }
+
+    fn weight(&self, in_size: usize) -> Var<'g, F> {
+        if let Some(w) = self.w.get() {
+            return w;
+        }
+        let scale = (1.0 / in_size as f64).sqrt();
+        let mut rng = self.rng.borrow_mut();
+        let w = Array2::from_shape_simple_fn((in_size, self.out_size), || {
+            let z: f64 = StandardNormal.sample(&mut *rng);
+            F::from_f64(z * scale)
+        });
+        let w = self.graph.param(w);
+        self.w.set(Some(w));
+        w
+    }
+}
+
+impl<'g, F: Float> Layer<'g, F> for Linear<'g, F> {
+    fn try_forward(&self, x: Var<'g, F>) -> Result<Var<'g, F>> {
+        let in_size = *x.try_shape()?.last().unwrap_or(&1);
+        try_linear(x, self.weight(in_size), Some(self.b))
+    }
+
+    fn params(&self) -> Vec<Var<'g, F>> {
+        self.w.get().into_iter().chain([self.b]).collect()
+    }
+}
+
+/// A multi-layer perceptron: `Linear` layers of the given output sizes, `activation` between
+/// them (not after the last).
+///
+/// ```
+/// use tapegrad_core::{ndarray::Array2, Graph};
+/// use tapegrad_nn::layers::{Layer, Mlp};
+/// let g: Graph = Graph::new();
+/// let model = Mlp::new(&g, &[10, 3], |h| h.sigmoid(), 0);
+/// assert_eq!(model.forward(g.var(Array2::<f64>::zeros((4, 2)))).shape(), vec![4, 3]);
+/// assert_eq!(model.params().len(), 4);
+/// ```
+pub struct Mlp<'g, F: Float = f64> {
+    layers: Vec<Linear<'g, F>>,
+    activation: fn(Var<'g, F>) -> Var<'g, F>,
+}
+
+impl<'g, F: Float> Mlp<'g, F> {
+    /// Layers of `sizes` outputs; layer `k` is seeded with `seed + k`.
+    pub fn new(
+        graph: &'g Graph<F>,
+        sizes: &[usize],
+        activation: fn(Var<'g, F>) -> Var<'g, F>,
+        seed: u64,
+    ) -> Self {
+        let layers = sizes
+            .iter()
+            .enumerate()
+            .map(|(k, &n)| Linear::new(graph, n, seed + k as u64))
+            .collect();
+        Mlp { layers, activation }
+    }
+}
+
+impl<'g, F: Float> Layer<'g, F> for Mlp<'g, F> {
+    fn try_forward(&self, mut x: Var<'g, F>) -> Result<Var<'g, F>> {
+        let last = self.layers.len().saturating_sub(1);
+        for (k, layer) in self.layers.iter().enumerate() {
+            x = layer.try_forward(x)?;
+            if k < last {
+                x = (self.activation)(x);
+            }
+        }
+        Ok(x)
+    }
+
+    fn params(&self) -> Vec<Var<'g, F>> {
+        self.layers.iter().flat_map(|l| l.params()).collect()
+    }
+}
