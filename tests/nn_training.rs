@@ -130,3 +130,49 @@ fn step48_mlp_learns_the_spiral() {
     assert!(avg_loss < 0.15, "average loss {avg_loss}");
     assert!(acc >= 0.9, "accuracy {acc}");
 }
+
+#[test]
+fn save_load_predict_gives_identical_outputs() {
+    let dir = std::env::temp_dir().join(format!("tapegrad_io_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("mlp.npz");
+    let x = Array2::from_shape_fn((4, 2), |(i, j)| (i as f64 - 1.5) * (j as f64 + 0.5));
+
+    let g: Graph = Graph::new();
+    let model = Mlp::new(&g, &[5, 3], |h| h.tanh(), 3);
+    let before = model.forward(g.var(x.clone())).data();
+    tapegrad::nn::io::save_npz(&path, &model.params()).unwrap();
+
+    let g2: Graph = Graph::new();
+    let fresh = Mlp::new(&g2, &[5, 3], |h| h.tanh(), 99); // other initial weights
+    fresh.forward(g2.var(x.clone())); // makes the lazy weights
+    assert_ne!(fresh.forward(g2.var(x.clone())).data(), before);
+    tapegrad::nn::io::load_npz(&path, &fresh.params()).unwrap();
+    assert_eq!(fresh.forward(g2.var(x.clone())).data(), before);
+
+    // A model of another shape: a clear error, and nothing changed.
+    let g3: Graph = Graph::new();
+    let wrong = Mlp::new(&g3, &[4, 3], |h| h.tanh(), 3);
+    wrong.forward(g3.var(x.clone()));
+    let snapshot: Vec<_> = wrong.params().iter().map(|p| p.data()).collect();
+    let e = tapegrad::nn::io::load_npz(&path, &wrong.params()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("array p0 has shape [2, 5], the parameter has shape [2, 4]"),
+        "{e}"
+    );
+    let after: Vec<_> = wrong.params().iter().map(|p| p.data()).collect();
+    assert_eq!(snapshot, after);
+
+    let e = tapegrad::nn::io::load_npz(dir.join("missing.npz"), &fresh.params()).unwrap_err();
+    assert!(matches!(e, tapegrad::nn::io::IoError::File { .. }), "{e}");
+    let e = tapegrad::nn::io::load_npz(&path, &fresh.params()[..2]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: holds 4 arrays, the model has 2 parameters",
+            path.display()
+        )
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
