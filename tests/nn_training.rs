@@ -176,3 +176,53 @@ fn save_load_predict_gives_identical_outputs() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn dropout_masks_scales_and_passes_gradients_through_the_mask() {
+    use tapegrad::nn::functional::{dropout, try_dropout};
+    let g: Graph = Graph::new();
+    let x = g.var(tapegrad::ndarray::Array1::<f64>::from_elem(10_000, 3.0));
+    let mut rng = StdRng::seed_from_u64(1);
+    let y = dropout(x, 0.25, true, &mut rng);
+    y.sum().backward();
+    let (yd, gx) = (y.data(), x.grad().unwrap());
+    let kept = yd.iter().filter(|&&v| v != 0.0).count() as f64 / 10_000.0;
+    assert!((kept - 0.75).abs() < 0.02, "kept {kept}");
+    for (&v, &gv) in yd.iter().zip(gx.iter()) {
+        assert!((v == 0.0 && gv == 0.0) || (v == 4.0 && (gv - 4.0 / 3.0).abs() < 1e-12));
+    }
+    assert_eq!(dropout(x, 0.25, false, &mut rng).data(), x.data());
+    assert!(matches!(
+        try_dropout(x, 1.0, true, &mut rng),
+        Err(Error::InvalidArgument { .. })
+    ));
+}
+
+#[test]
+fn data_loader_covers_every_example_once_per_epoch() {
+    use tapegrad::nn::datasets::{DataLoader, Dataset};
+    // Row i is [i, -i] with label i % 3: every example can be recognised in a batch.
+    let data = (
+        Array2::from_shape_fn(
+            (100, 2),
+            |(i, j)| if j == 0 { i as f64 } else { -(i as f64) },
+        ),
+        (0..100).map(|i| i % 3).collect::<Vec<usize>>(),
+    );
+    let mut loader = DataLoader::new(&data, 32, true, 5);
+    let mut seen = vec![0; data.len()];
+    let mut first_labels = Vec::new();
+    for (x, t) in loader.epoch() {
+        assert_eq!(x.shape()[0], t.len());
+        first_labels.extend(t.iter().copied());
+        for (row, &label) in x.outer_iter().zip(&t) {
+            let i = row[0] as usize;
+            assert_eq!((data.get(i).0, label), (row.to_owned(), i % 3));
+            seen[i] += 1;
+        }
+    }
+    assert!(seen.iter().all(|&c| c == 1));
+    let mut again = DataLoader::new(&data, 32, true, 5);
+    let labels: Vec<usize> = again.epoch().flat_map(|(_, t)| t).collect();
+    assert_eq!(labels, first_labels, "the same seed gives the same order");
+}

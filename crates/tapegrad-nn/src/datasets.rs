@@ -1,4 +1,5 @@
-//! Data sets. [`spiral`]: DeZero's three-armed spiral (step 48), seeded and deterministic.
+//! Data sets (DeZero steps 48-50): [`spiral`], DeZero's three-armed spiral, seeded and
+//! deterministic; the [`Dataset`] trait and a [`DataLoader`] for mini-batches.
 
 use ndarray::Array2;
 use rand::rngs::StdRng;
@@ -28,4 +29,84 @@ pub fn spiral(seed: u64) -> (Array2<f64>, Vec<usize>) {
     points.shuffle(&mut rng);
     let x = Array2::from_shape_fn((points.len(), 2), |(r, c)| points[r].0[c]);
     (x, points.into_iter().map(|(_, t)| t).collect())
+}
+
+use ndarray::{ArrayD, Axis, IxDyn};
+
+/// A labelled data set: `len` examples, each an input array and a class label.
+pub trait Dataset<F> {
+    /// Number of examples.
+    fn len(&self) -> usize;
+    /// Whether there is no example.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Example `i`: its input and its label.
+    fn get(&self, i: usize) -> (ArrayD<F>, usize);
+}
+
+/// Inputs as the rows of a matrix, with one label per row (what [`spiral`] returns).
+impl<F: Clone> Dataset<F> for (Array2<F>, Vec<usize>) {
+    fn len(&self) -> usize {
+        self.1.len()
+    }
+    fn get(&self, i: usize) -> (ArrayD<F>, usize) {
+        (self.0.row(i).to_owned().into_dyn(), self.1[i])
+    }
+}
+
+/// Mini-batches of a [`Dataset`]: inputs stacked along a new first axis, labels in order;
+/// shuffled each epoch with a seeded RNG when asked.
+///
+/// ```
+/// use tapegrad_nn::datasets::{spiral, DataLoader};
+/// let data = spiral(0);
+/// let mut loader = DataLoader::new(&data, 32, true, 7);
+/// let batches: Vec<_> = loader.epoch().collect();
+/// assert_eq!(batches.len(), 10); // 300 examples: 9 of 32 and one of 12
+/// assert_eq!(batches[0].0.shape(), &[32, 2]);
+/// assert_eq!(batches[9].1.len(), 12);
+/// ```
+pub struct DataLoader<'d, F, D: Dataset<F>> {
+    data: &'d D,
+    batch_size: usize,
+    shuffle: bool,
+    rng: StdRng,
+    _element: std::marker::PhantomData<F>,
+}
+
+impl<'d, F: Clone + num_traits::Zero, D: Dataset<F>> DataLoader<'d, F, D> {
+    /// Batches of `batch_size` (the last one may be smaller); `seed` drives the shuffling.
+    pub fn new(data: &'d D, batch_size: usize, shuffle: bool, seed: u64) -> Self {
+        DataLoader {
+            data,
+            batch_size: batch_size.max(1),
+            shuffle,
+            rng: StdRng::seed_from_u64(seed),
+            _element: std::marker::PhantomData,
+        }
+    }
+
+    /// One pass over the data set, in a new order when shuffling.
+    pub fn epoch(&mut self) -> impl Iterator<Item = (ArrayD<F>, Vec<usize>)> + '_ {
+        let mut order: Vec<usize> = (0..self.data.len()).collect();
+        if self.shuffle {
+            order.shuffle(&mut self.rng);
+        }
+        let data = self.data;
+        let batches: Vec<Vec<usize>> = order
+            .chunks(self.batch_size)
+            .map(<[usize]>::to_vec)
+            .collect();
+        batches.into_iter().map(move |idx| {
+            let examples: Vec<(ArrayD<F>, usize)> = idx.iter().map(|&i| data.get(i)).collect();
+            let mut shape = vec![examples.len()];
+            shape.extend_from_slice(examples[0].0.shape());
+            let mut x = ArrayD::zeros(IxDyn(&shape));
+            for (k, (xi, _)) in examples.iter().enumerate() {
+                x.index_axis_mut(Axis(0), k).assign(xi);
+            }
+            (x, examples.into_iter().map(|(_, t)| t).collect())
+        })
+    }
 }

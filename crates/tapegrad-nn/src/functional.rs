@@ -1,5 +1,5 @@
-//! Stateless neural-network functions (DeZero steps 42-47): `linear`, `mean_squared_error`,
-//! `softmax_cross_entropy`, `accuracy`. Each is composed from core ops, so its gradient, at every
+//! Stateless neural-network functions (DeZero steps 42-47, 54): `linear`, `mean_squared_error`,
+//! `softmax_cross_entropy`, `accuracy`, `dropout`. Each is composed from core ops, so its gradient, at every
 //! order, comes from theirs; each has a `try_` twin.
 
 use ndarray::{ArrayD, Axis, IxDyn};
@@ -183,4 +183,62 @@ pub fn try_accuracy<F: Float>(logits: Var<'_, F>, labels: &[usize]) -> Result<F>
         })
         .count();
     Ok(F::from_f64(correct as f64 / n as f64))
+}
+
+/// Inverted dropout: in training (`train = true`) each element is zeroed with probability
+/// `ratio` and the rest scaled by `1 / (1 - ratio)`, so the expectation is unchanged; at test time
+/// (`train = false`) the input passes through. The mask is a constant: its gradient is the mask.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use tapegrad_core::{ndarray::Array1, Graph};
+/// use tapegrad_nn::functional::dropout;
+/// let g: Graph = Graph::new();
+/// let x = g.var(Array1::<f64>::ones(1000));
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let y = dropout(x, 0.5, true, &mut rng).data();
+/// assert!(y.iter().all(|&v| v == 0.0 || v == 2.0));
+/// assert_eq!(dropout(x, 0.5, false, &mut rng).data(), x.data());
+/// ```
+///
+/// # Panics
+/// With the message of [`try_dropout`]'s error.
+#[track_caller]
+pub fn dropout<'g, F: Float>(
+    x: Var<'g, F>,
+    ratio: f64,
+    train: bool,
+    rng: &mut impl rand::Rng,
+) -> Var<'g, F> {
+    or_panic(try_dropout(x, ratio, train, rng))
+}
+
+/// Fallible [`dropout`].
+///
+/// # Errors
+/// [`Error::InvalidArgument`] unless `0 <= ratio < 1`; [`Error::StaleVar`].
+pub fn try_dropout<'g, F: Float>(
+    x: Var<'g, F>,
+    ratio: f64,
+    train: bool,
+    rng: &mut impl rand::Rng,
+) -> Result<Var<'g, F>> {
+    if !(0.0..1.0).contains(&ratio) {
+        return Err(Error::InvalidArgument {
+            op: "dropout",
+            reason: format!("ratio must be in [0, 1), got {ratio}"),
+        });
+    }
+    if !train {
+        return Ok(x);
+    }
+    let keep = F::from_f64(1.0 / (1.0 - ratio));
+    let mask = ArrayD::from_shape_simple_fn(IxDyn(&x.try_shape()?), || {
+        if rng.random::<f64>() >= ratio {
+            keep
+        } else {
+            F::zero()
+        }
+    });
+    x.try_mul(mask)
 }
