@@ -2,6 +2,8 @@
 //! sin(2 pi x) + noise, lr 0.2) keeps the arena and the heap flat, and learns. Its own test
 //! binary: it counts the process's heap with a global allocator.
 
+mod common;
+
 use std::alloc::System;
 
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
@@ -17,29 +19,18 @@ fn heap(region: &Region<'_, System>) -> isize {
     s.bytes_allocated as isize - s.bytes_deallocated as isize
 }
 
-fn uniform(shape: &[usize], seed: u64, lo: f64, hi: f64) -> ArrayD<f64> {
-    let mut state = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    ArrayD::from_shape_simple_fn(shape.to_vec(), || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        lo + (hi - lo) * ((state >> 11) as f64 / (1u64 << 53) as f64)
-    })
-}
-
 #[test]
 fn ten_thousand_training_steps_stay_flat_and_learn() {
-    let x = uniform(&[100, 1], 0, 0.0, 1.0);
-    let y = x.mapv(|v| (2.0 * std::f64::consts::PI * v).sin()) + uniform(&[100, 1], 1, 0.0, 1.0);
+    let x = common::values::<f64>(&[100, 1], 0, 0.0, 1.0);
+    let y = x.mapv(|v| (2.0 * std::f64::consts::PI * v).sin())
+        + common::values::<f64>(&[100, 1], 1, 0.0, 1.0);
     let g: Graph = Graph::new();
     let (w1, b1) = (
-        g.param(uniform(&[1, 10], 2, -1.0, 1.0)),
+        g.param(common::values::<f64>(&[1, 10], 2, -1.0, 1.0)),
         g.param(ArrayD::zeros(vec![10])),
     );
     let (w2, b2) = (
-        g.param(uniform(&[10, 1], 3, -1.0, 1.0)),
+        g.param(common::values::<f64>(&[10, 1], 3, -1.0, 1.0)),
         g.param(ArrayD::zeros(vec![1])),
     );
     let params = [w1, b1, w2, b2];
