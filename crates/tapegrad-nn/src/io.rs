@@ -56,6 +56,13 @@ pub enum IoError {
     Graph(#[from] tapegrad_core::Error),
 }
 
+fn file_error(path: &Path, source: std::io::Error) -> IoError {
+    IoError::File {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 fn format_error(path: &Path, e: impl std::fmt::Display) -> IoError {
     IoError::Format {
         path: path.to_path_buf(),
@@ -84,10 +91,7 @@ where
     F: Float + WritableElement,
 {
     let path = path.as_ref();
-    let file = File::create(path).map_err(|source| IoError::File {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let file = File::create(path).map_err(|e| file_error(path, e))?;
     let mut npz = NpzWriter::new(file);
     for (k, p) in params.iter().enumerate() {
         npz.add_array(format!("p{k}"), &p.try_data()?)
@@ -108,10 +112,7 @@ where
     F: Float + ReadableElement,
 {
     let path = path.as_ref();
-    let file = File::open(path).map_err(|source| IoError::File {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let file = File::open(path).map_err(|e| file_error(path, e))?;
     let mut npz = NpzReader::new(file).map_err(|e| format_error(path, e))?;
     let found = npz.len();
     if found != params.len() {

@@ -412,6 +412,11 @@ pub(crate) trait Value<F: Float>: Sized + Clone {
     /// The shape of the value.
     fn dims(&self) -> Vec<usize>;
 
+    /// Whether two values have the same shape (without building shapes where it can be avoided).
+    fn same_shape(&self, other: &Self) -> bool {
+        self.dims() == other.dims()
+    }
+
     /// [`Value::apply`] with the first operand given up, so that its buffer can be reused.
     fn apply_owned(op: Op<F>, first: Self, rest: &[&Self]) -> Self {
         let mut xs: SmallVec<[&Self; 2]> = smallvec![&first];
@@ -494,6 +499,10 @@ impl<F: Float> Value<F> for Val<'_, F> {
         self.shape().to_vec()
     }
 
+    fn same_shape(&self, other: &Self) -> bool {
+        self.shape() == other.shape()
+    }
+
     fn apply_owned(op: Op<F>, first: Self, rest: &[&Self]) -> Self {
         let first = match first {
             // Elementwise with a result of `a`'s shape: compute into `a`, no allocation.
@@ -558,11 +567,10 @@ impl<F: Float> Value<F> for Var<'_, F> {
 /// Reduces a gradient of a broadcast shape to its input's shape (`sum_to`): the un-broadcasting
 /// of every binary op, done once here for all of them.
 pub(crate) fn unbroadcast<F: Float, T: Value<F>>(gx: T, x: &T) -> T {
-    let shape = x.dims();
-    if gx.dims() == shape {
+    if gx.same_shape(x) {
         gx
     } else {
-        T::apply(Op::SumTo(shape.into()), &[&gx])
+        T::apply(Op::SumTo(x.dims().into()), &[&gx])
     }
 }
 
