@@ -1,5 +1,5 @@
 //! Property-based gradient checks: random computation graphs over every op (elementwise, constants,
-//! broadcasting, shape ops, matmul, activations, extrema, selection, softmax), random shapes (0-d
+//! broadcasting, shape ops, matmul, activations, extrema, selection, slicing, softmax), random shapes (0-d
 //! to 3-d) and values, against central differences. A failure shrinks to a short, readable list of
 //! steps. The case counts are modest for CI; set `PROPTEST_CASES` for a longer run, e.g.
 //! `PROPTEST_CASES=2000 cargo test --release --test properties`.
@@ -66,6 +66,8 @@ enum Step {
     Extremum(usize, bool),
     /// the first axis reversed with `select`
     SelectReversed(usize),
+    /// `sum(x[1:] * x[:-1], axis 0, keepdims) + x` with `slice` (keeps the shape)
+    SliceShifted(usize),
     /// `softmax` (or `log_softmax` when the flag is set) over the last axis
     Softmax(usize, bool),
 }
@@ -107,6 +109,7 @@ fn step() -> impl Strategy<Value = Step> {
         i.clone().prop_map(Step::Clip),
         (i.clone(), any::<bool>()).prop_map(|(a, m)| Step::Extremum(a, m)),
         i.clone().prop_map(Step::SelectReversed),
+        i.clone().prop_map(Step::SliceShifted),
         (i, any::<bool>()).prop_map(|(a, l)| Step::Softmax(a, l)),
     ]
 }
@@ -213,6 +216,16 @@ fn build<'g>(steps: &[Step], xs: &[Var<'g>], kink: &Cell<bool>) -> Var<'g> {
                 } else {
                     let reversed: Vec<usize> = (0..x.shape()[0]).rev().collect();
                     x.select(0, &reversed).sin()
+                }
+            }
+            Step::SliceShifted(a) => {
+                let x = at(a);
+                if x.ndim() == 0 || x.shape()[0] < 2 {
+                    x
+                } else {
+                    let n = x.shape()[0];
+                    let pairs = x.slice(0, 1..) * x.slice(0, ..n - 1);
+                    pairs.sum_axes(&[0], true) + x
                 }
             }
             Step::Softmax(a, log) => {

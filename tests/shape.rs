@@ -3,7 +3,7 @@
 
 mod common;
 
-use tapegrad::ndarray::{array, ArrayD};
+use tapegrad::ndarray::{array, ArrayD, Axis, Slice};
 use tapegrad::prelude::*;
 
 /// Inputs of the given shapes, deterministic values in [lo, hi).
@@ -227,6 +227,85 @@ check_both_orders!(select_with_repeats, [[4, 3]], (-2.0, 2.0), |xs| {
 check_both_orders!(select_axis_1, [[2, 3]], (-2.0, 2.0), |xs| xs[0]
     .select(1, &[2, 2])
     .sin());
+check_both_orders!(slice_range, [[4, 3]], (-2.0, 2.0), |xs| xs[0]
+    .slice(0, 1..3)
+    .sin());
+check_both_orders!(
+    slice_step_and_negative_bounds,
+    [[2, 5]],
+    (-2.0, 2.0),
+    |xs| { xs[0].slice(1, Slice::new(-4, Some(-1), 2)).square() * xs[0].slice(1, ..2) }
+);
+check_both_orders!(slice_reversed, [[5]], (-2.0, 2.0), |xs| {
+    xs[0].slice(0, Slice::new(0, None, -1)) * xs[0]
+});
+
+/// `slice` agrees with ndarray's `slice_axis` for every step and bound sign, values and gradient.
+#[test]
+fn slice_matches_ndarray_slice_axis() {
+    let x0 = common::values(&[3, 7], 5, -1.0, 1.0);
+    for slice in [
+        Slice::from(..),
+        Slice::from(2..5),
+        Slice::from(4..4),
+        Slice::new(1, None, 3),
+        Slice::new(-5, Some(-1), 2),
+        Slice::new(0, None, -1),
+        Slice::new(1, Some(6), -2),
+    ] {
+        let g: Graph = Graph::new();
+        let x = g.var(x0.clone());
+        let y = x.slice(1, slice);
+        let expected = x0.slice_axis(Axis(1), slice);
+        assert_eq!(y.data(), expected, "{slice:?}");
+        // the gradient counts how often each element was taken: 1 inside the slice, 0 elsewhere
+        y.backward();
+        let mut ones = ArrayD::<f64>::zeros(x0.raw_dim());
+        ones.slice_axis_mut(Axis(1), slice).fill(1.0);
+        assert_eq!(x.grad().unwrap(), ones, "{slice:?}");
+    }
+}
+
+#[test]
+fn bad_slices_are_errors() {
+    let g: Graph = Graph::new();
+    let x = g.var(ArrayD::<f64>::zeros(vec![2, 3]));
+    let msg = |r: Result<Var<'_>, Error>| r.unwrap_err().to_string();
+    assert_eq!(
+        msg(x.try_slice(1, 1..4)),
+        "slice: range 1..4 is out of bounds for an axis of length 3"
+    );
+    assert_eq!(
+        msg(x.try_slice(0, Slice::new(-3, None, 1))),
+        "slice: range -3.. is out of bounds for an axis of length 2"
+    );
+    assert_eq!(
+        // `Slice::new` itself rejects a 0 step; the public fields can still build one
+        msg(x.try_slice(
+            1,
+            Slice {
+                start: 0,
+                end: None,
+                step: 0
+            }
+        )),
+        "slice: the step must not be 0"
+    );
+    assert_eq!(
+        msg(x.try_slice(2, ..)),
+        "slice: invalid axes [2] for a 2-d variable"
+    );
+}
+
+#[test]
+#[should_panic(expected = "slice: range 2..1 is out of bounds for an axis of length 3")]
+fn bad_slice_panics_from_the_plain_method() {
+    let g: Graph = Graph::new();
+    let _ = g
+        .var(ArrayD::<f64>::zeros(vec![3]))
+        .slice(0, Slice::new(2, Some(1), 1));
+}
+
 check_both_orders!(softmax, [[2, 4]], (-2.0, 2.0), |xs| {
     xs[0].softmax(1) * array![[1.0, 2.0, 3.0, 4.0], [-1.0, 0.5, 2.0, 0.0]].into_dyn()
 });

@@ -12,7 +12,7 @@
 //! Binary ops broadcast as numpy does; their rules return gradients of the broadcast shape, and the
 //! sweep reduces each with `sum_to` to its input's shape (one place, for every op).
 
-use ndarray::{ArrayD, ArrayViewD, Axis, Ix2, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, Axis, Ix2, IxDyn, Slice};
 use smallvec::smallvec;
 
 use super::{arith::or_panic, Grads, Op, Value};
@@ -117,6 +117,38 @@ pub(super) fn check_select(x: &[usize], params: &[usize]) -> Result<()> {
         }),
         None => Ok(()),
     }
+}
+
+/// The indices an ndarray [`Slice`] picks from an axis of length `len`, in order: negative bounds
+/// count from the end, a negative step walks the range backwards (ndarray's rules). Bounds outside
+/// the axis are an error, not clamped (ndarray panics there; numpy clamps).
+pub(super) fn slice_indices(slice: Slice, len: usize) -> Result<Vec<usize>> {
+    let bad = |reason: String| Error::InvalidArgument {
+        op: "slice",
+        reason,
+    };
+    if slice.step == 0 {
+        return Err(bad("the step must not be 0".into()));
+    }
+    let resolve = |i: isize| if i < 0 { i + len as isize } else { i };
+    let (start, end) = (
+        resolve(slice.start),
+        slice.end.map_or(len as isize, resolve),
+    );
+    if start < 0 || end < start || end > len as isize {
+        let end = slice.end.map_or(String::new(), |e| e.to_string());
+        let range = format!("{}..{end}", slice.start);
+        return Err(bad(format!(
+            "range {range} is out of bounds for an axis of length {len}"
+        )));
+    }
+    let range = start as usize..end as usize;
+    Ok(if slice.step > 0 {
+        range.step_by(slice.step.unsigned_abs()).collect()
+    } else {
+        // ndarray: a negative step takes every |step|-th element from the end of the range
+        range.rev().step_by(slice.step.unsigned_abs()).collect()
+    })
 }
 
 // Forward kernels (operands checked).
@@ -338,6 +370,43 @@ impl<'g, F: Float> Var<'g, F> {
     pub fn try_select(self, axis: usize, indices: &[usize]) -> Result<Var<'g, F>> {
         let mut params = vec![axis];
         params.extend_from_slice(indices);
+        self.graph.apply1(Op::Select(params.into()), &[self])
+    }
+
+    /// The elements of `range` along `axis`, in ndarray's spelling: any [`Slice`] or Rust range
+    /// (`1..3`, `..2`, `Slice::new(-2, None, 1)`, `Slice::new(0, None, -1)` to reverse). The axis is
+    /// kept; the gradient lands on the sliced elements, zeros elsewhere (DeZero's `get_item` with a
+    /// slice). Recorded as a [`Var::select`] of the computed indices, so it shares select's rule.
+    ///
+    /// ```
+    /// use ndarray::{array, Slice};
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+    /// let y = x.slice(1, 1..);
+    /// y.backward();
+    /// assert_eq!(y.data(), array![[2.0, 3.0], [5.0, 6.0]].into_dyn());
+    /// assert_eq!(x.grad().unwrap(), array![[0.0, 1.0, 1.0], [0.0, 1.0, 1.0]].into_dyn());
+    /// let reversed = x.slice(0, Slice::new(0, None, -1));
+    /// assert_eq!(reversed.data(), array![[4.0, 5.0, 6.0], [1.0, 2.0, 3.0]].into_dyn());
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_slice`]'s error.
+    #[track_caller]
+    pub fn slice(self, axis: usize, range: impl Into<Slice>) -> Var<'g, F> {
+        or_panic(self.try_slice(axis, range))
+    }
+
+    /// Fallible [`Var::slice`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidAxes`] for an axis out of range, [`Error::InvalidArgument`] for a step of 0
+    /// or bounds outside the axis; [`Error::StaleVar`].
+    pub fn try_slice(self, axis: usize, range: impl Into<Slice>) -> Result<Var<'g, F>> {
+        let shape = self.try_shape()?;
+        check_axis("slice", &shape, axis)?;
+        let mut params = vec![axis];
+        params.extend(slice_indices(range.into(), shape[axis])?);
         self.graph.apply1(Op::Select(params.into()), &[self])
     }
 
