@@ -50,6 +50,75 @@ fn sgd_update_matches_hand_computation() {
     assert!(w.grad().is_none());
 }
 
+/// One optimizer step on one element: `(w, grad, state, t) -> new w`.
+type Update<'a> = dyn Fn(f64, f64, &mut [f64; 3], usize) -> f64 + 'a;
+
+/// Three steps of each optimizer on `sum(c * w)` (gradient `c`, constant) against its formula,
+/// written out here per element.
+#[test]
+fn optimizer_updates_match_their_formulas() {
+    let (w0, c) = ([1.0, -2.0], [0.5, -3.0]);
+    let run = |opt: &mut dyn Optimizer| {
+        let g: Graph = Graph::new();
+        let w = g.param(array![w0[0], w0[1]]);
+        for _ in 0..3 {
+            g.clear();
+            (w * array![c[0], c[1]].into_dyn()).sum().backward();
+            opt.step(&[w]);
+            assert!(w.grad().is_none());
+        }
+        w.data()
+    };
+    let (lr, eps) = (0.1, 1e-8);
+    let expected = |update: &Update<'_>| {
+        (0..2)
+            .map(|i| {
+                let (mut w, mut state) = (w0[i], [0.0; 3]);
+                for t in 1..=3 {
+                    w = update(w, c[i], &mut state, t);
+                }
+                w
+            })
+            .collect::<Vec<_>>()
+    };
+    let cases: Vec<(Box<dyn Optimizer>, Vec<f64>)> = vec![
+        (Box::new(Sgd::new(lr)), expected(&|w, g, _, _| w - lr * g)),
+        (
+            Box::new(MomentumSgd::new(lr, 0.9)),
+            expected(&|w, g, s, _| {
+                s[0] = 0.9 * s[0] - lr * g;
+                w + s[0]
+            }),
+        ),
+        (
+            Box::new(AdaGrad::new(lr)),
+            expected(&|w, g, s, _| {
+                s[0] += g * g;
+                w - lr * g / (s[0].sqrt() + eps)
+            }),
+        ),
+        (
+            Box::new(Adam::new(lr)),
+            expected(&|w, g, s, t| {
+                let (b1, b2) = (0.9f64, 0.999f64);
+                s[0] = b1 * s[0] + (1.0 - b1) * g;
+                s[1] = b2 * s[1] + (1.0 - b2) * g * g;
+                let lr_t = lr * (1.0 - b2.powi(t as i32)).sqrt() / (1.0 - b1.powi(t as i32));
+                w - lr_t * s[0] / (s[1].sqrt() + eps)
+            }),
+        ),
+    ];
+    for (k, (mut opt, want)) in cases.into_iter().enumerate() {
+        let got = run(opt.as_mut());
+        for i in 0..2 {
+            assert!(
+                (got[i] - want[i]).abs() < 1e-12,
+                "optimizer {k}: {got} vs {want:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn weight_decay_and_clipping_hooks() {
     let g: Graph = Graph::new();

@@ -339,9 +339,10 @@ impl<F: Float> Mode<F> for ArrayMode<'_, F> {
             gys_here.push(gy); // coerces `'static` to the arena borrow's lifetime
         }
         let gys = gys_here;
-        let gxs = rec.op.backward(&xs, &ys, gys);
-        ops::small(gxs.into_iter().zip(&xs).map(|(gx, x)| {
-            let gx = ops::unbroadcast(gx?, x).into_owned();
+        let needs = needs(&inner.nodes, rec);
+        let gxs = rec.op.backward(&xs, &ys, gys, &needs);
+        ops::small(gxs.into_iter().zip(&xs).zip(needs).map(|((gx, x), need)| {
+            let gx = ops::unbroadcast(gx.filter(|_| need)?, x).into_owned();
             // After un-broadcasting a gradient has its input's shape; anything else is a bug
             // here, and a loud one beats a wrong number.
             assert_eq!(gx.shape(), x.shape(), "tapegrad bug: {:?} gradient", rec.op);
@@ -407,10 +408,12 @@ impl<F: Float> Mode<F> for VarMode<'_, F> {
         let xs: SmallVec<[_; 2]> = rec.inputs.iter().map(var).collect();
         let ys: Outs<_> = rec.outputs.iter().map(var).collect();
         let gys = gys.iter().map(var).collect();
-        let gxs = rec.op.backward(&xs, &ys, gys);
+        let needs = needs(&self.0.inner.borrow().nodes, rec);
+        let gxs = rec.op.backward(&xs, &ys, gys, &needs);
         gxs.into_iter()
             .zip(&xs)
-            .map(|(gx, x)| gx.map(|g| ops::unbroadcast(g, x).id))
+            .zip(needs)
+            .map(|((gx, x), need)| gx.filter(|_| need).map(|g| ops::unbroadcast(g, x).id))
             .collect()
     }
 
@@ -529,6 +532,8 @@ fn sweep<F: Float, M: Mode<F>>(
     // What is left are the leaves (and seeds that are leaves).
     for (id, g) in pending.drain() {
         match sink {
+            // a constant seed (backward from a constant) keeps no gradient
+            Sink::Stored { .. } if graph.inner.borrow().nodes[id].is_const() => {}
             Sink::Stored { .. } => mode.store(id, g),
             Sink::Capture(_) => {
                 if let Some(&k) = wanted.get(id) {
@@ -576,9 +581,12 @@ fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) ->
         }
         let xs: SmallVec<[F; 2]> = ops::small(rec.inputs.iter().map(|&x| inner.nodes[x].scalar()));
         let ys: Outs<F> = ops::small(rec.outputs.iter().map(|&o| inner.nodes[o].scalar()));
-        let gxs = rec.op.backward(&xs, &ys, gys);
-        for (&x, gx) in rec.inputs.iter().zip(gxs) {
-            let Some(gx) = gx else { continue };
+        let needs = needs(&inner.nodes, rec);
+        let gxs = rec.op.backward(&xs, &ys, gys, &needs);
+        for ((&x, gx), need) in rec.inputs.iter().zip(gxs).zip(needs) {
+            let Some(gx) = gx.filter(|_| need) else {
+                continue;
+            };
             if detect && !gx.is_finite() {
                 return Err(Error::Anomaly {
                     op: rec.op.name(),
@@ -595,9 +603,16 @@ fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) ->
         }
     }
     for (id, g) in pending.drain() {
-        add_to_stored(&mut inner.nodes, id, g);
+        if !inner.nodes[id].is_const() {
+            add_to_stored(&mut inner.nodes, id, g);
+        }
     }
     Ok(())
+}
+
+/// Which inputs of `rec` take a gradient: all but the constants.
+fn needs<F: Float>(nodes: &SlotMap<VarId, Node<F>>, rec: &Record<F>) -> SmallVec<[bool; 2]> {
+    ops::small(rec.inputs.iter().map(|&x| !nodes[x].is_const()))
 }
 
 /// `v.grad = v.grad + g` for a 0-d variable of an all-scalar graph.

@@ -50,6 +50,9 @@ const NO_SHAPES: [&[usize]; 4] = [&[], &[], &[], &[]];
 pub(crate) const LEAF: u32 = u32::MAX;
 /// `Node::creator` of a parameter: a leaf that survives [`Graph::clear`].
 pub(crate) const PARAM: u32 = u32::MAX - 1;
+/// `Node::creator` of a constant: a leaf that takes no gradient ([`Graph::constant`]), or the
+/// result of an op whose inputs are all constants (not recorded).
+pub(crate) const CONST: u32 = u32::MAX - 2;
 /// `Node::array` of a 0-d variable (its value is `Node::scalar`).
 const NO_ARRAY: u32 = u32::MAX;
 
@@ -60,7 +63,8 @@ const NO_ARRAY: u32 = u32::MAX;
 pub(crate) struct Node<F> {
     scalar: F,
     array: u32,
-    /// Index of the tape record that made this variable; [`LEAF`] for a leaf.
+    /// Index of the tape record that made this variable; [`LEAF`], [`PARAM`] or [`CONST`] for a
+    /// leaf.
     pub(crate) creator: u32,
     /// The gradient kept after a backward pass (leaves, or everything with `retain_grad`).
     /// Boxed: most variables never keep one, and the arena stays compact.
@@ -90,12 +94,22 @@ impl<F: Float> Node<F> {
     }
 
     pub(crate) fn creator(&self) -> Option<u32> {
-        (self.creator < PARAM).then_some(self.creator)
+        (self.creator < CONST).then_some(self.creator)
+    }
+
+    /// Whether gradients stop here ([`Graph::constant`]).
+    pub(crate) fn is_const(&self) -> bool {
+        self.creator == CONST
     }
 
     /// The value of a 0-d variable (meaningless for an array).
     pub(crate) fn scalar(&self) -> F {
         self.scalar
+    }
+
+    /// The value of a 0-d variable, to change in place.
+    pub(crate) fn scalar_mut(&mut self) -> &mut F {
+        &mut self.scalar
     }
 }
 
@@ -240,9 +254,34 @@ impl<F: Float> Graph<F> {
     }
 
     pub(crate) fn leaf(&self, a: ArrayD<F>) -> Var<'_, F> {
+        self.insert(a, LEAF)
+    }
+
+    fn insert(&self, a: ArrayD<F>, creator: u32) -> Var<'_, F> {
         let mut inner = self.inner.borrow_mut();
         let data = inner.store(a);
-        Var::from_id(self, inner.insert(data, LEAF))
+        Var::from_id(self, inner.insert(data, creator))
+    }
+
+    /// A constant: a leaf that takes no gradient (PyTorch's `requires_grad=False`), such as a
+    /// batch of inputs. Backward passes stop at it, so no work is spent on its gradient (for
+    /// `x.matmul(w)`, only `w`'s), and ops whose inputs are all constants are computed but not
+    /// recorded: their results are constants too.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.constant(array![[1.0, 2.0]]);
+    /// let w = g.var(array![[3.0], [4.0]]);
+    /// let y = (x * 2.0).matmul(w); // `x * 2.0` is a constant, not recorded
+    /// y.backward();
+    /// assert_eq!(w.grad().unwrap(), array![[2.0], [4.0]].into_dyn());
+    /// assert!(x.grad().is_none());
+    /// assert!(x.is_constant() && !w.is_constant());
+    /// assert_eq!(g.tape_len(), 1);
+    /// ```
+    pub fn constant<D: Dimension>(&self, a: ndarray::Array<F, D>) -> Var<'_, F> {
+        self.insert(a.into_dyn(), CONST)
     }
 
     /// A parameter: a leaf variable that survives [`Graph::clear`], with its value, gradient and
@@ -264,9 +303,7 @@ impl<F: Float> Graph<F> {
     /// assert_eq!(g.len(), 3); // w, and the last step's w * w and its sum
     /// ```
     pub fn param<D: Dimension>(&self, a: ndarray::Array<F, D>) -> Var<'_, F> {
-        let mut inner = self.inner.borrow_mut();
-        let data = inner.store(a.into_dyn());
-        Var::from_id(self, inner.insert(data, PARAM))
+        self.insert(a.into_dyn(), PARAM)
     }
 
     /// Enters no-grad mode until the returned guard is dropped: ops compute values but record
@@ -452,12 +489,15 @@ impl<F: Float> Graph<F> {
             ids.push(v.id);
         }
         let mut inner = self.inner.borrow_mut();
+        let mut constant = !ids.is_empty();
         let y = {
             let inner = &*inner;
             // All inputs 0-d (deep scalar graphs): the formula on plain numbers, no array at all.
             let mut scalars: SmallVec<[F; 2]> = SmallVec::new();
             for &id in &ids {
-                match inner.nodes.get(id).ok_or(Error::StaleVar)?.data() {
+                let node = inner.nodes.get(id).ok_or(Error::StaleVar)?;
+                constant &= node.is_const();
+                match node.data() {
                     Data::Scalar(s) => scalars.push(s),
                     Data::Array(_) => break,
                 }
@@ -468,7 +508,9 @@ impl<F: Float> Graph<F> {
             } else {
                 let mut shapes: SmallVec<[&[usize]; 2]> = SmallVec::new();
                 for &id in &ids {
-                    match inner.nodes.get(id).ok_or(Error::StaleVar)?.data() {
+                    let node = inner.nodes.get(id).ok_or(Error::StaleVar)?;
+                    constant &= node.is_const();
+                    match node.data() {
                         Data::Scalar(_) => shapes.push(&[]),
                         Data::Array(k) => shapes.push(inner.arrays[k as usize].shape()),
                     }
@@ -496,12 +538,15 @@ impl<F: Float> Graph<F> {
             Ok(s) => Data::Scalar(s),
             Err(a) => inner.store(a),
         };
-        let recording = self.recording.get();
+        // Nothing to differentiate through constants: their results are constants, unrecorded.
+        let recording = self.recording.get() && !constant;
         let creator = if recording {
             match u32::try_from(inner.tape.len()) {
-                Ok(i) if i < PARAM => i,
-                _ => panic!("the tape is full: more than u32::MAX - 2 records"),
+                Ok(i) if i < CONST => i,
+                _ => panic!("the tape is full: more than u32::MAX - 3 records"),
             }
+        } else if constant {
+            CONST
         } else {
             LEAF
         };

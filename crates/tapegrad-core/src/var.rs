@@ -4,10 +4,10 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
-use ndarray::ArrayD;
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 
 use crate::error::{Error, Result};
-use crate::graph::{Grad, Node, VarId, LEAF, PARAM};
+use crate::graph::{Data, Grad, Node, VarId, CONST, LEAF, PARAM};
 use crate::ops::arith::or_panic;
 use crate::ops::Val;
 use crate::{Float, Graph};
@@ -136,6 +136,102 @@ impl<'g, F: Float> Var<'g, F> {
         self.graph.inner.borrow_mut().set(self.id, data);
     }
 
+    /// Runs `f` on a view of the value, without copying it (for large arrays, where
+    /// [`Var::data`]'s copy matters). `f` may read other variables, but must not record ops.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![3.0, 4.0]);
+    /// assert_eq!(x.with_data(|v| v.iter().map(|a| a * a).sum::<f64>()), 25.0);
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale, or if `f` records an op on this graph (it is borrowed meanwhile).
+    #[track_caller]
+    pub fn with_data<R>(self, f: impl FnOnce(ArrayViewD<'_, F>) -> R) -> R {
+        or_panic(self.try_with_data(f))
+    }
+
+    /// Fallible [`Var::with_data`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`] after the graph was cleared.
+    pub fn try_with_data<R>(self, f: impl FnOnce(ArrayViewD<'_, F>) -> R) -> Result<R> {
+        self.with_val(|v| f(v.view()))
+    }
+
+    /// Changes the value in place through `f`: an optimizer's update without copying the array
+    /// (`w -= lr * grad` as `w.update_data(|mut w| w.scaled_add(-lr, &grad))`). The shape stays;
+    /// nothing is recorded, and ops recorded earlier keep the values they computed, as with
+    /// [`Var::set_data`].
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let w = g.param(array![1.0, 2.0]);
+    /// (w * w).sum().backward();
+    /// let grad = w.take_grad().unwrap(); // 2w, moved out: w.grad() is None now
+    /// w.update_data(|mut v| v.scaled_add(-0.25, &grad));
+    /// assert_eq!(w.data(), array![0.5, 1.0].into_dyn());
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale, or if `f` uses this graph (it is borrowed mutably meanwhile).
+    #[track_caller]
+    pub fn update_data(self, f: impl FnOnce(ArrayViewMutD<'_, F>)) {
+        or_panic(self.try_update_data(f))
+    }
+
+    /// Fallible [`Var::update_data`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`] after the graph was cleared.
+    pub fn try_update_data(self, f: impl FnOnce(ArrayViewMutD<'_, F>)) -> Result<()> {
+        let mut inner = self.graph.inner.borrow_mut();
+        let inner = &mut *inner;
+        let node = inner.nodes.get_mut(self.id).ok_or(Error::StaleVar)?;
+        match node.data() {
+            Data::Array(k) => f(inner.arrays[k as usize].view_mut()),
+            Data::Scalar(_) => f(ndarray::aview_mut1(std::slice::from_mut(node.scalar_mut()))
+                .into_shape_with_order(())
+                .unwrap_or_else(|_| unreachable!("one element"))
+                .into_dyn()),
+        }
+        Ok(())
+    }
+
+    /// Moves the gradient out, leaving none (a [`Var::grad`] and a [`Var::cleargrad`] in one,
+    /// without copying the array): what an optimizer step wants.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(3.0);
+    /// x.square().backward();
+    /// assert_eq!(x.take_grad().unwrap()[[]], 6.0);
+    /// assert!(x.grad().is_none());
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn take_grad(self) -> Option<ArrayD<F>> {
+        or_panic(self.try_take_grad())
+    }
+
+    /// Fallible [`Var::take_grad`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`] after the graph was cleared.
+    pub fn try_take_grad(self) -> Result<Option<ArrayD<F>>> {
+        let mut inner = self.graph.inner.borrow_mut();
+        let node = inner.nodes.get_mut(self.id).ok_or(Error::StaleVar)?;
+        Ok(node.grad.take().map(|g| match *g {
+            Grad::Array(a) => a,
+            Grad::Var(id) => inner.val(id).into_array(),
+        }))
+    }
+
     /// The accumulated gradient, or `None` before a backward pass reached this variable (and for
     /// intermediate variables whose gradient the pass freed).
     ///
@@ -243,7 +339,25 @@ impl<'g, F: Float> Var<'g, F> {
     /// If the handle is stale.
     #[track_caller]
     pub fn is_leaf(self) -> bool {
-        or_panic(self.with_node(|n| n.creator == LEAF || n.creator == PARAM))
+        or_panic(self.with_node(|n| matches!(n.creator, LEAF | PARAM | CONST)))
+    }
+
+    /// Whether this variable is a constant ([`Graph::constant`], or computed from constants only):
+    /// backward passes give it no gradient.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let c = g.constant(array![1.0, 2.0]);
+    /// assert!(c.is_constant() && c.exp().is_constant());
+    /// assert!(!(c * g.scalar(2.0)).is_constant());
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn is_constant(self) -> bool {
+        or_panic(self.with_node(|n| n.creator == CONST))
     }
 
     /// Whether this variable is a parameter ([`Graph::param`]): kept by [`Graph::clear`].

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use ndarray::ArrayD;
+use ndarray::{ArrayD, Zip};
 use tapegrad_core::{Float, Var, VarId};
 
 /// Changes to the gradients before an update (DeZero's optimizer hooks).
@@ -17,15 +17,16 @@ pub struct Hooks {
 }
 
 impl Hooks {
-    /// The parameters with a gradient, and their gradients after the hooks.
+    /// The parameters with a gradient, and their gradients after the hooks; the gradients are
+    /// moved out of the parameters (no copy), which leaves them cleared.
     fn grads<'g, F: Float>(&self, params: &[Var<'g, F>]) -> Vec<(Var<'g, F>, ArrayD<F>)> {
         let mut out: Vec<_> = params
             .iter()
-            .filter_map(|&p| p.grad().map(|g| (p, g)))
+            .filter_map(|&p| p.take_grad().map(|g| (p, g)))
             .collect();
         if let Some(rate) = self.weight_decay {
             for (p, g) in &mut out {
-                *g = &*g + &(p.data() * F::from_f64(rate));
+                p.with_data(|w| g.scaled_add(F::from_f64(rate), &w));
             }
         }
         if let Some(max) = self.clip_grad_norm {
@@ -41,7 +42,8 @@ impl Hooks {
             let scale = max / (norm + 1e-6);
             if scale < 1.0 {
                 for (_, g) in &mut out {
-                    *g = &*g * F::from_f64(scale);
+                    let scale = F::from_f64(scale);
+                    g.mapv_inplace(|v| v * scale);
                 }
             }
         }
@@ -88,8 +90,7 @@ impl Sgd {
 impl<F: Float> Optimizer<F> for Sgd {
     fn step(&mut self, params: &[Var<'_, F>]) {
         for (p, g) in self.hooks.grads(params) {
-            p.set_data(p.data() - g * F::from_f64(self.lr));
-            p.cleargrad();
+            p.update_data(|mut w| w.scaled_add(F::from_f64(-self.lr), &g));
         }
     }
 }
@@ -138,9 +139,9 @@ impl<F: Float> Optimizer<F> for MomentumSgd<F> {
                 .velocity
                 .entry(p.id())
                 .or_insert_with(|| ArrayD::zeros(g.raw_dim()));
-            *v = &*v * F::from_f64(self.momentum) - g * F::from_f64(self.lr);
-            p.set_data(p.data() + &*v);
-            p.cleargrad();
+            let (momentum, lr) = (F::from_f64(self.momentum), F::from_f64(self.lr));
+            v.zip_mut_with(&g, |v, &g| *v = *v * momentum - g * lr);
+            p.update_data(|mut w| w += &*v);
         }
     }
 }
@@ -174,12 +175,14 @@ impl<F: Float> Optimizer<F> for AdaGrad<F> {
                 .sum_sq
                 .entry(p.id())
                 .or_insert_with(|| ArrayD::zeros(g.raw_dim()));
-            *h = &*h + &g.mapv(|v| v * v);
-            let update = ndarray::Zip::from(&g)
-                .and(&*h)
-                .map_collect(|&g, &h| g / (h.sqrt() + eps));
-            p.set_data(p.data() - update * F::from_f64(self.lr));
-            p.cleargrad();
+            h.zip_mut_with(&g, |h, &g| *h += g * g);
+            let lr = F::from_f64(self.lr);
+            p.update_data(|w| {
+                Zip::from(w)
+                    .and(&g)
+                    .and(&*h)
+                    .for_each(|w, &g, &h| *w = *w - lr * g / (h.sqrt() + eps));
+            });
         }
     }
 }
@@ -224,13 +227,21 @@ impl<F: Float> Optimizer<F> for Adam<F> {
                 .moments
                 .entry(p.id())
                 .or_insert_with(|| (ArrayD::zeros(g.raw_dim()), ArrayD::zeros(g.raw_dim())));
-            *m = &*m * F::from_f64(b1) + &g * F::from_f64(1.0 - b1);
-            *v = &*v * F::from_f64(b2) + &g.mapv(|x| x * x) * F::from_f64(1.0 - b2);
-            let update = ndarray::Zip::from(&*m)
-                .and(&*v)
-                .map_collect(|&m, &v| m / (v.sqrt() + eps));
-            p.set_data(p.data() - update * F::from_f64(lr_t));
-            p.cleargrad();
+            let (b1, b2, lr_t) = (F::from_f64(b1), F::from_f64(b2), F::from_f64(lr_t));
+            let one = F::one();
+            Zip::from(&mut *m)
+                .and(&mut *v)
+                .and(&g)
+                .for_each(|m, v, &g| {
+                    *m = *m * b1 + g * (one - b1);
+                    *v = *v * b2 + g * g * (one - b2);
+                });
+            p.update_data(|w| {
+                Zip::from(w)
+                    .and(&*m)
+                    .and(&*v)
+                    .for_each(|w, &m, &v| *w = *w - lr_t * m / (v.sqrt() + eps));
+            });
         }
     }
 }

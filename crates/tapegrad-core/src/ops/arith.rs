@@ -119,7 +119,7 @@ pub(crate) fn binary<'g, F: Float>(
                     rhs,
                 });
             }
-            let c = g.leaf(a);
+            let c = g.constant(a); // an array operand takes no gradient
             let operands = if swapped { [c, x] } else { [x, c] };
             g.apply1(op, &operands)
         }

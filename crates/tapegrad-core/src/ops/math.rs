@@ -379,14 +379,10 @@ pub(super) fn exp_backward<F: Float, T: Value<F>>(y: &T, gy: T) -> Grads<T> {
     smallvec![Some(mul(gy, y))]
 }
 
-/// The logistic function, without overflow for large `|x|`.
+/// The logistic function. Branch-free, so it vectorises; for very negative `x`, `e^-x`
+/// overflows to infinity and the result is the correct limit 0, never NaN.
 pub(super) fn sigmoid<F: Float>(x: F) -> F {
-    if x >= F::zero() {
-        F::one() / (F::one() + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (F::one() + e)
-    }
+    F::one() / (F::one() + (-x).exp())
 }
 
 pub(super) fn check_clip<F: Float>(lo: F, hi: F) -> Result<()> {

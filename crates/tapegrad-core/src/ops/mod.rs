@@ -69,8 +69,10 @@ pub(crate) enum Op<F> {
     Reshape(Box<[usize]>),
     /// Axis `i` of the result is axis `axes[i]` of the input.
     Permute(Box<[usize]>),
-    /// 2-D matrix product.
-    MatMul,
+    /// 2-D matrix product `a b`, with either operand read transposed when its flag is set
+    /// (`MatMul(true, false)` is `a^T b`): backward rules multiply by transposes without copying
+    /// them. Users only make `MatMul(false, false)`.
+    MatMul(bool, bool),
     /// `1 / (1 + e^-x)`, computed without overflow.
     Sigmoid,
     /// `max(x, 0)`
@@ -116,7 +118,7 @@ impl<F: Float> Op<F> {
             Op::BroadcastTo(_) => "broadcast_to",
             Op::Reshape(_) => "reshape",
             Op::Permute(_) => "permute",
-            Op::MatMul => "matmul",
+            Op::MatMul(..) => "matmul",
             Op::Sigmoid => "sigmoid",
             Op::Relu => "relu",
             Op::Clip(..) => "clip",
@@ -135,9 +137,11 @@ impl<F: Float> Op<F> {
     pub(crate) fn scalar_closed(&self) -> bool {
         match self {
             Op::SumTo(s) | Op::BroadcastTo(s) | Op::Reshape(s) | Op::Permute(s) => s.is_empty(),
-            Op::MatMul | Op::MaxAxis(_) | Op::MinAxis(_) | Op::Select(_) | Op::ScatterAdd(_) => {
-                false
-            }
+            Op::MatMul(..)
+            | Op::MaxAxis(_)
+            | Op::MinAxis(_)
+            | Op::Select(_)
+            | Op::ScatterAdd(_) => false,
             _ => self.is_elementwise(),
         }
     }
@@ -158,6 +162,10 @@ impl<F: Float> Op<F> {
             Op::SumTo(s) | Op::BroadcastTo(s) | Op::Reshape(s) | Op::Permute(s) => {
                 format!("{}({s:?})", self.name())
             }
+            &Op::MatMul(ta, tb) if ta || tb => {
+                let t = |flag: bool| if flag { "^T" } else { "" };
+                format!("matmul(a{} b{})", t(ta), t(tb))
+            }
             _ => self.name().to_owned(),
         }
     }
@@ -170,7 +178,7 @@ impl<F: Float> Op<F> {
             Op::BroadcastTo(s) => shape::check_broadcast_to(shapes[0], s),
             Op::Reshape(s) => shape::check_reshape(shapes[0], s),
             Op::Permute(a) => shape::check_permute(shapes[0], a),
-            Op::MatMul => shape::check_matmul(shapes[0], shapes[1]),
+            &Op::MatMul(ta, tb) => shape::check_matmul(shapes[0], shapes[1], ta, tb),
             Op::Equal => arith::check_broadcast(self.name(), shapes),
             Op::MaxAxis(a) | Op::MinAxis(a) => shape::check_axis(self.name(), shapes[0], a[0]),
             Op::Select(a) => shape::check_select(shapes[0], a),
@@ -239,7 +247,7 @@ impl<F: Float> Op<F> {
             | Op::BroadcastTo(_)
             | Op::Reshape(_)
             | Op::Permute(_)
-            | Op::MatMul
+            | Op::MatMul(..)
             | Op::MaxAxis(_)
             | Op::MinAxis(_)
             | Op::Select(_)
@@ -260,7 +268,7 @@ impl<F: Float> Op<F> {
             Op::BroadcastTo(s) => shape::broadcast_to(&xs[0], s),
             Op::Reshape(s) => shape::reshape(&xs[0], s),
             Op::Permute(a) => shape::permute(&xs[0], a),
-            Op::MatMul => shape::matmul(&xs[0], &xs[1]),
+            &Op::MatMul(ta, tb) => shape::matmul(&xs[0], &xs[1], ta, tb),
             Op::MaxAxis(a) => shape::fold_axis(&xs[0], a[0], F::neg_infinity(), F::max),
             Op::MinAxis(a) => shape::fold_axis(&xs[0], a[0], F::infinity(), F::min),
             Op::Select(a) => shape::select(&xs[0], a[0], &a[1..]),
@@ -273,8 +281,16 @@ impl<F: Float> Op<F> {
     }
 
     /// The backward rule: gradients of the inputs `xs` from the outputs `ys` and their gradients
-    /// `gys`, written once for arrays and variables alike.
-    pub(crate) fn backward<T: Value<F>>(&self, xs: &[T], ys: &[T], gys: Outs<T>) -> Grads<T> {
+    /// `gys`, written once for arrays and variables alike. `needs[i]` is false for a constant
+    /// input: a rule may skip its gradient when that saves real work (matmul), and the sweep
+    /// drops whatever is computed for it anyway.
+    pub(crate) fn backward<T: Value<F>>(
+        &self,
+        xs: &[T],
+        ys: &[T],
+        gys: Outs<T>,
+        needs: &[bool],
+    ) -> Grads<T> {
         let (x, y) = (&xs[0], &ys[0]);
         let gy = gys.into_iter().next().expect("every op has an output");
         match *self {
@@ -282,7 +298,7 @@ impl<F: Float> Op<F> {
             Op::BroadcastTo(_) => shape::broadcast_to_backward(x, gy),
             Op::Reshape(_) => shape::reshape_backward(x, gy),
             Op::Permute(ref a) => shape::permute_backward(a, gy),
-            Op::MatMul => shape::matmul_backward(xs, gy),
+            Op::MatMul(ta, tb) => shape::matmul_backward(xs, gy, ta, tb, needs),
             Op::Sigmoid => math::sigmoid_backward(y, gy),
             Op::Relu => smallvec![Some(mul(gy, &T::apply(Op::Positive, &[x])))],
             Op::Clip(lo, hi) => smallvec![Some(mul(gy, &T::apply(Op::InRange(lo, hi), &[x])))],

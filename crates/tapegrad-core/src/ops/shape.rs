@@ -7,12 +7,12 @@
 //! | broadcast_to(s) | x repeated to shape s | sum_to(gy, x.shape) |
 //! | reshape(s) | same elements, shape s | reshape(gy, x.shape) |
 //! | permute(p) | axes reordered | permute(gy, p^-1) |
-//! | matmul | x0 x1 (2-D) | (gy x1^T, x0^T gy) |
+//! | matmul | x0 x1 (2-D) | (gy x1^T, x0^T gy), transposes read in place |
 //!
 //! Binary ops broadcast as numpy does; their rules return gradients of the broadcast shape, and the
 //! sweep reduces each with `sum_to` to its input's shape (one place, for every op).
 
-use ndarray::{ArrayD, ArrayViewD, Axis, Ix2, IxDyn, Slice};
+use ndarray::{ArrayD, ArrayView2, ArrayViewD, Axis, Ix2, IxDyn, Slice};
 use smallvec::smallvec;
 
 use super::{arith::or_panic, Grads, Op, Value};
@@ -86,9 +86,14 @@ pub(super) fn check_permute(x: &[usize], axes: &[usize]) -> Result<()> {
     }
 }
 
-pub(super) fn check_matmul(a: &[usize], b: &[usize]) -> Result<()> {
-    match (a, b) {
-        ([_, k], [k2, _]) if k == k2 => Ok(()),
+pub(super) fn check_matmul(a: &[usize], b: &[usize], ta: bool, tb: bool) -> Result<()> {
+    // the length of the summed axis: a's columns and b's rows, swapped by a transpose flag
+    let inner = |s: &[usize], t: bool, is_b: bool| match *s {
+        [r, c] => Some(if t != is_b { r } else { c }),
+        _ => None,
+    };
+    match (inner(a, ta, false), inner(b, tb, true)) {
+        (Some(k), Some(k2)) if k == k2 => Ok(()),
         _ => Err(bad_shape("matmul", a, b)),
     }
 }
@@ -221,14 +226,22 @@ pub(super) fn permute<F: Float>(x: &ArrayViewD<'_, F>, axes: &[usize]) -> ArrayD
         .into_owned()
 }
 
-pub(super) fn matmul<F: Float>(a: &ArrayViewD<'_, F>, b: &ArrayViewD<'_, F>) -> ArrayD<F> {
-    match (
-        a.view().into_dimensionality::<Ix2>(),
-        b.view().into_dimensionality::<Ix2>(),
-    ) {
-        (Ok(a), Ok(b)) => a.dot(&b).into_dyn(),
-        _ => unreachable!("checked by check_matmul"),
+pub(super) fn matmul<F: Float>(
+    a: &ArrayViewD<'_, F>,
+    b: &ArrayViewD<'_, F>,
+    ta: bool,
+    tb: bool,
+) -> ArrayD<F> {
+    fn matrix<'a, F: Float>(x: &'a ArrayViewD<'_, F>, t: bool) -> ArrayView2<'a, F> {
+        let x = x.view().into_dimensionality::<Ix2>();
+        let x = x.unwrap_or_else(|_| unreachable!("checked by check_matmul"));
+        if t {
+            x.reversed_axes() // a transposed view: the product reads it by strides
+        } else {
+            x
+        }
     }
+    matrix(a, ta).dot(&matrix(b, tb)).into_dyn()
 }
 
 // Backward rules.
@@ -257,12 +270,27 @@ pub(super) fn permute_backward<F: Float, T: Value<F>>(axes: &[usize], gy: T) -> 
     smallvec![Some(T::apply(Op::Permute(inverse.into()), &[&gy]))]
 }
 
-/// d (x0 x1) = (gy x1^T, x0^T gy)
-pub(super) fn matmul_backward<F: Float, T: Value<F>>(xs: &[T], gy: T) -> Grads<T> {
-    let t = |x: &T| T::apply(Op::Permute(vec![1, 0].into()), &[x]);
-    let gx0 = T::apply(Op::MatMul, &[&gy, &t(&xs[1])]);
-    let gx1 = T::apply(Op::MatMul, &[&t(&xs[0]), &gy]);
-    smallvec![Some(gx0), Some(gx1)]
+/// d (a b) = (gy b^T, a^T gy), with transposes read in place, each only when needed (each is a
+/// product as large as the forward). With `a` or `b` read transposed (`ta`, `tb`), the same
+/// identities transposed; the result is again one `MatMul`, so it differentiates again.
+pub(super) fn matmul_backward<F: Float, T: Value<F>>(
+    xs: &[T],
+    gy: T,
+    ta: bool,
+    tb: bool,
+    needs: &[bool],
+) -> Grads<T> {
+    let (a, b) = (&xs[0], &xs[1]);
+    let mm = |ta, tb, x: &T, y: &T| T::apply(Op::MatMul(ta, tb), &[x, y]);
+    let ga = needs[0].then(|| match ta {
+        false => mm(false, !tb, &gy, b), // gy op(b)^T
+        true => mm(tb, true, b, &gy),    // (gy op(b)^T)^T = op(b) gy^T
+    });
+    let gb = needs[1].then(|| match tb {
+        false => mm(!ta, false, a, &gy), // op(a)^T gy
+        true => mm(true, ta, &gy, a),    // (op(a)^T gy)^T = gy^T op(a)
+    });
+    smallvec![ga, gb]
 }
 
 /// d max_axis = gy where x is a maximum (every tied maximum gets it, as DeZero), 0 elsewhere
@@ -724,7 +752,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// [`Error::ShapeMismatch`] (op `matmul`) unless both are 2-D with matching inner sizes;
     /// [`Error::GraphMismatch`], [`Error::StaleVar`].
     pub fn try_matmul(self, w: Var<'g, F>) -> Result<Var<'g, F>> {
-        self.graph.apply1(Op::MatMul, &[self, w])
+        self.graph.apply1(Op::MatMul(false, false), &[self, w])
     }
 }
 
@@ -736,4 +764,55 @@ fn drop_axis<F: Float>(y: Var<'_, F>, axis: usize, keepdims: bool) -> Result<Var
     let mut shape = y.try_shape()?;
     shape.remove(axis);
     y.try_reshape(&shape)
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array, ArrayD, Ix2, IxDyn};
+
+    use super::Op;
+    use crate::check::{gradgrad_check, gradient_check};
+    use crate::{Graph, Var};
+
+    fn values(shape: &[usize], k: f64) -> ArrayD<f64> {
+        Array::from_shape_fn(IxDyn(shape), |i| {
+            (i[0] as f64 * 1.3 + i[1] as f64 + k).sin()
+        })
+    }
+
+    fn mm<'g, const TA: bool, const TB: bool>(xs: &[Var<'g>]) -> Var<'g> {
+        xs[0]
+            .graph
+            .apply1(Op::MatMul(TA, TB), &[xs[0], xs[1]])
+            .unwrap()
+    }
+
+    /// One transpose-flag combination: values against ndarray, gradients first and second order.
+    fn check_matmul<const TA: bool, const TB: bool>() {
+        let a = values(if TA { &[3, 2] } else { &[2, 3] }, 0.3);
+        let b = values(if TB { &[4, 3] } else { &[3, 4] }, 1.1);
+        let g: Graph = Graph::new();
+        let y = mm::<TA, TB>(&[g.var(a.clone()), g.var(b.clone())]).data();
+        let matrix = |x: &ArrayD<f64>, t: bool| {
+            let x = x.clone().into_dimensionality::<Ix2>().unwrap();
+            if t {
+                x.reversed_axes()
+            } else {
+                x
+            }
+        };
+        assert_eq!(y, matrix(&a, TA).dot(&matrix(&b, TB)).into_dyn());
+        gradient_check(mm::<TA, TB>, &[a.clone(), b.clone()]).unwrap();
+        gradgrad_check(mm::<TA, TB>, &[a, b]).unwrap();
+    }
+
+    /// Every transpose flag of the internal matmul (users make only `(false, false)`; the rules
+    /// make the others).
+    #[test]
+    fn matmul_with_transposed_operands() {
+        check_matmul::<false, false>();
+        check_matmul::<false, true>();
+        check_matmul::<true, false>();
+        check_matmul::<true, true>();
+    }
 }
