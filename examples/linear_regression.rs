@@ -30,8 +30,8 @@ fn main() {
     for i in 0..100 {
         g.clear(); // the parameters live outside the graph; each step binds them as leaves
         let (xv, yv, wv, bv) = (
-            g.var(x.clone()),
-            g.var(y.clone()),
+            g.constant(x.clone()), // data: no gradient wanted
+            g.constant(y.clone()),
             g.var(w.clone()),
             g.var(b.clone()),
         );

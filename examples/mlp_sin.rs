@@ -20,7 +20,7 @@ fn main() {
     let mut opt = Sgd::new(0.2);
     for i in 0..10_000 {
         g.clear(); // the model's weights are parameters: they stay
-        let loss = mean_squared_error(model.forward(g.var(x.clone())), g.var(y.clone()));
+        let loss = mean_squared_error(model.forward(g.constant(x.clone())), g.constant(y.clone()));
         loss.backward();
         opt.step(&model.params());
         if i % 1000 == 0 || i == 9_999 {

@@ -46,7 +46,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         let (mut loss_sum, mut acc_sum) = (0.0, 0.0);
         for (x, t) in loader.epoch() {
             g.clear(); // the parameters survive; the last batch's graph goes
-            let logits = model.forward(g.var(x));
+            let logits = model.forward(g.constant(x));
             let loss = softmax_cross_entropy(logits, &t);
             loss.backward();
             opt.step(&model.params());
@@ -74,7 +74,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let predict = |x: Array2<f64>| {
         g.clear();
         let _no_grad = g.no_grad();
-        let scores = model.forward(g.var(x)).data();
+        let scores = model.forward(g.constant(x)).data();
         scores
             .axis_iter(Axis(0))
             .map(|row| first_argmax(row.iter().copied()))

@@ -179,7 +179,7 @@ fn step48_mlp_learns_the_spiral() {
         let mut sum = 0.0;
         for chunk in order.chunks(batch) {
             g.clear();
-            let xb = g.var(x.select(Axis(0), chunk));
+            let xb = g.constant(x.select(Axis(0), chunk));
             let tb: Vec<usize> = chunk.iter().map(|&i| t[i]).collect();
             let loss = softmax_cross_entropy(model.forward(xb), &tb);
             loss.backward();
