@@ -274,15 +274,35 @@ impl<'g, F: Float> Neg for Var<'g, F> {
 
 // Backward rules.
 
+/// `gy` for each input that needs it, already summed down to the input's shape where the op
+/// broadcast it: a broadcast operand's gradient is reduced from `gy` without copying it, and `gy`
+/// itself is copied only when two full-shape inputs both need it.
+fn pass_through<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool]) -> (Option<T>, Option<T>) {
+    let reduce = |x: &T, gy: &T| T::apply(Op::SumTo(x.dims().into()), &[gy]);
+    let full = [
+        needs[0] && gy.same_shape(&xs[0]),
+        needs[1] && gy.same_shape(&xs[1]),
+    ];
+    let g0 = (needs[0] && !full[0]).then(|| reduce(&xs[0], &gy));
+    let g1 = (needs[1] && !full[1]).then(|| reduce(&xs[1], &gy));
+    match full {
+        [true, true] => (Some(gy.clone()), Some(gy)),
+        [true, false] => (Some(gy), g1),
+        [false, true] => (g0, Some(gy)),
+        [false, false] => (g0, g1),
+    }
+}
+
 /// d(x0 + x1) = (gy, gy)
-pub(super) fn add_backward<F: Float, T: Value<F>>(gy: T) -> Grads<T> {
-    smallvec![Some(gy.clone()), Some(gy)]
+pub(super) fn add_backward<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool]) -> Grads<T> {
+    let (g0, g1) = pass_through(xs, gy, needs);
+    smallvec![g0, g1]
 }
 
 /// d(x0 - x1) = (gy, -gy)
-pub(super) fn sub_backward<F: Float, T: Value<F>>(gy: T) -> Grads<T> {
-    let gx1 = neg(gy.clone());
-    smallvec![Some(gy), Some(gx1)]
+pub(super) fn sub_backward<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool]) -> Grads<T> {
+    let (g0, g1) = pass_through(xs, gy, needs);
+    smallvec![g0, g1.map(neg)]
 }
 
 /// d(x0 * x1) = (gy * x1, gy * x0)

@@ -307,8 +307,8 @@ impl<F: Float> Op<F> {
             Op::MaxAxis(_) | Op::MinAxis(_) => shape::extremum_backward(x, y, gy),
             Op::Select(ref a) => shape::select_backward(x, a, gy),
             Op::ScatterAdd(ref a) => shape::scatter_add_backward(a, gy),
-            Op::Add => arith::add_backward(gy),
-            Op::Sub => arith::sub_backward(gy),
+            Op::Add => arith::add_backward(xs, gy, needs),
+            Op::Sub => arith::sub_backward(xs, gy, needs),
             Op::Mul => arith::mul_backward(xs, gy),
             Op::Div => arith::div_backward(xs, gy),
             Op::Neg => smallvec![Some(neg(gy))],
@@ -332,8 +332,10 @@ impl<F: Float> Op<F> {
 }
 
 /// Arrays of at least this many elements are computed on all cores (rayon): below it, the
-/// cost of splitting the work is larger than the work.
-const PARALLEL_MIN: usize = 1 << 16;
+/// cost of splitting the work and waking the pool's threads is larger than the work. At 2^16 a
+/// training step with 100,000-element activations spent a quarter of its time waking threads
+/// between matrix products (`benches/mlp_step.rs`); 2^18 keeps `elem 10^6` parallel.
+const PARALLEL_MIN: usize = 1 << 18;
 
 /// Receives an op's elementwise formula (see [`Op::elementwise`]).
 trait Kernel<F> {
@@ -551,6 +553,10 @@ impl<F: Float> Value<F> for F {
 
     fn dims(&self) -> Vec<usize> {
         Vec::new()
+    }
+
+    fn same_shape(&self, _: &Self) -> bool {
+        true // numbers are all 0-d
     }
 
     fn apply_owned(op: Op<F>, first: Self, rest: &[&Self]) -> Self {

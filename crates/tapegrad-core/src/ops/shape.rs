@@ -12,7 +12,7 @@
 //! Binary ops broadcast as numpy does; their rules return gradients of the broadcast shape, and the
 //! sweep reduces each with `sum_to` to its input's shape (one place, for every op).
 
-use ndarray::{ArrayD, ArrayView2, ArrayViewD, Axis, Ix2, IxDyn, Slice};
+use ndarray::{ArrayD, ArrayView2, ArrayViewD, Axis, CowArray, Ix2, IxDyn, Slice};
 use smallvec::smallvec;
 
 use super::{arith::or_panic, Grads, Op, Value};
@@ -192,16 +192,16 @@ pub(super) fn scatter_add<F: Float>(
 
 pub(super) fn sum_to<F: Float>(x: &ArrayViewD<'_, F>, shape: &[usize]) -> ArrayD<F> {
     let lead = x.ndim() - shape.len();
-    let mut y = x.to_owned();
+    let mut y = CowArray::from(x.view()); // copied only if nothing is summed
     for _ in 0..lead {
-        y = y.sum_axis(Axis(0));
+        y = y.sum_axis(Axis(0)).into();
     }
     for (i, &s) in shape.iter().enumerate() {
         if s == 1 && y.shape()[i] != 1 {
-            y = y.sum_axis(Axis(i)).insert_axis(Axis(i));
+            y = y.sum_axis(Axis(i)).insert_axis(Axis(i)).into();
         }
     }
-    y
+    y.into_owned()
 }
 
 pub(super) fn broadcast_to<F: Float>(x: &ArrayViewD<'_, F>, shape: &[usize]) -> ArrayD<F> {
