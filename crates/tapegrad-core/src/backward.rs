@@ -25,7 +25,7 @@ use smallvec::SmallVec;
 
 use crate::error::{Error, Result};
 use crate::graph::{Grad, Ids, Node, Record, VarId};
-use crate::ops::{self, arith::or_panic, Grads, Outs, Val};
+use crate::ops::{self, arith::or_panic, Grads, Val};
 use crate::{Float, Graph, Var};
 
 /// Options of [`Var::backward_with`].
@@ -287,8 +287,8 @@ trait Mode<F: Float> {
     fn duplicate(&self, g: &Self::G) -> Self::G;
     /// `acc + g`, where `acc` is owned by the sweep alone.
     fn accumulate(&self, acc: Self::G, g: Self::G) -> Self::G;
-    /// Runs the record's backward rule.
-    fn rule(&self, rec: &Record<F>, gys: Outs<Self::G>) -> Grads<Self::G>;
+    /// Runs the record's backward rule on its output's gradient.
+    fn rule(&self, rec: &Record<F>, gy: Self::G) -> Grads<Self::G>;
     /// `v.grad = v.grad + g`.
     fn store(&self, id: VarId, g: Self::G);
     /// Whether every element of `g` is finite (anomaly detection).
@@ -329,25 +329,24 @@ impl<F: Float> Mode<F> for ArrayMode<'_, F> {
         }
     }
 
-    fn rule(&self, rec: &Record<F>, gys: Outs<Val<'static, F>>) -> Grads<Val<'static, F>> {
+    fn rule(&self, rec: &Record<F>, gy: Val<'static, F>) -> Grads<Val<'static, F>> {
         let inner = self.0.inner.borrow();
         let xs: SmallVec<[_; 2]> = ops::small(rec.inputs.iter().map(|&id| inner.val(id)));
-        let ys: Outs<_> = ops::small(rec.outputs.iter().map(|&id| inner.val(id)));
-        // `'static` gradients meet values borrowed from the arena: one lifetime for the rule.
-        let mut gys_here: Outs<Val<'_, F>> = Outs::new();
-        for gy in gys {
-            gys_here.push(gy); // coerces `'static` to the arena borrow's lifetime
-        }
-        let gys = gys_here;
+        let y = inner.val(rec.outputs[0]);
         let needs = needs(&inner.nodes, rec);
-        let gxs = rec.op.backward(&xs, &ys, gys, &needs);
-        ops::small(gxs.into_iter().zip(&xs).zip(needs).map(|((gx, x), need)| {
-            let gx = ops::unbroadcast(gx.filter(|_| need)?, x).into_owned();
-            // After un-broadcasting a gradient has its input's shape; anything else is a bug
-            // here, and a loud one beats a wrong number.
-            assert_eq!(gx.shape(), x.shape(), "tapegrad bug: {:?} gradient", rec.op);
-            Some(gx)
-        }))
+        // the `'static` gradient coerces to the arena borrow's lifetime: one lifetime for the rule
+        let gxs = rec.op.backward(&xs, &y, gy, &needs);
+        let mut out = [None, None];
+        for (((slot, gx), x), need) in out.iter_mut().zip(gxs).zip(&xs).zip(needs) {
+            *slot = gx.filter(|_| need).map(|g| {
+                let g = ops::unbroadcast(g, x).into_owned();
+                // After un-broadcasting a gradient has its input's shape; anything else is a bug
+                // here, and a loud one beats a wrong number.
+                assert_eq!(g.shape(), x.shape(), "tapegrad bug: {:?} gradient", rec.op);
+                g
+            });
+        }
+        out
     }
 
     fn store(&self, id: VarId, g: Val<'static, F>) {
@@ -403,18 +402,18 @@ impl<F: Float> Mode<F> for VarMode<'_, F> {
         ops::add(a, &b).id
     }
 
-    fn rule(&self, rec: &Record<F>, gys: Outs<VarId>) -> Grads<VarId> {
+    fn rule(&self, rec: &Record<F>, gy: VarId) -> Grads<VarId> {
         let var = |id: &VarId| Var::from_id(self.0, *id);
         let xs: SmallVec<[_; 2]> = rec.inputs.iter().map(var).collect();
-        let ys: Outs<_> = rec.outputs.iter().map(var).collect();
-        let gys = gys.iter().map(var).collect();
         let needs = needs(&self.0.inner.borrow().nodes, rec);
-        let gxs = rec.op.backward(&xs, &ys, gys, &needs);
-        gxs.into_iter()
-            .zip(&xs)
-            .zip(needs)
-            .map(|((gx, x), need)| gx.filter(|_| need).map(|g| ops::unbroadcast(g, x).id))
-            .collect()
+        let [g0, g1] = rec
+            .op
+            .backward(&xs, &var(&rec.outputs[0]), var(&gy), &needs);
+        let finish = |g: Option<Var<'_, F>>, k: usize| {
+            g.filter(|_| needs[k])
+                .map(|g| ops::unbroadcast(g, &xs[k]).id)
+        };
+        [finish(g0, 0), finish(g1, 1)]
     }
 
     fn store(&self, id: VarId, g: VarId) {
@@ -497,23 +496,20 @@ fn sweep<F: Float, M: Mode<F>>(
                 outputs: Ids::from_slice(&rec.outputs),
             }
         };
-        let mut gys = Outs::new();
-        for &o in &rec.outputs {
-            let gy = pending.take(o).unwrap_or_else(|| mode.filled(o, F::zero()));
-            match sink {
-                Sink::Stored { retain: true } => mode.store(o, mode.duplicate(&gy)),
-                Sink::Stored { retain: false } => graph.inner.borrow_mut().nodes[o].grad = None,
-                Sink::Capture(_) => {
-                    if let Some(&k) = wanted.get(o) {
-                        captured[k] = Some(mode.duplicate(&gy));
-                    }
+        let o = rec.outputs[0]; // every op has one output
+        let gy = pending.take(o).unwrap_or_else(|| mode.filled(o, F::zero()));
+        match sink {
+            Sink::Stored { retain: true } => mode.store(o, mode.duplicate(&gy)),
+            Sink::Stored { retain: false } => graph.inner.borrow_mut().nodes[o].grad = None,
+            Sink::Capture(_) => {
+                if let Some(&k) = wanted.get(o) {
+                    captured[k] = Some(mode.duplicate(&gy));
                 }
             }
-            gys.push(gy);
         }
         // Anomalies are checked on the rule's results, so a recorded rule must not fail inside.
         let detect = graph.replace_detect_anomaly(false);
-        let gxs = mode.rule(&rec, gys);
+        let gxs = mode.rule(&rec, gy);
         graph.set_detect_anomaly(detect);
         if detect && gxs.iter().flatten().any(|g| !mode.is_finite(g)) {
             return Err(Error::Anomaly {
@@ -566,23 +562,25 @@ fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) ->
     let start = inner.nodes[y].creator();
     for i in (0..=start.map_or(-1, i64::from)).rev() {
         let rec = &inner.tape[i as usize];
-        if !rec.outputs.iter().any(|&o| pending.contains_key(o)) {
+        let o = rec.outputs[0]; // every op has one output
+        let Some(gy) = pending.remove(o) else {
             continue; // not an ancestor of y
+        };
+        if retain {
+            add_to_stored(&mut inner.nodes, o, gy);
+        } else {
+            inner.nodes[o].grad = None;
         }
-        let mut gys: Outs<F> = Outs::new();
-        for &o in &rec.outputs {
-            let gy = pending.remove(o).unwrap_or_else(F::zero);
-            if retain {
-                add_to_stored(&mut inner.nodes, o, gy);
-            } else {
-                inner.nodes[o].grad = None;
-            }
-            gys.push(gy);
+        // Inputs on the stack: every op has one or two.
+        let (mut xs, mut needs) = ([F::zero(); 2], [false; 2]);
+        for (k, &x) in rec.inputs.iter().enumerate() {
+            let node = &inner.nodes[x];
+            (xs[k], needs[k]) = (node.scalar(), !node.is_const());
         }
-        let xs: SmallVec<[F; 2]> = ops::small(rec.inputs.iter().map(|&x| inner.nodes[x].scalar()));
-        let ys: Outs<F> = ops::small(rec.outputs.iter().map(|&o| inner.nodes[o].scalar()));
-        let needs = needs(&inner.nodes, rec);
-        let gxs = rec.op.backward(&xs, &ys, gys, &needs);
+        let n = rec.inputs.len();
+        let gxs = rec
+            .op
+            .backward(&xs[..n], &inner.nodes[o].scalar(), gy, &needs[..n]);
         for ((&x, gx), need) in rec.inputs.iter().zip(gxs).zip(needs) {
             let Some(gx) = gx.filter(|_| need) else {
                 continue;

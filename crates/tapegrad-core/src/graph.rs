@@ -43,9 +43,6 @@ pub(crate) enum Data<F> {
     Array(u32),
 }
 
-/// The shapes of up to four 0-d operands, for the scalar fast path's shape check.
-const NO_SHAPES: [&[usize]; 4] = [&[], &[], &[], &[]];
-
 /// `Node::creator` of a leaf.
 pub(crate) const LEAF: u32 = u32::MAX;
 /// `Node::creator` of a parameter: a leaf that survives [`Graph::clear`].
@@ -152,6 +149,14 @@ impl<F: Float> Inner<F> {
         match self.nodes[id].data() {
             Data::Scalar(s) => Val::S(s),
             Data::Array(k) => Val::R(&self.arrays[k as usize]),
+        }
+    }
+
+    /// The shape of a variable (`[]` for a number), borrowed.
+    pub(crate) fn view_shape(&self, id: VarId) -> &[usize] {
+        match self.nodes[id].data() {
+            Data::Scalar(_) => &[],
+            Data::Array(k) => self.arrays[k as usize].shape(),
         }
     }
 
@@ -478,66 +483,51 @@ impl<F: Float> Graph<F> {
         Ok(v.id)
     }
 
-    /// Applies `op` to `inputs`: the one place where an op is checked, computed and recorded.
-    pub(crate) fn apply(&self, op: Op<F>, inputs: &[Var<'_, F>]) -> Result<ops::Outs<Var<'_, F>>> {
+    /// Applies `op` to `inputs`: the one place where an op is checked, computed and recorded
+    /// (every op has one output).
+    pub(crate) fn apply1(&self, op: Op<F>, inputs: &[Var<'_, F>]) -> Result<Var<'_, F>> {
         let name = op.name();
-        let mut ids = Ids::new();
-        for v in inputs {
-            if !std::ptr::eq(v.graph, self) {
-                return Err(Error::GraphMismatch { op: name });
-            }
-            ids.push(v.id);
+        if inputs.iter().any(|v| !std::ptr::eq(v.graph, self)) {
+            return Err(Error::GraphMismatch { op: name });
         }
         let mut inner = self.inner.borrow_mut();
-        let mut constant = !ids.is_empty();
-        let y = {
-            let inner = &*inner;
-            // All inputs 0-d (deep scalar graphs): the formula on plain numbers, no array at all.
-            let mut scalars: SmallVec<[F; 2]> = SmallVec::new();
-            for &id in &ids {
-                let node = inner.nodes.get(id).ok_or(Error::StaleVar)?;
-                constant &= node.is_const();
-                match node.data() {
-                    Data::Scalar(s) => scalars.push(s),
-                    Data::Array(_) => break,
-                }
-            }
-            if scalars.len() == ids.len() && ids.len() <= NO_SHAPES.len() && op.scalar_closed() {
-                op.check(&NO_SHAPES[..ids.len()])?;
-                Ok(op.eval_scalars(&scalars))
-            } else {
-                let mut shapes: SmallVec<[&[usize]; 2]> = SmallVec::new();
-                for &id in &ids {
-                    let node = inner.nodes.get(id).ok_or(Error::StaleVar)?;
-                    constant &= node.is_const();
-                    match node.data() {
-                        Data::Scalar(_) => shapes.push(&[]),
-                        Data::Array(k) => shapes.push(inner.arrays[k as usize].shape()),
-                    }
-                }
-                op.check(&shapes)?;
-                let views: SmallVec<[ArrayViewD<'_, F>; 2]> =
-                    ids.iter().map(|&id| inner.view(id)).collect();
-                Err(op.forward(&views))
-            }
-        };
-        if self.detect_anomaly.get() {
-            let finite = match &y {
-                Ok(s) => s.is_finite(),
-                Err(a) => a.iter().all(|v| v.is_finite()),
+        let mut constant = !inputs.is_empty();
+        // One or two numbers in, a number out (deep scalar graphs): the formula on the stack.
+        let mut scalars = [F::zero(); 2];
+        let mut n = 0;
+        for v in inputs {
+            let Some(node) = inner.nodes.get(v.id) else {
+                return Err(Error::StaleVar); // (not `ok_or`: that builds and drops an Error per input)
             };
-            if !finite {
-                return Err(Error::Anomaly {
-                    op: op.name(),
-                    phase: "forward",
-                    position: inner.tape.len(),
-                });
+            constant &= node.is_const();
+            if let (Data::Scalar(s), Some(slot)) = (node.data(), scalars.get_mut(n)) {
+                *slot = s;
+                n += 1;
             }
         }
-        let y = match y {
-            Ok(s) => Data::Scalar(s),
-            Err(a) => inner.store(a),
+        let y = if n == inputs.len() && op.scalar_closed() {
+            op.check_scalars(n)?;
+            Data::Scalar(op.eval_scalars(&scalars[..n]))
+        } else {
+            let a = {
+                let inner = &*inner;
+                let shapes: SmallVec<[&[usize]; 2]> =
+                    ops::small(inputs.iter().map(|v| inner.view_shape(v.id)));
+                op.check(&shapes)?;
+                let views: SmallVec<[ArrayViewD<'_, F>; 2]> =
+                    ops::small(inputs.iter().map(|v| inner.view(v.id)));
+                op.forward(&views)
+            };
+            if self.detect_anomaly.get() && !a.iter().all(|v| v.is_finite()) {
+                return Err(self.forward_anomaly(&op, inner.tape.len()));
+            }
+            inner.store(a)
         };
+        if let Data::Scalar(s) = y {
+            if self.detect_anomaly.get() && !s.is_finite() {
+                return Err(self.forward_anomaly(&op, inner.tape.len()));
+            }
+        }
         // Nothing to differentiate through constants: their results are constants, unrecorded.
         let recording = self.recording.get() && !constant;
         let creator = if recording {
@@ -554,16 +544,23 @@ impl<F: Float> Graph<F> {
         if recording {
             inner.tape.push(Record {
                 op,
-                inputs: ids,
+                inputs: match *inputs {
+                    [a] => Ids::from_buf_and_len([a.id, VarId::default()], 1),
+                    [a, b] => Ids::from_buf([a.id, b.id]),
+                    _ => ops::small(inputs.iter().map(|v| v.id)),
+                },
                 outputs: smallvec::smallvec![out],
             });
         }
-        Ok(smallvec::smallvec![Var::from_id(self, out)])
+        Ok(Var::from_id(self, out))
     }
 
-    /// [`Graph::apply`] for the ops with one output (all of them so far).
-    pub(crate) fn apply1(&self, op: Op<F>, inputs: &[Var<'_, F>]) -> Result<Var<'_, F>> {
-        Ok(self.apply(op, inputs)?[0])
+    fn forward_anomaly(&self, op: &Op<F>, position: usize) -> Error {
+        Error::Anomaly {
+            op: op.name(),
+            phase: "forward",
+            position,
+        }
     }
 }
 

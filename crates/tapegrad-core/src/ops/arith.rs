@@ -17,9 +17,8 @@
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use ndarray::ArrayD;
-use smallvec::smallvec;
 
-use super::{div, mul, neg, un, Grads, Op, Value};
+use super::{div, grads, mul, neg, un, Grads, Op, Value};
 use crate::error::{Error, Result};
 use crate::{Float, Var};
 
@@ -214,18 +213,20 @@ pub(crate) fn or_panic<T>(r: Result<T>) -> T {
 
 macro_rules! binary_operator {
     ($Trait:ident, $method:ident, $kind:expr) => {
+        // Variables and numbers go straight to `apply1` (the hot path of scalar graphs); arrays
+        // take `binary`, which makes them constants.
         impl<'g, F: Float> $Trait<Var<'g, F>> for Var<'g, F> {
             type Output = Var<'g, F>;
             #[track_caller]
             fn $method(self, rhs: Var<'g, F>) -> Var<'g, F> {
-                or_panic(binary($kind, self, Operand::Var(rhs), false))
+                or_panic(self.graph.apply1($kind.op(), &[self, rhs]))
             }
         }
         impl<'g, F: Float> $Trait<F> for Var<'g, F> {
             type Output = Var<'g, F>;
             #[track_caller]
             fn $method(self, rhs: F) -> Var<'g, F> {
-                or_panic(binary($kind, self, Operand::Scalar(rhs), false))
+                or_panic(self.graph.apply1($kind.with_scalar(rhs, false), &[self]))
             }
         }
         impl<'g, F: Float> $Trait<ArrayD<F>> for Var<'g, F> {
@@ -246,14 +247,14 @@ macro_rules! binary_operator {
             type Output = Var<'g, f64>;
             #[track_caller]
             fn $method(self, rhs: Var<'g, f64>) -> Var<'g, f64> {
-                or_panic(binary($kind, rhs, Operand::Scalar(self), true))
+                or_panic(rhs.graph.apply1($kind.with_scalar(self, true), &[rhs]))
             }
         }
         impl<'g> $Trait<Var<'g, f32>> for f32 {
             type Output = Var<'g, f32>;
             #[track_caller]
             fn $method(self, rhs: Var<'g, f32>) -> Var<'g, f32> {
-                or_panic(binary($kind, rhs, Operand::Scalar(self), true))
+                or_panic(rhs.graph.apply1($kind.with_scalar(self, true), &[rhs]))
             }
         }
     };
@@ -296,30 +297,30 @@ fn pass_through<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool]) -> (Opti
 /// d(x0 + x1) = (gy, gy)
 pub(super) fn add_backward<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool]) -> Grads<T> {
     let (g0, g1) = pass_through(xs, gy, needs);
-    smallvec![g0, g1]
+    grads![g0, g1]
 }
 
 /// d(x0 - x1) = (gy, -gy)
 pub(super) fn sub_backward<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool]) -> Grads<T> {
     let (g0, g1) = pass_through(xs, gy, needs);
-    smallvec![g0, g1.map(neg)]
+    grads![g0, g1.map(neg)]
 }
 
 /// d(x0 * x1) = (gy * x1, gy * x0)
 pub(super) fn mul_backward<F: Float, T: Value<F>>(xs: &[T], gy: T) -> Grads<T> {
     let gx0 = mul(gy.clone(), &xs[1]);
-    smallvec![Some(gx0), Some(mul(gy, &xs[0]))]
+    grads![Some(gx0), Some(mul(gy, &xs[0]))]
 }
 
 /// d(x0 / x1) = (gy / x1, -(gy / x1) * x0 / x1)
 pub(super) fn div_backward<F: Float, T: Value<F>>(xs: &[T], gy: T) -> Grads<T> {
     let gx0 = div(gy, &xs[1]);
     let gx1 = neg(div(mul(gx0.clone(), &xs[0]), &xs[1]));
-    smallvec![Some(gx0), Some(gx1)]
+    grads![Some(gx0), Some(gx1)]
 }
 
 /// d(c / x) = gy * (-c / x^2)
 pub(super) fn rdiv_scalar_backward<F: Float, T: Value<F>>(c: F, x: &T, gy: T) -> Grads<T> {
     let d = un(Op::RDivScalar(-c), T::apply(Op::Square, &[x]));
-    smallvec![Some(mul(gy, &d))]
+    grads![Some(mul(gy, &d))]
 }

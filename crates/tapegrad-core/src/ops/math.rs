@@ -14,9 +14,7 @@
 //! | abs | abs x | sign x (0 at 0: the subgradient PyTorch also picks) |
 //! | sign | -1, 0, 1 | 0 |
 
-use smallvec::smallvec;
-
-use super::{arith::or_panic, div, mul, neg, scale, un, Grads, Op, Value};
+use super::{arith::or_panic, div, grads, mul, neg, scale, un, Grads, Op, Value};
 use crate::error::Result;
 use crate::{Float, Var};
 
@@ -366,17 +364,17 @@ impl<'g, F: Float> Var<'g, F> {
 /// d/dx x^c = c x^(c-1)
 pub(super) fn powf_backward<F: Float, T: Value<F>>(c: F, x: &T, gy: T) -> Grads<T> {
     let d = scale(T::apply(Op::PowF(c - F::one()), &[x]), c);
-    smallvec![Some(mul(gy, &d))]
+    grads![Some(mul(gy, &d))]
 }
 
 /// d/dx x^2 = 2x
 pub(super) fn square_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
-    smallvec![Some(scale(mul(gy, x), F::from_f64(2.0)))]
+    grads![Some(scale(mul(gy, x), F::from_f64(2.0)))]
 }
 
 /// d/dx e^x = e^x = y
 pub(super) fn exp_backward<F: Float, T: Value<F>>(y: &T, gy: T) -> Grads<T> {
-    smallvec![Some(mul(gy, y))]
+    grads![Some(mul(gy, y))]
 }
 
 /// The logistic function. Branch-free, so it vectorises; for very negative `x`, `e^-x`
@@ -399,7 +397,7 @@ pub(super) fn check_clip<F: Float>(lo: F, hi: F) -> Result<()> {
 /// d/dx sigmoid x = y (1 - y)
 pub(super) fn sigmoid_backward<F: Float, T: Value<F>>(y: &T, gy: T) -> Grads<T> {
     let d = mul(un(Op::RSubScalar(F::one()), y.clone()), y);
-    smallvec![Some(mul(gy, &d))]
+    grads![Some(mul(gy, &d))]
 }
 
 /// sign(x): -1, 0 or 1; unlike `f64::signum`, 0 at ±0.
@@ -415,26 +413,26 @@ pub(super) fn sign<F: Float>(x: F) -> F {
 
 /// d/dx sin x = cos x
 pub(super) fn sin_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
-    smallvec![Some(mul(gy, &T::apply(Op::Cos, &[x])))]
+    grads![Some(mul(gy, &T::apply(Op::Cos, &[x])))]
 }
 
 /// d/dx cos x = -sin x
 pub(super) fn cos_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
-    smallvec![Some(neg(mul(gy, &T::apply(Op::Sin, &[x]))))]
+    grads![Some(neg(mul(gy, &T::apply(Op::Sin, &[x]))))]
 }
 
 /// d/dx tanh x = 1 - y^2
 pub(super) fn tanh_backward<F: Float, T: Value<F>>(y: &T, gy: T) -> Grads<T> {
     let d = un(Op::RSubScalar(F::one()), T::apply(Op::Square, &[y]));
-    smallvec![Some(mul(gy, &d))]
+    grads![Some(mul(gy, &d))]
 }
 
 /// d/dx sqrt x = 1 / (2y)
 pub(super) fn sqrt_backward<F: Float, T: Value<F>>(y: &T, gy: T) -> Grads<T> {
-    smallvec![Some(scale(div(gy, y), F::from_f64(0.5)))]
+    grads![Some(scale(div(gy, y), F::from_f64(0.5)))]
 }
 
 /// d/dx |x| = sign x (0 at 0)
 pub(super) fn abs_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
-    smallvec![Some(mul(gy, &T::apply(Op::Sign, &[x])))]
+    grads![Some(mul(gy, &T::apply(Op::Sign, &[x])))]
 }

@@ -29,10 +29,20 @@ use smallvec::{smallvec, SmallVec};
 use crate::error::Result;
 use crate::{Float, Var};
 
-/// Outputs of one op (one for every op so far; the tape allows more).
-pub(crate) type Outs<T> = SmallVec<[T; 1]>;
-/// One optional gradient per input, as returned by a backward rule.
-pub(crate) type Grads<T> = SmallVec<[Option<T>; 2]>;
+/// One optional gradient per input, as returned by a backward rule (every op has one or two
+/// inputs; a one-input rule leaves the second `None`). A plain array: no length to keep.
+pub(crate) type Grads<T> = [Option<T>; 2];
+
+/// A rule's gradients: `grads![gx]` for a one-input op, `grads![gx0, gx1]` for two.
+macro_rules! grads {
+    ($a:expr) => {
+        [$a, None]
+    };
+    ($a:expr, $b:expr) => {
+        [$a, $b]
+    };
+}
+pub(crate) use grads;
 
 /// Every operation the tape can record, with its constant parameters (24 bytes for `f64`).
 #[derive(Debug, Clone, PartialEq)]
@@ -170,6 +180,21 @@ impl<F: Float> Op<F> {
         }
     }
 
+    /// [`Op::check`] for a scalar-closed op on numbers: 0-d operands fit every such op, so only
+    /// a parameter can be wrong (the scalar fast path's check, without building shapes).
+    #[inline]
+    pub(crate) fn check_scalars(&self, n: usize) -> Result<()> {
+        const NO_SHAPES: [&[usize]; 2] = [&[], &[]];
+        debug_assert!(self.scalar_closed());
+        match self {
+            Op::Clip(..) => self.check(&NO_SHAPES[..n]),
+            _ => {
+                debug_assert!(self.check(&NO_SHAPES[..n]).is_ok(), "{self:?} on numbers");
+                Ok(())
+            }
+        }
+    }
+
     /// Validates the operands' shapes before anything is computed.
     pub(crate) fn check(&self, shapes: &[&[usize]]) -> Result<()> {
         match self {
@@ -280,19 +305,12 @@ impl<F: Float> Op<F> {
         }
     }
 
-    /// The backward rule: gradients of the inputs `xs` from the outputs `ys` and their gradients
-    /// `gys`, written once for arrays and variables alike. `needs[i]` is false for a constant
+    /// The backward rule: gradients of the inputs `xs` from the output `y` (every op has one) and
+    /// its gradient `gy`, written once for arrays and variables alike. `needs[i]` is false for a constant
     /// input: a rule may skip its gradient when that saves real work (matmul), and the sweep
     /// drops whatever is computed for it anyway.
-    pub(crate) fn backward<T: Value<F>>(
-        &self,
-        xs: &[T],
-        ys: &[T],
-        gys: Outs<T>,
-        needs: &[bool],
-    ) -> Grads<T> {
-        let (x, y) = (&xs[0], &ys[0]);
-        let gy = gys.into_iter().next().expect("every op has an output");
+    pub(crate) fn backward<T: Value<F>>(&self, xs: &[T], y: &T, gy: T, needs: &[bool]) -> Grads<T> {
+        let x = &xs[0];
         match *self {
             Op::SumTo(_) => shape::sum_to_backward(x, gy),
             Op::BroadcastTo(_) => shape::broadcast_to_backward(x, gy),
@@ -300,10 +318,10 @@ impl<F: Float> Op<F> {
             Op::Permute(ref a) => shape::permute_backward(a, gy),
             Op::MatMul(ta, tb) => shape::matmul_backward(xs, gy, ta, tb, needs),
             Op::Sigmoid => math::sigmoid_backward(y, gy),
-            Op::Relu => smallvec![Some(mul(gy, &T::apply(Op::Positive, &[x])))],
-            Op::Clip(lo, hi) => smallvec![Some(mul(gy, &T::apply(Op::InRange(lo, hi), &[x])))],
-            Op::Positive | Op::InRange(..) => smallvec![None],
-            Op::Equal => smallvec![None, None],
+            Op::Relu => grads![Some(mul(gy, &T::apply(Op::Positive, &[x])))],
+            Op::Clip(lo, hi) => grads![Some(mul(gy, &T::apply(Op::InRange(lo, hi), &[x])))],
+            Op::Positive | Op::InRange(..) => grads![None],
+            Op::Equal => grads![None, None],
             Op::MaxAxis(_) | Op::MinAxis(_) => shape::extremum_backward(x, y, gy),
             Op::Select(ref a) => shape::select_backward(x, a, gy),
             Op::ScatterAdd(ref a) => shape::scatter_add_backward(a, gy),
@@ -311,22 +329,22 @@ impl<F: Float> Op<F> {
             Op::Sub => arith::sub_backward(xs, gy, needs),
             Op::Mul => arith::mul_backward(xs, gy),
             Op::Div => arith::div_backward(xs, gy),
-            Op::Neg => smallvec![Some(neg(gy))],
-            Op::AddScalar(_) => smallvec![Some(gy)],
-            Op::RSubScalar(_) => smallvec![Some(neg(gy))],
-            Op::MulScalar(c) => smallvec![Some(scale(gy, c))],
-            Op::DivScalar(c) => smallvec![Some(un(Op::DivScalar(c), gy))],
+            Op::Neg => grads![Some(neg(gy))],
+            Op::AddScalar(_) => grads![Some(gy)],
+            Op::RSubScalar(_) => grads![Some(neg(gy))],
+            Op::MulScalar(c) => grads![Some(scale(gy, c))],
+            Op::DivScalar(c) => grads![Some(un(Op::DivScalar(c), gy))],
             Op::RDivScalar(c) => arith::rdiv_scalar_backward(c, x, gy),
             Op::PowF(c) => math::powf_backward(c, x, gy),
             Op::Square => math::square_backward(x, gy),
             Op::Exp => math::exp_backward(y, gy),
-            Op::Log => smallvec![Some(div(gy, x))],
+            Op::Log => grads![Some(div(gy, x))],
             Op::Sin => math::sin_backward(x, gy),
             Op::Cos => math::cos_backward(x, gy),
             Op::Tanh => math::tanh_backward(y, gy),
             Op::Sqrt => math::sqrt_backward(y, gy),
             Op::Abs => math::abs_backward(x, gy),
-            Op::Sign => smallvec![None],
+            Op::Sign => grads![None],
         }
     }
 }

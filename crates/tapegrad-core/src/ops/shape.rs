@@ -13,9 +13,8 @@
 //! sweep reduces each with `sum_to` to its input's shape (one place, for every op).
 
 use ndarray::{ArrayD, ArrayView2, ArrayViewD, Axis, CowArray, Ix2, IxDyn, Slice};
-use smallvec::smallvec;
 
-use super::{arith::or_panic, Grads, Op, Value};
+use super::{arith::or_panic, grads, Grads, Op, Value};
 use crate::error::{Error, Result};
 use crate::{Float, Var};
 
@@ -248,17 +247,17 @@ pub(super) fn matmul<F: Float>(
 
 /// d sum_to = broadcast back to x's shape
 pub(super) fn sum_to_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
-    smallvec![Some(T::apply(Op::BroadcastTo(x.dims().into()), &[&gy]))]
+    grads![Some(T::apply(Op::BroadcastTo(x.dims().into()), &[&gy]))]
 }
 
 /// d broadcast_to = sum back to x's shape
 pub(super) fn broadcast_to_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
-    smallvec![Some(T::apply(Op::SumTo(x.dims().into()), &[&gy]))]
+    grads![Some(T::apply(Op::SumTo(x.dims().into()), &[&gy]))]
 }
 
 /// d reshape = reshape back
 pub(super) fn reshape_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
-    smallvec![Some(T::apply(Op::Reshape(x.dims().into()), &[&gy]))]
+    grads![Some(T::apply(Op::Reshape(x.dims().into()), &[&gy]))]
 }
 
 /// d permute(p) = permute(gy, p^-1)
@@ -267,7 +266,7 @@ pub(super) fn permute_backward<F: Float, T: Value<F>>(axes: &[usize], gy: T) -> 
     for (i, &a) in axes.iter().enumerate() {
         inverse[a] = i;
     }
-    smallvec![Some(T::apply(Op::Permute(inverse.into()), &[&gy]))]
+    grads![Some(T::apply(Op::Permute(inverse.into()), &[&gy]))]
 }
 
 /// d (a b) = (gy b^T, a^T gy), with transposes read in place, each only when needed (each is a
@@ -290,13 +289,13 @@ pub(super) fn matmul_backward<F: Float, T: Value<F>>(
         false => mm(!ta, false, a, &gy), // op(a)^T gy
         true => mm(true, ta, &gy, a),    // (op(a)^T gy)^T = gy^T op(a)
     });
-    smallvec![ga, gb]
+    grads![ga, gb]
 }
 
 /// d max_axis = gy where x is a maximum (every tied maximum gets it, as DeZero), 0 elsewhere
 pub(super) fn extremum_backward<F: Float, T: Value<F>>(x: &T, y: &T, gy: T) -> Grads<T> {
     let mask = T::apply(Op::Equal, &[x, y]);
-    smallvec![Some(super::mul(mask, &gy))]
+    grads![Some(super::mul(mask, &gy))]
 }
 
 /// d select = scatter the slices' gradients back, adding repeats
@@ -304,14 +303,14 @@ pub(super) fn select_backward<F: Float, T: Value<F>>(x: &T, params: &[usize], gy
     let axis = params[0];
     let mut p = vec![axis, x.dims()[axis]];
     p.extend_from_slice(&params[1..]);
-    smallvec![Some(T::apply(Op::ScatterAdd(p.into()), &[&gy]))]
+    grads![Some(T::apply(Op::ScatterAdd(p.into()), &[&gy]))]
 }
 
 /// d scatter_add = select the same slices
 pub(super) fn scatter_add_backward<F: Float, T: Value<F>>(params: &[usize], gy: T) -> Grads<T> {
     let mut p = vec![params[0]];
     p.extend_from_slice(&params[2..]);
-    smallvec![Some(T::apply(Op::Select(p.into()), &[&gy]))]
+    grads![Some(T::apply(Op::Select(p.into()), &[&gy]))]
 }
 
 impl<'g, F: Float> Var<'g, F> {
