@@ -24,7 +24,7 @@ use slotmap::{SecondaryMap, SlotMap};
 use smallvec::SmallVec;
 
 use crate::error::{Error, Result};
-use crate::graph::{Grad, Ids, Node, Record, VarId};
+use crate::graph::{Grad, Ids, Inner, Node, Record, VarId};
 use crate::ops::{self, arith::or_panic, Grads, Val};
 use crate::{Float, Graph, Var};
 
@@ -556,36 +556,41 @@ fn sweep<F: Float, M: Mode<F>>(
 fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) -> Result<()> {
     let detect = graph.detect_anomaly();
     let mut inner = graph.inner.borrow_mut();
-    let inner = &mut *inner;
-    let mut pending: SecondaryMap<VarId, F> = SecondaryMap::new();
+    let Inner {
+        nodes,
+        tape,
+        pending_scalars: pending,
+        ..
+    } = &mut *inner;
     pending.insert(y, seed);
-    let start = inner.nodes[y].creator();
+    let start = nodes[y].creator();
     for i in (0..=start.map_or(-1, i64::from)).rev() {
-        let rec = &inner.tape[i as usize];
+        let rec = &tape[i as usize];
         let o = rec.outputs[0]; // every op has one output
         let Some(gy) = pending.remove(o) else {
             continue; // not an ancestor of y
         };
         if retain {
-            add_to_stored(&mut inner.nodes, o, gy);
+            add_to_stored(nodes, o, gy);
         } else {
-            inner.nodes[o].grad = None;
+            nodes[o].grad = None;
         }
         // Inputs on the stack: every op has one or two.
         let (mut xs, mut needs) = ([F::zero(); 2], [false; 2]);
         for (k, &x) in rec.inputs.iter().enumerate() {
-            let node = &inner.nodes[x];
+            let node = &nodes[x];
             (xs[k], needs[k]) = (node.scalar(), !node.is_const());
         }
         let n = rec.inputs.len();
         let gxs = rec
             .op
-            .backward(&xs[..n], &inner.nodes[o].scalar(), gy, &needs[..n]);
+            .backward(&xs[..n], &nodes[o].scalar(), gy, &needs[..n]);
         for ((&x, gx), need) in rec.inputs.iter().zip(gxs).zip(needs) {
             let Some(gx) = gx.filter(|_| need) else {
                 continue;
             };
             if detect && !gx.is_finite() {
+                pending.clear(); // empty between passes
                 return Err(Error::Anomaly {
                     op: rec.op.name(),
                     phase: "backward",
@@ -601,8 +606,8 @@ fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) ->
         }
     }
     for (id, g) in pending.drain() {
-        if !inner.nodes[id].is_const() {
-            add_to_stored(&mut inner.nodes, id, g);
+        if !nodes[id].is_const() {
+            add_to_stored(nodes, id, g);
         }
     }
     Ok(())

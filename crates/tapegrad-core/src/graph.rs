@@ -11,7 +11,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 
 use ndarray::{ArrayD, ArrayViewD, Dimension};
-use slotmap::{new_key_type, SlotMap, SparseSecondaryMap};
+use slotmap::{new_key_type, SecondaryMap, SlotMap, SparseSecondaryMap};
 use smallvec::SmallVec;
 
 use crate::error::{Error, Result};
@@ -127,6 +127,9 @@ pub(crate) struct Inner<F> {
     pub(crate) arrays: Vec<ArrayD<F>>,
     /// Labels; few variables have one.
     pub(crate) names: SparseSecondaryMap<VarId, Box<str>>,
+    /// The scalar sweep's pending gradients, empty between passes: kept so that its storage is
+    /// reused (a fresh map per `backward` costs more than a small graph's whole pass).
+    pub(crate) pending_scalars: SecondaryMap<VarId, F>,
 }
 
 impl<F: Float> Inner<F> {
@@ -226,6 +229,7 @@ impl<F: Float> Graph<F> {
                 tape: Vec::new(),
                 arrays: Vec::new(),
                 names: SparseSecondaryMap::new(),
+                pending_scalars: SecondaryMap::new(),
             }),
             recording: Cell::new(true),
             detect_anomaly: Cell::new(false),

@@ -246,7 +246,7 @@ impl<F: Float> Op<F> {
             Op::MulScalar(c) => k.unary(move |x| x * c),
             Op::DivScalar(c) => k.unary(move |x| x / c),
             Op::RDivScalar(c) => k.unary(move |x| c / x),
-            Op::PowF(c) => k.unary(move |x| x.powf(c)),
+            Op::PowF(c) => k.unary(move |x| math::powf(x, c)),
             Op::Square => k.unary(|x| x * x),
             Op::Exp => k.unary(F::exp),
             Op::Log => k.unary(F::ln),
