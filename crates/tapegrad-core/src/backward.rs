@@ -9,9 +9,9 @@
 //! ```text
 //! pending = { y: ones_like(y) }
 //! for record in tape[..=creator(y)].rev():        // no recursion, no priority queue
-//!     gys = take pending[record.outputs]         // skip the record if it has none
+//!     gy = take pending[record.output]           // skip the record if it has none
 //!     store or free gys (retain_grad)            // intermediate gradients die here
-//!     gxs = record.op.backward(xs, ys, gys)      // the rule: one optional gradient per input
+//!     gxs = record.op.backward(xs, y, gy)        // the rule: one optional gradient per input
 //!     pending[input] += gx                       // the only place gradients are added
 //! stored_grad[leaf] += pending[leaf]             // what is left are leaves
 //! ```
@@ -24,7 +24,7 @@ use slotmap::{SecondaryMap, SlotMap};
 use smallvec::SmallVec;
 
 use crate::error::{Error, Result};
-use crate::graph::{Grad, Ids, Inner, Node, Record, VarId};
+use crate::graph::{Grad, Inner, Node, Record, VarId};
 use crate::ops::{self, arith::or_panic, Grads, Val};
 use crate::{Float, Graph, Var};
 
@@ -331,8 +331,8 @@ impl<F: Float> Mode<F> for ArrayMode<'_, F> {
 
     fn rule(&self, rec: &Record<F>, gy: Val<'static, F>) -> Grads<Val<'static, F>> {
         let inner = self.0.inner.borrow();
-        let xs: SmallVec<[_; 2]> = ops::small(rec.inputs.iter().map(|&id| inner.val(id)));
-        let y = inner.val(rec.outputs[0]);
+        let xs: SmallVec<[_; 2]> = ops::small(rec.inputs().iter().map(|&id| inner.val(id)));
+        let y = inner.val(rec.output);
         let needs = needs(&inner.nodes, rec);
         // the `'static` gradient coerces to the arena borrow's lifetime: one lifetime for the rule
         let gxs = rec.op.backward(&xs, &y, gy, &needs);
@@ -404,11 +404,9 @@ impl<F: Float> Mode<F> for VarMode<'_, F> {
 
     fn rule(&self, rec: &Record<F>, gy: VarId) -> Grads<VarId> {
         let var = |id: &VarId| Var::from_id(self.0, *id);
-        let xs: SmallVec<[_; 2]> = rec.inputs.iter().map(var).collect();
+        let xs: SmallVec<[_; 2]> = rec.inputs().iter().map(var).collect();
         let needs = needs(&self.0.inner.borrow().nodes, rec);
-        let [g0, g1] = rec
-            .op
-            .backward(&xs, &var(&rec.outputs[0]), var(&gy), &needs);
+        let [g0, g1] = rec.op.backward(&xs, &var(&rec.output), var(&gy), &needs);
         let finish = |g: Option<Var<'_, F>>, k: usize| {
             g.filter(|_| needs[k])
                 .map(|g| ops::unbroadcast(g, &xs[k]).id)
@@ -486,17 +484,13 @@ fn sweep<F: Float, M: Mode<F>>(
         let rec = {
             let inner = graph.inner.borrow();
             let rec = &inner.tape[i as usize];
-            if !rec.outputs.iter().any(|&o| pending.contains(o)) {
+            if !pending.contains(rec.output) {
                 continue; // not an ancestor of the seeds
             }
-            // A copy (inline, no heap): the rule may push new records on the tape.
-            Record {
-                op: rec.op.clone(),
-                inputs: Ids::from_slice(&rec.inputs),
-                outputs: Ids::from_slice(&rec.outputs),
-            }
+            // A copy (inline, no heap but shape parameters): the rule may push on the tape.
+            rec.clone()
         };
-        let o = rec.outputs[0]; // every op has one output
+        let o = rec.output;
         let gy = pending.take(o).unwrap_or_else(|| mode.filled(o, F::zero()));
         match sink {
             Sink::Stored { retain: true } => mode.store(o, mode.duplicate(&gy)),
@@ -518,7 +512,7 @@ fn sweep<F: Float, M: Mode<F>>(
                 position: i as usize,
             });
         }
-        for (&x, gx) in rec.inputs.iter().zip(gxs) {
+        for (&x, gx) in rec.inputs().iter().zip(gxs) {
             if let Some(gx) = gx {
                 pending.add(mode, x, gx);
             }
@@ -566,7 +560,7 @@ fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) ->
     let start = nodes[y].creator();
     for i in (0..=start.map_or(-1, i64::from)).rev() {
         let rec = &tape[i as usize];
-        let o = rec.outputs[0]; // every op has one output
+        let o = rec.output;
         let Some(gy) = pending.remove(o) else {
             continue; // not an ancestor of y
         };
@@ -577,15 +571,15 @@ fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) ->
         }
         // Inputs on the stack: every op has one or two.
         let (mut xs, mut needs) = ([F::zero(); 2], [false; 2]);
-        for (k, &x) in rec.inputs.iter().enumerate() {
+        for (k, &x) in rec.inputs().iter().enumerate() {
             let node = &nodes[x];
             (xs[k], needs[k]) = (node.scalar(), !node.is_const());
         }
-        let n = rec.inputs.len();
+        let n = rec.inputs().len();
         let gxs = rec
             .op
             .backward(&xs[..n], &nodes[o].scalar(), gy, &needs[..n]);
-        for ((&x, gx), need) in rec.inputs.iter().zip(gxs).zip(needs) {
+        for ((&x, gx), need) in rec.inputs().iter().zip(gxs).zip(needs) {
             let Some(gx) = gx.filter(|_| need) else {
                 continue;
             };
@@ -615,7 +609,7 @@ fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) ->
 
 /// Which inputs of `rec` take a gradient: all but the constants.
 fn needs<F: Float>(nodes: &SlotMap<VarId, Node<F>>, rec: &Record<F>) -> SmallVec<[bool; 2]> {
-    ops::small(rec.inputs.iter().map(|&x| !nodes[x].is_const()))
+    ops::small(rec.inputs().iter().map(|&x| !nodes[x].is_const()))
 }
 
 /// `v.grad = v.grad + g` for a 0-d variable of an all-scalar graph.

@@ -86,7 +86,7 @@ impl<F: Float> Graph<F> {
             }
             if let Some(r) = inner.nodes[id].creator() {
                 if seen_records.insert(r as usize) {
-                    stack.extend(inner.tape[r as usize].inputs.iter().copied());
+                    stack.extend(inner.tape[r as usize].inputs().iter().copied());
                 }
             }
         }
@@ -119,11 +119,11 @@ impl<F: Float> Graph<F> {
                 "  f{r} [label=\"{}\", color=lightblue, style=filled, shape=box]",
                 rec.op.label()
             );
-            for x in &rec.inputs {
+            for x in rec.inputs() {
                 let _ = writeln!(out, "  v{} -> f{r}", x.data().as_ffi());
             }
-            for y in rec.outputs.iter().filter(|y| seen_vars.contains_key(**y)) {
-                let _ = writeln!(out, "  f{r} -> v{}", y.data().as_ffi());
+            if seen_vars.contains_key(rec.output) {
+                let _ = writeln!(out, "  f{r} -> v{}", rec.output.data().as_ffi());
             }
         }
         out.push_str("}\n");
