@@ -327,3 +327,16 @@ fn constants_at_second_order() {
     assert_eq!(x.grad().unwrap(), array![18.0, -3.0].into_dyn());
     assert!(c.grad().is_none());
 }
+
+#[test]
+fn scalar_constants_take_no_gradient() {
+    let g: Graph = Graph::new();
+    let (c, x) = (g.constant(arr0(3.0)), g.scalar(2.0));
+    let y = c * x * x + c.exp();
+    y.backward();
+    assert_eq!(g0(x), 12.0); // 2 c x
+    assert!(c.grad().is_none());
+    let z = c.square();
+    z.backward(); // a constant seed keeps nothing
+    assert!(z.grad().is_none() && c.grad().is_none());
+}

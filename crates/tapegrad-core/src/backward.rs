@@ -553,17 +553,27 @@ fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) ->
     let Inner {
         nodes,
         tape,
-        pending_scalars: pending,
+        scratch,
         ..
     } = &mut *inner;
-    pending.insert(y, seed);
+    // Pending gradients: of op results by the index of the record that made them (a plain
+    // vector, no key checks), of leaves in a map. Both kept in the graph between passes.
+    let (pending, leaves) = (&mut scratch.by_record, &mut scratch.leaves);
     let start = nodes[y].creator();
-    for i in (0..=start.map_or(-1, i64::from)).rev() {
-        let rec = &tape[i as usize];
-        let o = rec.output;
-        let Some(gy) = pending.remove(o) else {
+    pending.clear();
+    pending.resize(start.map_or(0, |s| s as usize + 1), None);
+    match start {
+        Some(s) => pending[s as usize] = Some(seed),
+        None => {
+            leaves.insert(y, seed);
+        }
+    }
+    for i in (0..pending.len()).rev() {
+        let Some(gy) = pending[i].take() else {
             continue; // not an ancestor of y
         };
+        let rec = &tape[i];
+        let o = rec.output;
         if retain {
             add_to_stored(nodes, o, gy);
         } else {
@@ -585,23 +595,32 @@ fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) ->
             };
             if detect && !gx.is_finite() {
                 pending.clear(); // empty between passes
+                leaves.clear();
                 return Err(Error::Anomaly {
                     op: rec.op.name(),
                     phase: "backward",
-                    position: i as usize,
+                    position: i,
                 });
             }
-            match pending.get_mut(x) {
-                Some(acc) => *acc += gx,
-                None => {
-                    pending.insert(x, gx);
-                }
-            }
+            let acc = match nodes[x].creator() {
+                Some(j) => &mut pending[j as usize],
+                None => match leaves.get_mut(x) {
+                    Some(acc) => {
+                        *acc += gx;
+                        continue;
+                    }
+                    None => {
+                        leaves.insert(x, gx);
+                        continue;
+                    }
+                },
+            };
+            *acc = Some(acc.map_or(gx, |a| a + gx));
         }
     }
-    for (id, g) in pending.drain() {
+    for (id, g) in leaves.drain() {
         if !nodes[id].is_const() {
-            add_to_stored(nodes, id, g);
+            add_to_stored(nodes, id, g); // (a constant seed keeps nothing)
         }
     }
     Ok(())

@@ -156,9 +156,18 @@ pub(crate) struct Inner<F> {
     pub(crate) arrays: Vec<ArrayD<F>>,
     /// Labels; few variables have one.
     pub(crate) names: SparseSecondaryMap<VarId, Box<str>>,
-    /// The scalar sweep's pending gradients, empty between passes: kept so that its storage is
-    /// reused (a fresh map per `backward` costs more than a small graph's whole pass).
-    pub(crate) pending_scalars: SecondaryMap<VarId, F>,
+    /// The scalar sweep's working storage, empty between passes: kept so that it is reused (a
+    /// fresh map per `backward` costs more than a small graph's whole pass).
+    pub(crate) scratch: Scratch<F>,
+}
+
+/// Pending gradients of the scalar sweep (see `backward::sweep_scalars`).
+#[derive(Debug)]
+pub(crate) struct Scratch<F> {
+    /// The gradient of each record's output, by record index.
+    pub(crate) by_record: Vec<Option<F>>,
+    /// The gradients of leaves.
+    pub(crate) leaves: SecondaryMap<VarId, F>,
 }
 
 impl<F: Float> Inner<F> {
@@ -258,7 +267,10 @@ impl<F: Float> Graph<F> {
                 tape: Vec::new(),
                 arrays: Vec::new(),
                 names: SparseSecondaryMap::new(),
-                pending_scalars: SecondaryMap::new(),
+                scratch: Scratch {
+                    by_record: Vec::new(),
+                    leaves: SecondaryMap::new(),
+                },
             }),
             recording: Cell::new(true),
             detect_anomaly: Cell::new(false),
