@@ -31,13 +31,16 @@ pub(crate) struct Inputs([VarId; 2]);
 
 impl Inputs {
     /// # Panics
-    /// With more than two inputs (no op has more).
-    pub(crate) fn new(ids: &[VarId]) -> Self {
-        match *ids {
-            [a] => Inputs([a, VarId::null()]),
-            [a, b] => Inputs([a, b]),
-            _ => panic!("tapegrad bug: an op with {} inputs", ids.len()),
-        }
+    /// With no input or more than two (no op has either).
+    pub(crate) fn new(ids: impl IntoIterator<Item = VarId>) -> Self {
+        let mut ids = ids.into_iter();
+        let first = ids.next().expect("tapegrad bug: an op without inputs");
+        let inputs = Inputs([first, ids.next().unwrap_or_default()]);
+        assert!(
+            ids.next().is_none(),
+            "tapegrad bug: an op with 3 or more inputs"
+        );
+        inputs
     }
 
     pub(crate) fn as_slice(&self) -> &[VarId] {
@@ -589,11 +592,7 @@ impl<F: Float> Graph<F> {
         if recording {
             inner.tape.push(Record {
                 op,
-                inputs: match *inputs {
-                    [a] => Inputs([a.id, VarId::null()]),
-                    [a, b] => Inputs([a.id, b.id]),
-                    _ => Inputs::new(&inputs.iter().map(|v| v.id).collect::<Vec<_>>()),
-                },
+                inputs: Inputs::new(inputs.iter().map(|v| v.id)),
                 output: out,
             });
         }
