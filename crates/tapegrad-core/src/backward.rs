@@ -24,7 +24,7 @@ use slotmap::{SecondaryMap, SlotMap};
 use smallvec::SmallVec;
 
 use crate::error::{Error, Result};
-use crate::graph::{Grad, Inner, Node, Record, VarId};
+use crate::graph::{Grad, Inner, Node, Record, Scratch, VarId, CONST};
 use crate::ops::{self, arith::or_panic, Grads, Val};
 use crate::{Float, Graph, Var};
 
@@ -352,17 +352,19 @@ impl<F: Float> Mode<F> for ArrayMode<'_, F> {
     fn store(&self, id: VarId, g: Val<'static, F>) {
         let mut inner = self.0.inner.borrow_mut();
         let old = inner.nodes[id].grad.take().map(|b| *b);
-        let new = match old {
-            None => g.into_array(),
+        let new = match (old, g) {
+            (None, Val::S(s)) => Grad::Scalar(s),
+            (None, g) => Grad::Array(g.into_array()),
+            (Some(Grad::Scalar(a)), Val::S(b)) => Grad::Scalar(a + b),
             // In place: `grad()` hands out copies, never this buffer.
-            Some(Grad::Array(mut a)) => {
+            (Some(Grad::Array(mut a)), g) => {
                 a += &g.view();
-                a
+                Grad::Array(a)
             }
-            // A constant now: this pass did not record how it was computed.
-            Some(Grad::Var(v)) => &inner.val(v).view() + &g.view(),
+            // A constant now, if a variable: this pass did not record how it was computed.
+            (Some(old), g) => Grad::Array(inner.grad_array(&old) + &g.view()),
         };
-        inner.nodes[id].grad = Some(Box::new(Grad::Array(new)));
+        inner.nodes[id].grad = Some(Box::new(new));
     }
 
     fn is_finite(&self, g: &Val<'static, F>) -> bool {
@@ -421,6 +423,10 @@ impl<F: Float> Mode<F> for VarMode<'_, F> {
             Some(Grad::Var(v)) => self.accumulate(v, g),
             Some(Grad::Array(a)) => {
                 let a = self.0.leaf(a).id;
+                self.accumulate(a, g)
+            }
+            Some(Grad::Scalar(s)) => {
+                let a = self.0.scalar(s).id;
                 self.accumulate(a, g)
             }
         };
@@ -558,7 +564,11 @@ fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) ->
     } = &mut *inner;
     // Pending gradients: of op results by the index of the record that made them (a plain
     // vector, no key checks), of leaves in a map. Both kept in the graph between passes.
-    let (pending, leaves) = (&mut scratch.by_record, &mut scratch.leaves);
+    let Scratch {
+        by_record: pending,
+        leaves,
+        leaf_ids,
+    } = scratch;
     let start = nodes[y].creator();
     pending.clear();
     pending.resize(start.map_or(0, |s| s as usize + 1), None);
@@ -566,6 +576,7 @@ fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) ->
         Some(s) => pending[s as usize] = Some(seed),
         None => {
             leaves.insert(y, seed);
+            leaf_ids.push(y);
         }
     }
     for i in (0..pending.len()).rev() {
@@ -573,52 +584,52 @@ fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) ->
             continue; // not an ancestor of y
         };
         let rec = &tape[i];
-        let o = rec.output;
         if retain {
-            add_to_stored(nodes, o, gy);
-        } else {
-            nodes[o].grad = None;
+            add_to_stored(nodes, rec.output, gy);
         }
-        // Inputs on the stack: every op has one or two.
-        let (mut xs, mut needs) = ([F::zero(); 2], [false; 2]);
-        for (k, &x) in rec.inputs().iter().enumerate() {
+        let out = &mut nodes[rec.output];
+        if !retain && out.grad.is_some() {
+            out.grad = None;
+        }
+        let y = out.scalar();
+        // Inputs on the stack (every op has one or two), each looked up once.
+        let ids = rec.inputs();
+        let (mut xs, mut creators) = ([F::zero(); 2], [CONST; 2]);
+        for (k, &x) in ids.iter().enumerate() {
             let node = &nodes[x];
-            (xs[k], needs[k]) = (node.scalar(), !node.is_const());
+            (xs[k], creators[k]) = (node.scalar(), node.creator);
         }
-        let n = rec.inputs().len();
-        let gxs = rec
-            .op
-            .backward(&xs[..n], &nodes[o].scalar(), gy, &needs[..n]);
-        for ((&x, gx), need) in rec.inputs().iter().zip(gxs).zip(needs) {
-            let Some(gx) = gx.filter(|_| need) else {
+        let needs = creators.map(|c| c != CONST);
+        let n = ids.len();
+        let gxs = rec.op.backward(&xs[..n], &y, gy, &needs[..n]);
+        let bad = |(g, need): (&Option<F>, bool)| need && g.is_some_and(|g| !g.is_finite());
+        if detect && gxs.iter().zip(needs).any(bad) {
+            pending.clear(); // empty between passes
+            leaves.clear();
+            leaf_ids.clear();
+            return Err(Error::Anomaly {
+                op: rec.op.name(),
+                phase: "backward",
+                position: i,
+            });
+        }
+        for ((gx, creator), &x) in gxs.into_iter().zip(creators).zip(ids) {
+            let Some(gx) = gx.filter(|_| creator != CONST) else {
                 continue;
             };
-            if detect && !gx.is_finite() {
-                pending.clear(); // empty between passes
-                leaves.clear();
-                return Err(Error::Anomaly {
-                    op: rec.op.name(),
-                    phase: "backward",
-                    position: i,
-                });
+            if creator < CONST {
+                let acc = &mut pending[creator as usize];
+                *acc = Some(acc.map_or(gx, |a| a + gx));
+            } else if let Some(acc) = leaves.get_mut(x) {
+                *acc += gx;
+            } else {
+                leaves.insert(x, gx);
+                leaf_ids.push(x);
             }
-            let acc = match nodes[x].creator() {
-                Some(j) => &mut pending[j as usize],
-                None => match leaves.get_mut(x) {
-                    Some(acc) => {
-                        *acc += gx;
-                        continue;
-                    }
-                    None => {
-                        leaves.insert(x, gx);
-                        continue;
-                    }
-                },
-            };
-            *acc = Some(acc.map_or(gx, |a| a + gx));
         }
     }
-    for (id, g) in leaves.drain() {
+    for id in leaf_ids.drain(..) {
+        let g = leaves.remove(id).expect("a leaf's pending gradient");
         if !nodes[id].is_const() {
             add_to_stored(nodes, id, g); // (a constant seed keeps nothing)
         }
@@ -635,6 +646,10 @@ fn needs<F: Float>(nodes: &SlotMap<VarId, Node<F>>, rec: &Record<F>) -> SmallVec
 fn add_to_stored<F: Float>(nodes: &mut SlotMap<VarId, Node<F>>, id: VarId, g: F) {
     let sum = match nodes[id].grad.as_deref_mut() {
         None => g,
+        Some(Grad::Scalar(s)) => {
+            *s += g;
+            return;
+        }
         Some(Grad::Array(a)) => {
             *a += g; // in place: `grad()` hands out copies, never this buffer
             return;
@@ -642,7 +657,7 @@ fn add_to_stored<F: Float>(nodes: &mut SlotMap<VarId, Node<F>>, id: VarId, g: F)
         // From an earlier create_graph pass; a constant from now on, as in `ArrayMode::store`.
         Some(&mut Grad::Var(v)) => nodes[v].scalar() + g,
     };
-    nodes[id].grad = Some(Box::new(Grad::Array(ndarray::arr0(sum).into_dyn())));
+    nodes[id].grad = Some(Box::new(Grad::Scalar(sum)));
 }
 
 /// The pending gradients of one pass: a dense index from variable to a slot, and a small pool of

@@ -56,6 +56,8 @@ impl Inputs {
 /// `create_graph` (or asked for with [`Var::grad_var`]).
 #[derive(Debug)]
 pub(crate) enum Grad<F> {
+    /// The gradient of a 0-d variable: no array to allocate.
+    Scalar(F),
     Array(ArrayD<F>),
     Var(VarId),
 }
@@ -159,6 +161,8 @@ pub(crate) struct Inner<F> {
     pub(crate) arrays: Vec<ArrayD<F>>,
     /// Labels; few variables have one.
     pub(crate) names: SparseSecondaryMap<VarId, Box<str>>,
+    /// Whether a parameter was ever made ([`Graph::param`]): `clear` has nothing to keep if not.
+    has_params: bool,
     /// The scalar sweep's working storage, empty between passes: kept so that it is reused (a
     /// fresh map per `backward` costs more than a small graph's whole pass).
     pub(crate) scratch: Scratch<F>,
@@ -171,6 +175,9 @@ pub(crate) struct Scratch<F> {
     pub(crate) by_record: Vec<Option<F>>,
     /// The gradients of leaves.
     pub(crate) leaves: SecondaryMap<VarId, F>,
+    /// The keys of `leaves`, to empty it without scanning every slot (after a `clear`, two leaves
+    /// may sit at the far end of the arena).
+    pub(crate) leaf_ids: Vec<VarId>,
 }
 
 impl<F: Float> Inner<F> {
@@ -210,6 +217,16 @@ impl<F: Float> Inner<F> {
         match node.data() {
             Data::Scalar(_) => ndarray::aview0(&node.scalar).into_dyn(),
             Data::Array(k) => self.arrays[k as usize].view(),
+        }
+    }
+
+    /// A stored gradient's value, as an array of its own.
+    pub(crate) fn grad_array(&self, g: &Grad<F>) -> ArrayD<F> {
+        match g {
+            &Grad::Scalar(s) => ndarray::arr0(s).into_dyn(),
+            Grad::Array(a) => a.clone(),
+            // A gradient variable lives as long as the variable whose gradient it is.
+            &Grad::Var(id) => self.val(id).into_array(),
         }
     }
 
@@ -270,9 +287,11 @@ impl<F: Float> Graph<F> {
                 tape: Vec::new(),
                 arrays: Vec::new(),
                 names: SparseSecondaryMap::new(),
+                has_params: false,
                 scratch: Scratch {
                     by_record: Vec::new(),
                     leaves: SecondaryMap::new(),
+                    leaf_ids: Vec::new(),
                 },
             }),
             recording: Cell::new(true),
@@ -356,6 +375,7 @@ impl<F: Float> Graph<F> {
     /// assert_eq!(g.len(), 3); // w, and the last step's w * w and its sum
     /// ```
     pub fn param<D: Dimension>(&self, a: ndarray::Array<F, D>) -> Var<'_, F> {
+        self.inner.borrow_mut().has_params = true;
         self.insert(a.into_dyn(), PARAM)
     }
 
@@ -444,7 +464,13 @@ impl<F: Float> Graph<F> {
     pub fn clear(&self) {
         let mut inner = self.inner.borrow_mut();
         let inner = &mut *inner;
-        inner.tape.clear();
+        inner.tape.drain(..).for_each(|rec| rec.op.discard());
+        if !inner.has_params {
+            inner.nodes.clear();
+            inner.arrays.clear();
+            inner.names.clear();
+            return;
+        }
         let params: Vec<VarId> = inner
             .nodes
             .iter()
@@ -533,14 +559,82 @@ impl<F: Float> Graph<F> {
 
     /// Applies `op` to `inputs`: the one place where an op is checked, computed and recorded
     /// (every op has one output).
+    ///
+    /// Inlined into every operator, so that for a known op the common case of deep scalar graphs
+    /// (one or two live numbers of this graph in, a number out) compiles down to the formula, an
+    /// arena insert and a tape push. Everything else (arrays, errors, anomaly detection, `clip`'s
+    /// bounds) takes [`Graph::apply_general`], which gives the same results.
+    #[inline(always)]
     pub(crate) fn apply1(&self, op: Op<F>, inputs: &[Var<'_, F>]) -> Result<Var<'_, F>> {
+        if inputs.len() <= 2
+            && op.scalar_closed()
+            && op.check_scalars(inputs.len()).is_ok()
+            && !self.detect_anomaly.get()
+        {
+            let mut inner = self.inner.borrow_mut();
+            if let Some((xs, constant)) = self.numbers(&inner, inputs) {
+                let y = Data::Scalar(op.eval_scalars(&xs[..inputs.len()]));
+                let out = if self.recording.get() && !constant {
+                    let creator = Self::next_creator(&inner.tape);
+                    let out = inner.insert(y, creator);
+                    let inputs = Inputs::new(inputs.iter().map(|v| v.id));
+                    inner.tape.push(Record {
+                        op,
+                        inputs,
+                        output: out,
+                    });
+                    out
+                } else {
+                    inner.insert(y, if constant { CONST } else { LEAF })
+                };
+                return Ok(Var::from_id(self, out));
+            }
+        }
+        self.apply_general(op, inputs)
+    }
+
+    /// The values of `inputs` if they are all live numbers of this graph, and whether they are
+    /// all constants.
+    #[inline(always)]
+    fn numbers(&self, inner: &Inner<F>, inputs: &[Var<'_, F>]) -> Option<([F; 2], bool)> {
+        let mut xs = [F::zero(); 2];
+        let mut constant = true;
+        for (x, v) in xs.iter_mut().zip(inputs) {
+            if !std::ptr::eq(v.graph, self) {
+                return None;
+            }
+            let node = inner.nodes.get(v.id)?;
+            if node.array != NO_ARRAY {
+                return None;
+            }
+            *x = node.scalar;
+            constant &= node.is_const();
+        }
+        Some((xs, constant))
+    }
+
+    /// The creator index of the next record.
+    ///
+    /// # Panics
+    /// When the tape is full (the last indices mark leaves).
+    #[inline(always)]
+    fn next_creator(tape: &[Record<F>]) -> u32 {
+        match u32::try_from(tape.len()) {
+            Ok(i) if i < CONST => i,
+            _ => panic!("the tape is full: more than u32::MAX - 3 records"),
+        }
+    }
+
+    /// [`Graph::apply1`] for any operands: checks them, computes, records.
+    #[inline(never)]
+    fn apply_general(&self, op: Op<F>, inputs: &[Var<'_, F>]) -> Result<Var<'_, F>> {
         let name = op.name();
         if inputs.iter().any(|v| !std::ptr::eq(v.graph, self)) {
             return Err(Error::GraphMismatch { op: name });
         }
         let mut inner = self.inner.borrow_mut();
         let mut constant = !inputs.is_empty();
-        // One or two numbers in, a number out (deep scalar graphs): the formula on the stack.
+        // One or two numbers in, a number out: the formula on the stack.
         let mut scalars = [F::zero(); 2];
         let mut n = 0;
         for v in inputs {
@@ -579,10 +673,7 @@ impl<F: Float> Graph<F> {
         // Nothing to differentiate through constants: their results are constants, unrecorded.
         let recording = self.recording.get() && !constant;
         let creator = if recording {
-            match u32::try_from(inner.tape.len()) {
-                Ok(i) if i < CONST => i,
-                _ => panic!("the tape is full: more than u32::MAX - 3 records"),
-            }
+            Self::next_creator(&inner.tape)
         } else if constant {
             CONST
         } else {

@@ -228,7 +228,7 @@ impl<'g, F: Float> Var<'g, F> {
         let node = inner.nodes.get_mut(self.id).ok_or(Error::StaleVar)?;
         Ok(node.grad.take().map(|g| match *g {
             Grad::Array(a) => a,
-            Grad::Var(id) => inner.val(id).into_array(),
+            g => inner.grad_array(&g),
         }))
     }
 
@@ -257,11 +257,7 @@ impl<'g, F: Float> Var<'g, F> {
     pub fn try_grad(self) -> Result<Option<ArrayD<F>>> {
         let inner = self.graph.inner.borrow();
         let node = inner.nodes.get(self.id).ok_or(Error::StaleVar)?;
-        Ok(node.grad.as_deref().map(|g| match g {
-            Grad::Array(a) => a.clone(),
-            // A gradient variable lives as long as the variable whose gradient it is.
-            Grad::Var(id) => inner.val(*id).into_array(),
-        }))
+        Ok(node.grad.as_deref().map(|g| inner.grad_array(g)))
     }
 
     /// The gradient as a variable of the graph, differentiable when it was computed with
@@ -300,6 +296,7 @@ impl<'g, F: Float> Var<'g, F> {
                     return Ok(Some(Var::from_id(self.graph, id)));
                 }
                 Some(Grad::Array(a)) => a,
+                Some(Grad::Scalar(s)) => ndarray::arr0(s).into_dyn(),
             }
         };
         // Move the array into a leaf so that the handle stays the same on later calls.

@@ -278,6 +278,7 @@ impl<'g, F: Float> Neg for Var<'g, F> {
 /// `gy` for each input that needs it, already summed down to the input's shape where the op
 /// broadcast it: a broadcast operand's gradient is reduced from `gy` without copying it, and `gy`
 /// itself is copied only when two full-shape inputs both need it.
+#[inline]
 fn pass_through<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool]) -> (Option<T>, Option<T>) {
     let reduce = |x: &T, gy: &T| T::apply(Op::SumTo(x.dims().into()), &[gy]);
     let full = [
@@ -295,24 +296,28 @@ fn pass_through<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool]) -> (Opti
 }
 
 /// d(x0 + x1) = (gy, gy)
+#[inline]
 pub(super) fn add_backward<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool]) -> Grads<T> {
     let (g0, g1) = pass_through(xs, gy, needs);
     grads![g0, g1]
 }
 
 /// d(x0 - x1) = (gy, -gy)
+#[inline]
 pub(super) fn sub_backward<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool]) -> Grads<T> {
     let (g0, g1) = pass_through(xs, gy, needs);
     grads![g0, g1.map(neg)]
 }
 
 /// d(x0 * x1) = (gy * x1, gy * x0)
+#[inline]
 pub(super) fn mul_backward<F: Float, T: Value<F>>(xs: &[T], gy: T) -> Grads<T> {
     let gx0 = mul(gy.clone(), &xs[1]);
     grads![Some(gx0), Some(mul(gy, &xs[0]))]
 }
 
 /// d(x0 / x1) = (gy / x1, -(gy / x1) * x0 / x1)
+#[inline]
 pub(super) fn div_backward<F: Float, T: Value<F>>(xs: &[T], gy: T) -> Grads<T> {
     let gx0 = div(gy, &xs[1]);
     let gx1 = neg(div(mul(gx0.clone(), &xs[0]), &xs[1]));
@@ -320,6 +325,7 @@ pub(super) fn div_backward<F: Float, T: Value<F>>(xs: &[T], gy: T) -> Grads<T> {
 }
 
 /// d(c / x) = gy * (-c / x^2)
+#[inline]
 pub(super) fn rdiv_scalar_backward<F: Float, T: Value<F>>(c: F, x: &T, gy: T) -> Grads<T> {
     let d = un(Op::RDivScalar(-c), T::apply(Op::Square, &[x]));
     grads![Some(mul(gy, &d))]

@@ -375,17 +375,20 @@ pub(super) fn powf<F: Float>(x: F, c: F) -> F {
     }
 }
 
+#[inline]
 pub(super) fn powf_backward<F: Float, T: Value<F>>(c: F, x: &T, gy: T) -> Grads<T> {
     let d = scale(T::apply(Op::PowF(c - F::one()), &[x]), c);
     grads![Some(mul(gy, &d))]
 }
 
 /// d/dx x^2 = 2x
+#[inline]
 pub(super) fn square_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
     grads![Some(scale(mul(gy, x), F::from_f64(2.0)))]
 }
 
 /// d/dx e^x = e^x = y
+#[inline]
 pub(super) fn exp_backward<F: Float, T: Value<F>>(y: &T, gy: T) -> Grads<T> {
     grads![Some(mul(gy, y))]
 }
@@ -408,6 +411,7 @@ pub(super) fn check_clip<F: Float>(lo: F, hi: F) -> Result<()> {
 }
 
 /// d/dx sigmoid x = y (1 - y)
+#[inline]
 pub(super) fn sigmoid_backward<F: Float, T: Value<F>>(y: &T, gy: T) -> Grads<T> {
     let d = mul(un(Op::RSubScalar(F::one()), y.clone()), y);
     grads![Some(mul(gy, &d))]
@@ -425,27 +429,32 @@ pub(super) fn sign<F: Float>(x: F) -> F {
 }
 
 /// d/dx sin x = cos x
+#[inline]
 pub(super) fn sin_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
     grads![Some(mul(gy, &T::apply(Op::Cos, &[x])))]
 }
 
 /// d/dx cos x = -sin x
+#[inline]
 pub(super) fn cos_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
     grads![Some(neg(mul(gy, &T::apply(Op::Sin, &[x]))))]
 }
 
 /// d/dx tanh x = 1 - y^2
+#[inline]
 pub(super) fn tanh_backward<F: Float, T: Value<F>>(y: &T, gy: T) -> Grads<T> {
     let d = un(Op::RSubScalar(F::one()), T::apply(Op::Square, &[y]));
     grads![Some(mul(gy, &d))]
 }
 
 /// d/dx sqrt x = 1 / (2y)
+#[inline]
 pub(super) fn sqrt_backward<F: Float, T: Value<F>>(y: &T, gy: T) -> Grads<T> {
     grads![Some(scale(div(gy, y), F::from_f64(0.5)))]
 }
 
 /// d/dx |x| = sign x (0 at 0)
+#[inline]
 pub(super) fn abs_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
     grads![Some(mul(gy, &T::apply(Op::Sign, &[x])))]
 }

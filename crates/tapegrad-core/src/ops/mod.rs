@@ -144,6 +144,7 @@ impl<F: Float> Op<F> {
 
     /// Whether the op maps 0-d inputs to a 0-d output (every elementwise op, and shape ops to
     /// `()`): then it runs on plain numbers.
+    #[inline(always)]
     pub(crate) fn scalar_closed(&self) -> bool {
         match self {
             Op::SumTo(s) | Op::BroadcastTo(s) | Op::Reshape(s) | Op::Permute(s) => s.is_empty(),
@@ -156,6 +157,7 @@ impl<F: Float> Op<F> {
         }
     }
 
+    #[inline(always)]
     fn is_elementwise(&self) -> bool {
         self.elementwise(Probe).is_some()
     }
@@ -182,7 +184,7 @@ impl<F: Float> Op<F> {
 
     /// [`Op::check`] for a scalar-closed op on numbers: 0-d operands fit every such op, so only
     /// a parameter can be wrong (the scalar fast path's check, without building shapes).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn check_scalars(&self, n: usize) -> Result<()> {
         const NO_SHAPES: [&[usize]; 2] = [&[], &[]];
         debug_assert!(self.scalar_closed());
@@ -234,6 +236,7 @@ impl<F: Float> Op<F> {
 
     /// The op's elementwise formula, handed to `k`: each formula is written once here and
     /// compiled into a scalar path, an array kernel and an in-place kernel.
+    #[inline(always)]
     fn elementwise<K: Kernel<F>>(&self, k: K) -> Option<K::Out> {
         Some(match *self {
             Op::Add => k.binary(|a, b| a + b),
@@ -282,8 +285,61 @@ impl<F: Float> Op<F> {
 
     /// The value of a [`scalar_closed`](Op::scalar_closed) op on 0-d inputs (a shape op to `()`
     /// is the identity on a number).
+    #[inline(always)]
     pub(crate) fn eval_scalars(&self, xs: &[F]) -> F {
         self.elementwise(Scalars(xs)).unwrap_or(xs[0])
+    }
+
+    /// [`Op::eval_scalars`], consuming the op (see [`Op::discard`]).
+    #[inline(always)]
+    pub(crate) fn eval_owned(self, xs: &[F]) -> F {
+        let y = self.eval_scalars(xs);
+        self.discard();
+        y
+    }
+
+    /// Drops the op, with the test for a boxed parameter inlined. Rules build and drop ops all
+    /// the time; the compiler's drop glue is an out-of-line call per op even for `Mul`, while
+    /// this folds away for an op known at compile time.
+    #[inline(always)]
+    pub(crate) fn discard(self) {
+        match self {
+            Op::SumTo(_)
+            | Op::BroadcastTo(_)
+            | Op::Reshape(_)
+            | Op::Permute(_)
+            | Op::MaxAxis(_)
+            | Op::MinAxis(_)
+            | Op::Select(_)
+            | Op::ScatterAdd(_) => drop(self),
+            Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::Div
+            | Op::Neg
+            | Op::AddScalar(_)
+            | Op::RSubScalar(_)
+            | Op::MulScalar(_)
+            | Op::DivScalar(_)
+            | Op::RDivScalar(_)
+            | Op::PowF(_)
+            | Op::Square
+            | Op::Exp
+            | Op::Log
+            | Op::Sin
+            | Op::Cos
+            | Op::Tanh
+            | Op::Sqrt
+            | Op::Abs
+            | Op::Sign
+            | Op::MatMul(..)
+            | Op::Sigmoid
+            | Op::Relu
+            | Op::Clip(..)
+            | Op::Positive
+            | Op::InRange(..)
+            | Op::Equal => std::mem::forget(self), // nothing on the heap
+        }
     }
 
     /// The value of the op on (checked) array inputs: one allocation.
@@ -309,6 +365,7 @@ impl<F: Float> Op<F> {
     /// its gradient `gy`, written once for arrays and variables alike. `needs[i]` is false for a constant
     /// input: a rule may skip its gradient when that saves real work (matmul), and the sweep
     /// drops whatever is computed for it anyway.
+    #[inline]
     pub(crate) fn backward<T: Value<F>>(&self, xs: &[T], y: &T, gy: T, needs: &[bool]) -> Grads<T> {
         let x = &xs[0];
         match *self {
@@ -376,9 +433,11 @@ struct Scalars<'a, F>(&'a [F]);
 
 impl<F: Float> Kernel<F> for Scalars<'_, F> {
     type Out = F;
+    #[inline(always)]
     fn unary(self, f: impl Fn(F) -> F + Sync + Send) -> F {
         f(self.0[0])
     }
+    #[inline(always)]
     fn binary(self, f: impl Fn(F, F) -> F + Sync + Send) -> F {
         f(self.0[0], self.0[1])
     }
@@ -525,7 +584,7 @@ impl<F: Float> Value<F> for Val<'_, F> {
             }
         }
         if scalars.len() == xs.len() && op.scalar_closed() {
-            return Val::S(op.eval_scalars(&scalars));
+            return Val::S(op.eval_owned(&scalars));
         }
         let views: SmallVec<[ArrayViewD<'_, F>; 2]> = small(xs.iter().map(|x| x.view()));
         Val::from_array(op.forward(&views))
@@ -561,30 +620,34 @@ impl<F: Float> Value<F> for Val<'_, F> {
 
 /// Plain numbers: the rules of an all-scalar graph run on `F` directly (the fastest path).
 impl<F: Float> Value<F> for F {
+    #[inline(always)]
     fn apply(op: Op<F>, xs: &[&Self]) -> Self {
         match *xs {
-            [a] => op.eval_scalars(&[*a]),
-            [a, b] => op.eval_scalars(&[*a, *b]),
-            _ => op.eval_scalars(&small::<[F; 4]>(xs.iter().map(|&&x| x))),
+            [a] => op.eval_owned(&[*a]),
+            [a, b] => op.eval_owned(&[*a, *b]),
+            _ => op.eval_owned(&small::<[F; 4]>(xs.iter().map(|&&x| x))),
         }
     }
 
+    #[inline(always)]
     fn dims(&self) -> Vec<usize> {
         Vec::new()
     }
 
+    #[inline(always)]
     fn same_shape(&self, _: &Self) -> bool {
         true // numbers are all 0-d
     }
 
+    #[inline(always)]
     fn apply_owned(op: Op<F>, first: Self, rest: &[&Self]) -> Self {
         match *rest {
-            [] => op.eval_scalars(&[first]),
-            [b] => op.eval_scalars(&[first, *b]),
+            [] => op.eval_owned(&[first]),
+            [b] => op.eval_owned(&[first, *b]),
             _ => {
                 let mut xs: SmallVec<[F; 4]> = smallvec![first];
                 xs.extend(rest.iter().map(|&&x| x));
-                op.eval_scalars(&xs)
+                op.eval_owned(&xs)
             }
         }
     }
@@ -606,6 +669,7 @@ impl<F: Float> Value<F> for Var<'_, F> {
 
 /// Reduces a gradient of a broadcast shape to its input's shape (`sum_to`): the un-broadcasting
 /// of every binary op, done once here for all of them.
+#[inline]
 pub(crate) fn unbroadcast<F: Float, T: Value<F>>(gx: T, x: &T) -> T {
     if gx.same_shape(x) {
         gx
@@ -626,22 +690,28 @@ pub(crate) fn small<A: smallvec::Array>(items: impl IntoIterator<Item = A::Item>
 
 // Shorthands that keep the rules readable. The first operand is given up: on the fast path its
 // buffer (usually the incoming gradient) is reused.
+#[inline]
 pub(crate) fn add<F: Float, T: Value<F>>(a: T, b: &T) -> T {
     T::apply_owned(Op::Add, a, &[b])
 }
+#[inline]
 pub(crate) fn mul<F: Float, T: Value<F>>(a: T, b: &T) -> T {
     T::apply_owned(Op::Mul, a, &[b])
 }
+#[inline]
 pub(crate) fn div<F: Float, T: Value<F>>(a: T, b: &T) -> T {
     T::apply_owned(Op::Div, a, &[b])
 }
+#[inline]
 pub(crate) fn neg<F: Float, T: Value<F>>(a: T) -> T {
     T::apply_owned(Op::Neg, a, &[])
 }
+#[inline]
 pub(crate) fn scale<F: Float, T: Value<F>>(a: T, c: F) -> T {
     T::apply_owned(Op::MulScalar(c), a, &[])
 }
 /// `op(a)` for a one-input op, reusing `a`.
+#[inline]
 pub(crate) fn un<F: Float, T: Value<F>>(op: Op<F>, a: T) -> T {
     T::apply_owned(op, a, &[])
 }
