@@ -204,3 +204,39 @@ fn one_variable_used_in_many_places() {
     y.backward();
     assert_eq!(g0(x), 1325.0);
 }
+
+/// A new graph takes the emptied storage of the last one dropped on its thread: it must start
+/// empty, in either element type, whatever the dropped graph held (gradients, parameters,
+/// arrays, names, a retained pass).
+#[test]
+fn a_new_graph_starts_empty_after_a_dropped_one() {
+    for round in 0..3 {
+        {
+            let g: Graph = Graph::new();
+            let w = g.param(array![1.0, 2.0]);
+            w.set_name("w");
+            let x = g.scalar(3.0);
+            let y = (x * x).exp() + (w * 2.0).sum();
+            y.backward_with(BackwardOptions {
+                retain_grad: true,
+                ..Default::default()
+            });
+            assert!(g.len() > 4 && g.tape_len() > 3);
+        }
+        {
+            let g32 = Graph::<f32>::new();
+            let s = g32.scalar(2.0);
+            (s * s).backward();
+            assert_eq!(s.grad().unwrap()[[]], 4.0);
+        }
+        let g: Graph = Graph::new();
+        assert_eq!((g.len(), g.tape_len()), (0, 0), "round {round}");
+        let x = g.scalar(0.5);
+        let y = x.sin() * x;
+        assert!(x.grad().is_none() && y.grad().is_none());
+        y.backward();
+        let expected = 0.5f64.cos() * 0.5 + 0.5f64.sin();
+        assert!((x.grad().unwrap()[[]] - expected).abs() < 1e-15);
+        assert_eq!((g.len(), g.tape_len()), (3, 2));
+    }
+}

@@ -180,6 +180,54 @@ pub(crate) struct Scratch<F> {
     pub(crate) leaf_ids: Vec<VarId>,
 }
 
+/// The storage of a dropped graph, emptied: its arena, tape and sweep buffers with their
+/// capacity. The next [`Graph::new`] on the same thread takes it instead of growing fresh vectors
+/// (see [`SPARE_MAX_BYTES`]).
+struct Storage<F> {
+    nodes: SlotMap<VarId, Node<F>>,
+    tape: Vec<Record<F>>,
+    arrays: Vec<ArrayD<F>>,
+    scratch: Scratch<F>,
+}
+
+impl<F: Float> Storage<F> {
+    fn new() -> Self {
+        Storage {
+            nodes: SlotMap::with_key(),
+            tape: Vec::new(),
+            arrays: Vec::new(),
+            scratch: Scratch {
+                by_record: Vec::new(),
+                leaves: SecondaryMap::new(),
+                leaf_ids: Vec::new(),
+            },
+        }
+    }
+
+    /// Heap bytes held by the (empty) buffers.
+    fn bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.nodes.capacity() * (size_of::<Node<F>>() + 8)
+            + self.tape.capacity() * size_of::<Record<F>>()
+            + self.arrays.capacity() * size_of::<ArrayD<F>>()
+            + self.scratch.by_record.capacity() * size_of::<Option<F>>()
+            + self.scratch.leaves.capacity() * (size_of::<F>() + 8)
+            + self.scratch.leaf_ids.capacity() * size_of::<VarId>()
+    }
+}
+
+/// The largest storage a dropped graph leaves for the next one on its thread: 32 MiB, a graph of
+/// about 300,000 scalar ops. A fresh graph grows its vectors by doubling, and with the system
+/// allocator every run of a 4,000-op graph paid more to map and fault in that memory than to
+/// record its ops (`docs/performance.md`); a graph per training step or per call is the common
+/// pattern. Bigger graphs give their memory back.
+pub(crate) const SPARE_MAX_BYTES: usize = 32 << 20;
+
+thread_local! {
+    /// At most one emptied [`Storage`] per thread, of either element type.
+    static SPARE: RefCell<Option<Box<dyn std::any::Any>>> = const { RefCell::new(None) };
+}
+
 impl<F: Float> Inner<F> {
     /// Stores a value: 0-d inline, anything else in the array store.
     pub(crate) fn store(&mut self, a: ArrayD<F>) -> Data<F> {
@@ -272,7 +320,9 @@ pub struct Graph<F: Float = f64> {
 }
 
 impl<F: Float> Graph<F> {
-    /// An empty graph, recording.
+    /// An empty graph, recording. It takes over the emptied storage (arena, tape and sweep
+    /// buffers, not values) of the last graph dropped on this thread when that held at most 32
+    /// MiB, so a fresh graph per training step or per call does not grow its vectors anew.
     ///
     /// ```
     /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
@@ -281,18 +331,25 @@ impl<F: Float> Graph<F> {
     /// assert_eq!(g32.scalar(1.0).dtype(), "f32");
     /// ```
     pub fn new() -> Self {
+        let spare = SPARE
+            .try_with(|spare| spare.borrow_mut().take())
+            .ok()
+            .flatten()
+            .and_then(|b| b.downcast::<Storage<F>>().ok());
+        let Storage {
+            nodes,
+            tape,
+            arrays,
+            scratch,
+        } = spare.map_or_else(Storage::new, |b| *b);
         Graph {
             inner: RefCell::new(Inner {
-                nodes: SlotMap::with_key(),
-                tape: Vec::new(),
-                arrays: Vec::new(),
+                nodes,
+                tape,
+                arrays,
                 names: SparseSecondaryMap::new(),
                 has_params: false,
-                scratch: Scratch {
-                    by_record: Vec::new(),
-                    leaves: SecondaryMap::new(),
-                    leaf_ids: Vec::new(),
-                },
+                scratch,
             }),
             recording: Cell::new(true),
             detect_anomaly: Cell::new(false),
@@ -702,6 +759,34 @@ impl<F: Float> Graph<F> {
 impl<F: Float> Default for Graph<F> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Frees the graph's values and hands its emptied storage to the next [`Graph::new`] on this
+/// thread, when it holds at most [`SPARE_MAX_BYTES`].
+impl<F: Float> Drop for Graph<F> {
+    fn drop(&mut self) {
+        let inner = self.inner.get_mut();
+        inner.tape.drain(..).for_each(|rec| rec.op.discard());
+        inner.nodes.clear();
+        inner.arrays.clear();
+        inner.scratch.by_record.clear();
+        inner.scratch.leaves.clear();
+        inner.scratch.leaf_ids.clear();
+        let storage = Storage {
+            nodes: std::mem::take(&mut inner.nodes),
+            tape: std::mem::take(&mut inner.tape),
+            arrays: std::mem::take(&mut inner.arrays),
+            scratch: Scratch {
+                by_record: std::mem::take(&mut inner.scratch.by_record),
+                leaves: std::mem::take(&mut inner.scratch.leaves),
+                leaf_ids: std::mem::take(&mut inner.scratch.leaf_ids),
+            },
+        };
+        if storage.bytes() <= SPARE_MAX_BYTES {
+            // (fails only while the thread is being torn down: then the storage is just freed)
+            let _ = SPARE.try_with(|spare| *spare.borrow_mut() = Some(Box::new(storage)));
+        }
     }
 }
 
