@@ -597,7 +597,7 @@ fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) ->
         let (mut xs, mut creators) = ([F::zero(); 2], [CONST; 2]);
         for (k, &x) in ids.iter().enumerate() {
             let node = &nodes[x];
-            (xs[k], creators[k]) = (node.scalar(), node.creator);
+            (xs[k], creators[k]) = (node.scalar(), node.raw_creator());
         }
         let needs = creators.map(|c| c != CONST);
         let n = ids.len();

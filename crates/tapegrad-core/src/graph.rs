@@ -86,16 +86,17 @@ const NO_ARRAY: u32 = u32::MAX;
 #[derive(Debug)]
 pub(crate) struct Node<F> {
     scalar: F,
-    array: u32,
-    /// Index of the tape record that made this variable; [`LEAF`], [`PARAM`] or [`CONST`] for a
-    /// leaf.
-    pub(crate) creator: u32,
+    /// `Node::array` in the high half, `Node::creator` in the low half: one word, so that a
+    /// new node is written with word-sized stores (two half-word stores read back as one word
+    /// stalled the store buffer on every op).
+    tags: u64,
     /// The gradient kept after a backward pass (leaves, or everything with `retain_grad`).
     /// Boxed: most variables never keep one, and the arena stays compact.
     pub(crate) grad: Option<Box<Grad<F>>>,
 }
 
 impl<F: Float> Node<F> {
+    #[inline(always)]
     fn new(data: Data<F>, creator: u32) -> Self {
         let (scalar, array) = match data {
             Data::Scalar(s) => (s, NO_ARRAY),
@@ -103,27 +104,40 @@ impl<F: Float> Node<F> {
         };
         Node {
             scalar,
-            array,
-            creator,
+            tags: u64::from(array) << 32 | u64::from(creator),
             grad: None,
         }
     }
 
+    /// Index into the array store, or `NO_ARRAY` for a number.
+    #[inline(always)]
+    fn array(&self) -> u32 {
+        (self.tags >> 32) as u32
+    }
+
+    /// Index of the tape record that made this variable; [`LEAF`], [`PARAM`] or [`CONST`] for a
+    /// leaf.
+    #[inline(always)]
+    pub(crate) fn raw_creator(&self) -> u32 {
+        self.tags as u32 // the low half
+    }
+
     pub(crate) fn data(&self) -> Data<F> {
-        if self.array == NO_ARRAY {
+        if self.array() == NO_ARRAY {
             Data::Scalar(self.scalar)
         } else {
-            Data::Array(self.array)
+            Data::Array(self.array())
         }
     }
 
     pub(crate) fn creator(&self) -> Option<u32> {
-        (self.creator < CONST).then_some(self.creator)
+        let creator = self.raw_creator();
+        (creator < CONST).then_some(creator)
     }
 
     /// Whether gradients stop here ([`Graph::constant`]).
     pub(crate) fn is_const(&self) -> bool {
-        self.creator == CONST
+        self.raw_creator() == CONST
     }
 
     /// The value of a 0-d variable (meaningless for an array).
@@ -240,7 +254,29 @@ impl<F: Float> Inner<F> {
     }
 
     pub(crate) fn insert(&mut self, data: Data<F>, creator: u32) -> VarId {
-        self.nodes.insert(Node::new(data, creator))
+        self.insert_node(Node::new(data, creator))
+    }
+
+    /// The one call of the arena's insert, kept out of line: then the compiler inlines the
+    /// slotmap's insert here and writes the node straight into its slot (inlined into every
+    /// operator it was not, and the node went through the stack).
+    #[inline(never)]
+    fn insert_node(&mut self, node: Node<F>) -> VarId {
+        self.nodes.insert(node)
+    }
+
+    /// [`Inner::insert`] of a number, its arguments in registers: the scalar hot path.
+    #[inline(never)]
+    pub(crate) fn insert_scalar(&mut self, v: F, creator: u32) -> VarId {
+        self.nodes.insert(Node::new(Data::Scalar(v), creator))
+    }
+
+    /// Pushes `output = op(inputs)` on the tape. A placeholder first, then the fields in place:
+    /// a record assembled on the stack and copied (the push may grow the vector) was read back
+    /// with wider loads than it was written with, a store-forwarding stall per op.
+    #[inline(always)]
+    pub(crate) fn push_record(&mut self, op: Op<F>, inputs: Inputs, output: VarId) {
+        self.tape.push(Record { op, inputs, output });
     }
 
     /// The value of a variable, borrowed (the caller has checked that `id` is live).
@@ -287,7 +323,7 @@ impl<F: Float> Inner<F> {
                 let node = &mut self.nodes[id];
                 *node = Node {
                     grad: node.grad.take(),
-                    ..Node::new(data, node.creator)
+                    ..Node::new(data, node.raw_creator())
                 };
             }
         }
@@ -531,7 +567,7 @@ impl<F: Float> Graph<F> {
         let params: Vec<VarId> = inner
             .nodes
             .iter()
-            .filter(|(_, n)| n.creator == PARAM)
+            .filter(|(_, n)| n.raw_creator() == PARAM)
             .map(|(id, _)| id)
             .collect();
         if params.is_empty() {
@@ -547,7 +583,7 @@ impl<F: Float> Graph<F> {
                 inner.nodes[p].grad = Some(Box::new(Grad::Array(value)));
             }
         }
-        inner.nodes.retain(|_, n| n.creator == PARAM);
+        inner.nodes.retain(|_, n| n.raw_creator() == PARAM);
         // Compact the array store down to the parameters' arrays, keeping its storage.
         let kept: Vec<(VarId, ArrayD<F>)> = params
             .iter()
@@ -630,19 +666,16 @@ impl<F: Float> Graph<F> {
         {
             let mut inner = self.inner.borrow_mut();
             if let Some((xs, constant)) = self.numbers(&inner, inputs) {
-                let y = Data::Scalar(op.eval_scalars(&xs[..inputs.len()]));
+                let y = op.eval_scalars(&xs[..inputs.len()]);
                 let out = if self.recording.get() && !constant {
                     let creator = Self::next_creator(&inner.tape);
-                    let out = inner.insert(y, creator);
+                    let out = inner.insert_scalar(y, creator);
                     let inputs = Inputs::new(inputs.iter().map(|v| v.id));
-                    inner.tape.push(Record {
-                        op,
-                        inputs,
-                        output: out,
-                    });
+                    inner.push_record(op, inputs, out);
                     out
                 } else {
-                    inner.insert(y, if constant { CONST } else { LEAF })
+                    op.discard();
+                    inner.insert_scalar(y, if constant { CONST } else { LEAF })
                 };
                 return Ok(Var::from_id(self, out));
             }
@@ -661,7 +694,7 @@ impl<F: Float> Graph<F> {
                 return None;
             }
             let node = inner.nodes.get(v.id)?;
-            if node.array != NO_ARRAY {
+            if node.array() != NO_ARRAY {
                 return None;
             }
             *x = node.scalar;

@@ -336,7 +336,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// If the handle is stale.
     #[track_caller]
     pub fn is_leaf(self) -> bool {
-        or_panic(self.with_node(|n| matches!(n.creator, LEAF | PARAM | CONST)))
+        or_panic(self.with_node(|n| matches!(n.raw_creator(), LEAF | PARAM | CONST)))
     }
 
     /// Whether this variable is a constant ([`Graph::constant`], or computed from constants only):
@@ -354,7 +354,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// If the handle is stale.
     #[track_caller]
     pub fn is_constant(self) -> bool {
-        or_panic(self.with_node(|n| n.creator == CONST))
+        or_panic(self.with_node(|n| n.raw_creator() == CONST))
     }
 
     /// Whether this variable is a parameter ([`Graph::param`]): kept by [`Graph::clear`].
@@ -369,7 +369,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// If the handle is stale.
     #[track_caller]
     pub fn is_param(self) -> bool {
-        or_panic(self.with_node(|n| n.creator == PARAM))
+        or_panic(self.with_node(|n| n.raw_creator() == PARAM))
     }
 
     /// The shape (numpy's `shape`).

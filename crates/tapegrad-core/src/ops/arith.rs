@@ -217,6 +217,7 @@ macro_rules! binary_operator {
         // take `binary`, which makes them constants.
         impl<'g, F: Float> $Trait<Var<'g, F>> for Var<'g, F> {
             type Output = Var<'g, F>;
+            #[inline]
             #[track_caller]
             fn $method(self, rhs: Var<'g, F>) -> Var<'g, F> {
                 or_panic(self.graph.apply1($kind.op(), &[self, rhs]))
@@ -224,6 +225,7 @@ macro_rules! binary_operator {
         }
         impl<'g, F: Float> $Trait<F> for Var<'g, F> {
             type Output = Var<'g, F>;
+            #[inline]
             #[track_caller]
             fn $method(self, rhs: F) -> Var<'g, F> {
                 or_panic(self.graph.apply1($kind.with_scalar(rhs, false), &[self]))
@@ -231,6 +233,7 @@ macro_rules! binary_operator {
         }
         impl<'g, F: Float> $Trait<ArrayD<F>> for Var<'g, F> {
             type Output = Var<'g, F>;
+            #[inline]
             #[track_caller]
             fn $method(self, rhs: ArrayD<F>) -> Var<'g, F> {
                 or_panic(binary($kind, self, Operand::Array(rhs), false))
@@ -238,6 +241,7 @@ macro_rules! binary_operator {
         }
         impl<'g, F: Float> $Trait<Var<'g, F>> for ArrayD<F> {
             type Output = Var<'g, F>;
+            #[inline]
             #[track_caller]
             fn $method(self, rhs: Var<'g, F>) -> Var<'g, F> {
                 or_panic(binary($kind, rhs, Operand::Array(self), true))
@@ -245,6 +249,7 @@ macro_rules! binary_operator {
         }
         impl<'g> $Trait<Var<'g, f64>> for f64 {
             type Output = Var<'g, f64>;
+            #[inline]
             #[track_caller]
             fn $method(self, rhs: Var<'g, f64>) -> Var<'g, f64> {
                 or_panic(rhs.graph.apply1($kind.with_scalar(self, true), &[rhs]))
@@ -252,6 +257,7 @@ macro_rules! binary_operator {
         }
         impl<'g> $Trait<Var<'g, f32>> for f32 {
             type Output = Var<'g, f32>;
+            #[inline]
             #[track_caller]
             fn $method(self, rhs: Var<'g, f32>) -> Var<'g, f32> {
                 or_panic(rhs.graph.apply1($kind.with_scalar(self, true), &[rhs]))
