@@ -194,11 +194,11 @@ pub(crate) struct Scratch<F> {
     pub(crate) leaf_ids: Vec<VarId>,
 }
 
-/// The storage of a dropped graph, emptied: its arena, tape and sweep buffers with their
-/// capacity. The next [`Graph::new`] on the same thread takes it instead of growing fresh vectors
-/// (see [`SPARE_MAX_BYTES`]).
+/// The storage of a dropped graph, emptied: its tape and sweep buffers with their capacity. The
+/// next [`Graph::new`] on the same thread takes it instead of growing fresh vectors (see
+/// [`SPARE_MAX_BYTES`]). Not the arena: a slotmap keeps every slot it ever had and `clear` walks
+/// them all, so a small graph after a big one would pay for the big one at every `clear`.
 struct Storage<F> {
-    nodes: SlotMap<VarId, Node<F>>,
     tape: Vec<Record<F>>,
     arrays: Vec<ArrayD<F>>,
     scratch: Scratch<F>,
@@ -207,7 +207,6 @@ struct Storage<F> {
 impl<F: Float> Storage<F> {
     fn new() -> Self {
         Storage {
-            nodes: SlotMap::with_key(),
             tape: Vec::new(),
             arrays: Vec::new(),
             scratch: Scratch {
@@ -221,8 +220,7 @@ impl<F: Float> Storage<F> {
     /// Heap bytes held by the (empty) buffers.
     fn bytes(&self) -> usize {
         use std::mem::size_of;
-        self.nodes.capacity() * (size_of::<Node<F>>() + 8)
-            + self.tape.capacity() * size_of::<Record<F>>()
+        self.tape.capacity() * size_of::<Record<F>>()
             + self.arrays.capacity() * size_of::<ArrayD<F>>()
             + self.scratch.by_record.capacity() * size_of::<Option<F>>()
             + self.scratch.leaves.capacity() * (size_of::<F>() + 8)
@@ -231,7 +229,7 @@ impl<F: Float> Storage<F> {
 }
 
 /// The largest storage a dropped graph leaves for the next one on its thread: 32 MiB, a graph of
-/// about 300,000 scalar ops. A fresh graph grows its vectors by doubling, and with the system
+/// about 500,000 scalar ops. A fresh graph grows its vectors by doubling, and with the system
 /// allocator every run of a 4,000-op graph paid more to map and fault in that memory than to
 /// record its ops (`docs/performance.md`); a graph per training step or per call is the common
 /// pattern. Bigger graphs give their memory back.
@@ -373,14 +371,13 @@ impl<F: Float> Graph<F> {
             .flatten()
             .and_then(|b| b.downcast::<Storage<F>>().ok());
         let Storage {
-            nodes,
             tape,
             arrays,
             scratch,
         } = spare.map_or_else(Storage::new, |b| *b);
         Graph {
             inner: RefCell::new(Inner {
-                nodes,
+                nodes: SlotMap::with_key(),
                 tape,
                 arrays,
                 names: SparseSecondaryMap::new(),
@@ -801,13 +798,11 @@ impl<F: Float> Drop for Graph<F> {
     fn drop(&mut self) {
         let inner = self.inner.get_mut();
         inner.tape.drain(..).for_each(|rec| rec.op.discard());
-        inner.nodes.clear();
         inner.arrays.clear();
         inner.scratch.by_record.clear();
         inner.scratch.leaves.clear();
         inner.scratch.leaf_ids.clear();
         let storage = Storage {
-            nodes: std::mem::take(&mut inner.nodes),
             tape: std::mem::take(&mut inner.tape),
             arrays: std::mem::take(&mut inner.arrays),
             scratch: Scratch {
