@@ -243,24 +243,58 @@ fn chain_of_a_million_ops_backward_without_recursion() {
 
 #[test]
 fn large_arrays_on_the_parallel_path_give_exact_closed_forms() {
-    // 70_000 elements: above the size where kernels run on all cores.
-    let n = 70_000;
-    let g: Graph = Graph::new();
-    let xs = tapegrad::ndarray::Array1::linspace(-1.0, 1.0, n);
-    let x = g.var(xs.clone());
-    let c = g.var(xs.mapv(|v| v + 3.0));
-    // y = x*x*0.5 + exp(x) - x + x/c: dy/dx = x + e^x - 1 + 1/c, dy/dc = -x/c^2
-    let y = x * x * 0.5 + x.exp() - x + x / c;
-    y.backward();
-    let (gx, gc) = (x.grad().unwrap(), c.grad().unwrap());
-    for (i, &v) in xs.iter().enumerate() {
-        let cv = v + 3.0;
-        assert!(
-            (gx[i] - (v + v.exp() - 1.0 + 1.0 / cv)).abs() < 1e-12,
-            "gx at {i}"
-        );
-        assert!((gc[i] + v / (cv * cv)).abs() < 1e-12, "gc at {i}");
+    // 300,000 elements run on all cores; 4.2 million f64 (33.6 MB) also go on huge pages.
+    for n in [300_000, 4_200_000] {
+        let g: Graph = Graph::new();
+        let xs = tapegrad::ndarray::Array1::linspace(-1.0, 1.0, n);
+        let x = g.var(xs.clone());
+        let c = g.var(xs.mapv(|v| v + 3.0));
+        // y = x*x*0.5 + exp(x) - x + x/c: dy/dx = x + e^x - 1 + 1/c, dy/dc = -x/c^2
+        let y = x * x * 0.5 + x.exp() - x + x / c;
+        y.backward();
+        let (yv, gx, gc) = (y.data(), x.grad().unwrap(), c.grad().unwrap());
+        for (i, &v) in xs.iter().enumerate() {
+            let cv = v + 3.0;
+            let want = v * v * 0.5 + v.exp() - v + v / cv;
+            assert!((yv[i] - want).abs() < 1e-12, "y at {i} of {n}");
+            let want = v + v.exp() - 1.0 + 1.0 / cv;
+            assert!((gx[i] - want).abs() < 1e-12, "gx at {i} of {n}");
+            assert!((gc[i] + v / (cv * cv)).abs() < 1e-12, "gc at {i} of {n}");
+        }
     }
+}
+
+#[test]
+fn large_transposed_and_broadcast_operands_match_ndarray() {
+    // Not contiguous (a transpose) and broadcast operands take the general kernels.
+    let a = tapegrad::ndarray::Array2::from_shape_fn((600, 500), |(i, j)| {
+        (i as f64 - 2.0 * j as f64) / 1000.0
+    });
+    let row = tapegrad::ndarray::Array1::from_shape_fn(600, |i| i as f64 / 600.0);
+    let g: Graph = Graph::new();
+    let (x, r) = (g.var(a.clone()), g.var(row.clone()));
+    let y = (x.transpose() * 2.0).exp() * r; // (500, 600) * (600,)
+    let want = (a.t().mapv(|v| (2.0 * v).exp())) * &row;
+    assert!(max_diff(&y.data(), &want.into_dyn()) < 1e-12);
+    y.sum().backward();
+    // d/da[i][j] = 2 e^(2 a[i][j]) row[i]; d/drow[i] = sum_j e^(2 a[i][j])
+    let ga = tapegrad::ndarray::Array2::from_shape_fn(a.dim(), |(i, j)| {
+        2.0 * (2.0 * a[[i, j]]).exp() * row[i]
+    });
+    let gr = a
+        .mapv(|v| (2.0 * v).exp())
+        .sum_axis(tapegrad::ndarray::Axis(1));
+    assert!(max_diff(&x.grad().unwrap(), &ga.into_dyn()) < 1e-12);
+    assert!(max_diff(&r.grad().unwrap(), &gr.into_dyn()) < 1e-9);
+}
+
+/// The largest elementwise difference of two arrays of one shape.
+fn max_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
+    assert_eq!(a.shape(), b.shape());
+    a.iter()
+        .zip(b)
+        .map(|(p, q)| (p - q).abs())
+        .fold(0.0, f64::max)
 }
 
 /// Constants (PyTorch's `requires_grad=False`): no gradient, and ops on constants alone are not

@@ -23,6 +23,7 @@ use ndarray::ArrayD;
 use slotmap::{SecondaryMap, SlotMap};
 use smallvec::SmallVec;
 
+use crate::buffer;
 use crate::error::{Error, Result};
 use crate::graph::{Grad, Inner, Node, Record, Scratch, VarId, CONST};
 use crate::ops::{self, arith::or_panic, Grads, Val};
@@ -308,7 +309,7 @@ impl<F: Float> Mode<F> for ArrayMode<'_, F> {
 
     fn filled(&self, id: VarId, v: F) -> Val<'static, F> {
         match self.0.inner.borrow().val(id) {
-            Val::R(a) => Val::A(Box::new(ArrayD::from_elem(a.raw_dim(), v))),
+            Val::R(a) => Val::A(Box::new(buffer::filled(a.shape(), v))),
             _ => Val::S(v),
         }
     }

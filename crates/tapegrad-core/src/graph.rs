@@ -252,26 +252,20 @@ impl<F: Float> Inner<F> {
     }
 
     pub(crate) fn insert(&mut self, data: Data<F>, creator: u32) -> VarId {
-        self.insert_node(Node::new(data, creator))
+        // (`insert_with_key`, so that `insert_scalar` stays the only caller of `insert`)
+        self.nodes.insert_with_key(|_| Node::new(data, creator))
     }
 
-    /// The one call of the arena's insert, kept out of line: then the compiler inlines the
-    /// slotmap's insert here and writes the node straight into its slot (inlined into every
-    /// operator it was not, and the node went through the stack).
-    #[inline(never)]
-    fn insert_node(&mut self, node: Node<F>) -> VarId {
-        self.nodes.insert(node)
-    }
-
-    /// [`Inner::insert`] of a number, its arguments in registers: the scalar hot path.
+    /// [`Inner::insert`] of a number, out of line with its arguments in registers: the scalar hot
+    /// path. As the only caller of the slotmap's `insert` it gets that inlined, and the node is
+    /// written straight into its slot (through the stack, it was read back with wider loads than
+    /// it was written with: a store-forwarding stall per op).
     #[inline(never)]
     pub(crate) fn insert_scalar(&mut self, v: F, creator: u32) -> VarId {
         self.nodes.insert(Node::new(Data::Scalar(v), creator))
     }
 
-    /// Pushes `output = op(inputs)` on the tape. A placeholder first, then the fields in place:
-    /// a record assembled on the stack and copied (the push may grow the vector) was read back
-    /// with wider loads than it was written with, a store-forwarding stall per op.
+    /// Pushes `output = op(inputs)` on the tape.
     #[inline(always)]
     pub(crate) fn push_record(&mut self, op: Op<F>, inputs: Inputs, output: VarId) {
         self.tape.push(Record { op, inputs, output });
@@ -306,7 +300,7 @@ impl<F: Float> Inner<F> {
     pub(crate) fn grad_array(&self, g: &Grad<F>) -> ArrayD<F> {
         match g {
             &Grad::Scalar(s) => ndarray::arr0(s).into_dyn(),
-            Grad::Array(a) => a.clone(),
+            Grad::Array(a) => crate::buffer::copy(&a.view()),
             // A gradient variable lives as long as the variable whose gradient it is.
             &Grad::Var(id) => self.val(id).into_array(),
         }
@@ -768,11 +762,7 @@ impl<F: Float> Graph<F> {
         };
         let out = inner.insert(y, creator);
         if recording {
-            inner.tape.push(Record {
-                op,
-                inputs: Inputs::new(inputs.iter().map(|v| v.id)),
-                output: out,
-            });
+            inner.push_record(op, Inputs::new(inputs.iter().map(|v| v.id)), out);
         }
         Ok(Var::from_id(self, out))
     }

@@ -49,9 +49,11 @@
 //! internally, which never exposes the graph to other threads.
 
 #![warn(missing_docs)]
-#![forbid(unsafe_code)]
+// One exception, with its `// SAFETY:` comment: the huge-page hint in `buffer.rs`.
+#![deny(unsafe_code)]
 
 mod backward;
+mod buffer;
 pub mod check;
 pub mod dot;
 mod error;

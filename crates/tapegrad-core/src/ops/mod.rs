@@ -26,6 +26,7 @@ pub(crate) mod shape;
 use ndarray::{ArrayD, ArrayViewD, IxDyn, Zip};
 use smallvec::{smallvec, SmallVec};
 
+use crate::buffer;
 use crate::error::Result;
 use crate::{Float, Var};
 
@@ -451,13 +452,21 @@ impl<F: Float> Kernel<F> for Arrays<'_, '_, F> {
     fn unary(self, f: impl Fn(F) -> F + Sync + Send) -> ArrayD<F> {
         let x = &self.0[0];
         if x.len() >= PARALLEL_MIN {
-            Zip::from(x).par_map_collect(|&x| f(x))
+            match x.as_slice() {
+                Some(s) => buffer::par_map(x.shape(), s, f),
+                None => Zip::from(x).par_map_collect(|&x| f(x)),
+            }
         } else {
             x.mapv(f)
         }
     }
     fn binary(self, f: impl Fn(F, F) -> F + Sync + Send) -> ArrayD<F> {
         let (a, b) = (&self.0[0], &self.0[1]);
+        if a.len() >= PARALLEL_MIN && a.shape() == b.shape() {
+            if let (Some(p), Some(q)) = (a.as_slice(), b.as_slice()) {
+                return buffer::par_zip_map(a.shape(), p, q, f);
+            }
+        }
         // numpy broadcasting (shapes checked before).
         let broadcast = shape::broadcast_shape(a.shape(), b.shape())
             .and_then(|s| Some((a.broadcast(IxDyn(&s))?, b.broadcast(IxDyn(&s))?)));
@@ -523,11 +532,21 @@ pub(crate) trait Value<F: Float>: Sized + Clone {
 /// A value in the non-recording backward pass: a number, a borrowed array of the arena, or an
 /// owned array (a gradient). Invariant: an array is never 0-d (those are `S`). Two words: the
 /// sweep moves these around a lot, and a boxed header costs little next to the array's data.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) enum Val<'a, F> {
     S(F),
     R(&'a ArrayD<F>),
     A(Box<ArrayD<F>>),
+}
+
+impl<F: Float> Clone for Val<'_, F> {
+    fn clone(&self) -> Self {
+        match self {
+            &Val::S(s) => Val::S(s),
+            &Val::R(a) => Val::R(a),
+            Val::A(a) => Val::A(Box::new(buffer::copy(&a.view()))),
+        }
+    }
 }
 
 impl<'a, F: Float> Val<'a, F> {
@@ -560,7 +579,7 @@ impl<'a, F: Float> Val<'a, F> {
     pub(crate) fn into_owned(self) -> Val<'static, F> {
         match self {
             Val::S(s) => Val::S(s),
-            Val::R(a) => Val::A(Box::new(a.clone())),
+            Val::R(a) => Val::A(Box::new(buffer::copy(&a.view()))),
             Val::A(a) => Val::A(a),
         }
     }
@@ -568,7 +587,7 @@ impl<'a, F: Float> Val<'a, F> {
     pub(crate) fn into_array(self) -> ArrayD<F> {
         match self {
             Val::S(s) => ndarray::arr0(s).into_dyn(),
-            Val::R(a) => a.clone(),
+            Val::R(a) => buffer::copy(&a.view()),
             Val::A(a) => *a,
         }
     }
