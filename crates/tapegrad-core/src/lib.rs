@@ -49,7 +49,8 @@
 //! internally, which never exposes the graph to other threads.
 
 #![warn(missing_docs)]
-// One exception, with its `// SAFETY:` comment: the huge-page hint in `buffer.rs`.
+// Two exceptions, each with its `// SAFETY:` comment and the benchmark that pays for it: the
+// huge-page hint in `buffer.rs` and the tape push in `graph.rs`.
 #![deny(unsafe_code)]
 
 mod backward;
