@@ -352,20 +352,20 @@ impl<F: Float> Mode<F> for ArrayMode<'_, F> {
 
     fn store(&self, id: VarId, g: Val<'static, F>) {
         let mut inner = self.0.inner.borrow_mut();
-        let old = inner.nodes[id].grad.take().map(|b| *b);
+        let old = inner.nodes[id].grad.take();
         let new = match (old, g) {
             (None, Val::S(s)) => Grad::Scalar(s),
-            (None, g) => Grad::Array(g.into_array()),
+            (None, g) => Grad::Array(Box::new(g.into_array())),
             (Some(Grad::Scalar(a)), Val::S(b)) => Grad::Scalar(a + b),
             // In place: `grad()` hands out copies, never this buffer.
             (Some(Grad::Array(mut a)), g) => {
-                a += &g.view();
+                *a += &g.view();
                 Grad::Array(a)
             }
             // A constant now, if a variable: this pass did not record how it was computed.
-            (Some(old), g) => Grad::Array(inner.grad_array(&old) + &g.view()),
+            (Some(old), g) => Grad::Array(Box::new(inner.grad_array(&old) + &g.view())),
         };
-        inner.nodes[id].grad = Some(Box::new(new));
+        inner.nodes[id].grad = Some(new);
     }
 
     fn is_finite(&self, g: &Val<'static, F>) -> bool {
@@ -418,12 +418,12 @@ impl<F: Float> Mode<F> for VarMode<'_, F> {
     }
 
     fn store(&self, id: VarId, g: VarId) {
-        let old = self.0.inner.borrow_mut().nodes[id].grad.take().map(|b| *b);
+        let old = self.0.inner.borrow_mut().nodes[id].grad.take();
         let sum = match old {
             None => g,
             Some(Grad::Var(v)) => self.accumulate(v, g),
             Some(Grad::Array(a)) => {
-                let a = self.0.leaf(a).id;
+                let a = self.0.leaf(*a).id;
                 self.accumulate(a, g)
             }
             Some(Grad::Scalar(s)) => {
@@ -431,7 +431,7 @@ impl<F: Float> Mode<F> for VarMode<'_, F> {
                 self.accumulate(a, g)
             }
         };
-        self.0.inner.borrow_mut().nodes[id].grad = Some(Box::new(Grad::Var(sum)));
+        self.0.inner.borrow_mut().nodes[id].grad = Some(Grad::Var(sum));
     }
 
     fn is_finite(&self, g: &VarId) -> bool {
@@ -645,20 +645,20 @@ fn needs<F: Float>(nodes: &SlotMap<VarId, Node<F>>, rec: &Record<F>) -> SmallVec
 
 /// `v.grad = v.grad + g` for a 0-d variable of an all-scalar graph.
 fn add_to_stored<F: Float>(nodes: &mut SlotMap<VarId, Node<F>>, id: VarId, g: F) {
-    let sum = match nodes[id].grad.as_deref_mut() {
+    let sum = match nodes[id].grad.as_mut() {
         None => g,
         Some(Grad::Scalar(s)) => {
             *s += g;
             return;
         }
         Some(Grad::Array(a)) => {
-            *a += g; // in place: `grad()` hands out copies, never this buffer
+            **a += g; // in place: `grad()` hands out copies, never this buffer
             return;
         }
         // From an earlier create_graph pass; a constant from now on, as in `ArrayMode::store`.
         Some(&mut Grad::Var(v)) => nodes[v].scalar() + g,
     };
-    nodes[id].grad = Some(Box::new(Grad::Scalar(sum)));
+    nodes[id].grad = Some(Grad::Scalar(sum));
 }
 
 /// The pending gradients of one pass: a dense index from variable to a slot, and a small pool of

