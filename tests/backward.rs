@@ -80,6 +80,33 @@ fn retain_grad_true_keeps_every_intermediate() {
 }
 
 #[test]
+fn a_plain_pass_frees_what_a_retaining_pass_kept() {
+    // Numbers (the scalar sweep) and arrays (the general one) alike, and again after `clear`.
+    let keep = BackwardOptions {
+        retain_grad: true,
+        ..Default::default()
+    };
+    for numbers in [true, false] {
+        let g: Graph = Graph::new(); // (one array in a graph sends every pass to the general sweep)
+        for round in 0..2 {
+            g.clear();
+            let x = if numbers {
+                g.scalar(0.5)
+            } else {
+                g.var(array![0.5, 1.0])
+            };
+            let (a, b) = (x.square(), x.square().exp());
+            let y = (a * b).sum();
+            y.backward_with(keep);
+            assert!(a.grad().is_some() && b.grad().is_some(), "round {round}");
+            y.backward();
+            assert!(a.grad().is_none() && b.grad().is_none(), "round {round}");
+            assert!(y.grad().is_none() && x.grad().is_some(), "round {round}");
+        }
+    }
+}
+
+#[test]
 fn retained_gradient_is_not_pushed_again() {
     // First pass keeps t.grad = 1; a second pass from y must not push that stale 1 into x again.
     let g: Graph = Graph::new();

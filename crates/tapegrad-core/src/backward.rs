@@ -138,6 +138,9 @@ impl<'g, F: Float> Var<'g, F> {
 
     fn backward_from(self, seed: Option<ArrayD<F>>, opts: BackwardOptions) -> Result<()> {
         let id = self.graph.check(self, "backward")?;
+        if opts.retain_grad {
+            self.graph.inner.borrow_mut().retained = true;
+        }
         let sink = Sink::Stored {
             retain: opts.retain_grad,
         };
@@ -561,8 +564,12 @@ fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) ->
         nodes,
         tape,
         scratch,
+        retained,
         ..
     } = &mut *inner;
+    // Gradients of op results kept by an earlier `retain_grad` pass are freed as the sweep
+    // passes them (without such a pass there are none to look for).
+    let free_results = !retain && *retained;
     // Pending gradients: of op results by the index of the record that made them (a plain
     // vector, no key checks), of leaves in a map. Both kept in the graph between passes.
     let Scratch {
@@ -587,12 +594,16 @@ fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) ->
         let rec = &tape[i];
         if retain {
             add_to_stored(nodes, rec.output, gy);
+        } else if free_results {
+            nodes[rec.output].grad = None;
         }
-        let out = &mut nodes[rec.output];
-        if !retain && out.grad.is_some() {
-            out.grad = None;
-        }
-        let y = out.scalar();
+        // The op's value, for the few rules that read it; NaN for the others, so that a rule
+        // reading it without being listed in `Op::reads_output` fails every gradient check.
+        let y = if rec.op.reads_output() {
+            nodes[rec.output].scalar()
+        } else {
+            F::nan()
+        };
         // Inputs on the stack (every op has one or two), each looked up once.
         let ids = rec.inputs();
         let (mut xs, mut creators) = ([F::zero(); 2], [CONST; 2]);

@@ -362,6 +362,16 @@ impl<F: Float> Op<F> {
         }
     }
 
+    /// Whether [`Op::backward`] reads the op's output `y` (the scalar sweep looks it up only
+    /// then).
+    #[inline(always)]
+    pub(crate) fn reads_output(&self) -> bool {
+        matches!(
+            self,
+            Op::Exp | Op::Tanh | Op::Sqrt | Op::Sigmoid | Op::MaxAxis(_) | Op::MinAxis(_)
+        )
+    }
+
     /// The backward rule: gradients of the inputs `xs` from the output `y` (every op has one) and
     /// its gradient `gy`, written once for arrays and variables alike. `needs[i]` is false for a constant
     /// input: a rule may skip its gradient when that saves real work (matmul), and the sweep
