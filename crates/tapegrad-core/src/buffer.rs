@@ -1,22 +1,22 @@
 //! New large arrays, written once in parallel and backed by huge pages.
 //!
-//! A fresh array of tens of megabytes is not paid for by its arithmetic but by the kernel: every
-//! 4 KiB page faults on its first write and is unmapped on drop. An `elem 10^7` pass makes ten
-//! 80 MB arrays, and page faults and unmapping were most of its time. Asking Linux for 2 MiB
-//! pages (`MADV_HUGEPAGE`, as PyTorch's CPU allocator can) makes that 512 times fewer faults:
-//! writing a new 80 MB array went from 24 to 7 ms and dropping it from 9 to 0.3 ms on 2 cores
-//! (docs/performance.md). Below [`HUGE_MIN_BYTES`] nothing changes: the allocator then reuses
-//! its own warm memory.
+//! A fresh array of megabytes is not paid for by its arithmetic but by the kernel: every 4 KiB
+//! page faults on its first write and is unmapped on drop. An `elem 10^7` pass makes ten 80 MB
+//! arrays, and page faults and unmapping were most of its time. Asking Linux for 2 MiB pages
+//! (`MADV_HUGEPAGE`, as PyTorch's CPU allocator can) makes that 512 times fewer faults: writing a
+//! new 80 MB array went from 24 to 7 ms and dropping it from 9 to 0.3 ms on 2 cores
+//! (docs/performance.md). Below [`HUGE_MIN_BYTES`] nothing changes.
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use rayon::prelude::*;
 
 use crate::Float;
 
-/// Arrays of at least this many bytes are advised huge pages. glibc maps every allocation this
-/// large afresh from the kernel (its mmap threshold grows to 32 MiB at most), so the advice
-/// always lands on pages nobody has written yet.
-const HUGE_MIN_BYTES: usize = 32 << 20;
+/// Arrays of at least this many bytes (two huge pages) are advised huge pages. Smaller ones have
+/// too few whole 2 MiB blocks to gain. Between this and 32 MiB glibc may serve an array from its
+/// heap instead of a fresh mapping; the advice then covers heap pages, which is just as valid
+/// (`elem 10^6`, 8 MB arrays: 31-42 ms without, 19-28 ms with).
+const HUGE_MIN_BYTES: usize = 4 << 20;
 
 /// An empty vector with room for `n` values, on huge pages if it is large.
 fn with_capacity<F>(n: usize) -> Vec<F> {

@@ -281,22 +281,38 @@ impl<'g, F: Float> Neg for Var<'g, F> {
 
 // Backward rules.
 
-/// `gy` for each input that needs it, already summed down to the input's shape where the op
-/// broadcast it: a broadcast operand's gradient is reduced from `gy` without copying it, and `gy`
-/// itself is copied only when two full-shape inputs both need it.
+/// `gy` for each input that needs it (`then(gy)` for the second input, if given), already summed
+/// down to the input's shape where the op broadcast it: a broadcast operand's gradient is reduced
+/// from `gy` without copying it. When two full-shape inputs both need `gy`, the second one's is
+/// computed from it into a new value (one pass over the data, not a copy and a second pass).
 #[inline]
-fn pass_through<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool]) -> (Option<T>, Option<T>) {
+fn pass_through<F: Float, T: Value<F>>(
+    xs: &[T],
+    gy: T,
+    needs: &[bool],
+    then: Option<Op<F>>,
+) -> (Option<T>, Option<T>) {
     let reduce = |x: &T, gy: &T| T::apply(Op::SumTo(x.dims().into()), &[gy]);
+    let second = |g: T| match &then {
+        Some(op) => un(op.clone(), g),
+        None => g,
+    };
     let full = [
         needs[0] && gy.same_shape(&xs[0]),
         needs[1] && gy.same_shape(&xs[1]),
     ];
     let g0 = (needs[0] && !full[0]).then(|| reduce(&xs[0], &gy));
-    let g1 = (needs[1] && !full[1]).then(|| reduce(&xs[1], &gy));
+    let g1 = (needs[1] && !full[1]).then(|| second(reduce(&xs[1], &gy)));
     match full {
-        [true, true] => (Some(gy.clone()), Some(gy)),
+        [true, true] => {
+            let g1 = match &then {
+                Some(op) => T::apply(op.clone(), &[&gy]),
+                None => gy.clone(),
+            };
+            (Some(gy), Some(g1))
+        }
         [true, false] => (Some(gy), g1),
-        [false, true] => (g0, Some(gy)),
+        [false, true] => (g0, Some(second(gy))),
         [false, false] => (g0, g1),
     }
 }
@@ -304,21 +320,21 @@ fn pass_through<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool]) -> (Opti
 /// d(x0 + x1) = (gy, gy)
 #[inline]
 pub(super) fn add_backward<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool]) -> Grads<T> {
-    let (g0, g1) = pass_through(xs, gy, needs);
+    let (g0, g1) = pass_through(xs, gy, needs, None);
     grads![g0, g1]
 }
 
 /// d(x0 - x1) = (gy, -gy)
 #[inline]
 pub(super) fn sub_backward<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool]) -> Grads<T> {
-    let (g0, g1) = pass_through(xs, gy, needs);
-    grads![g0, g1.map(neg)]
+    let (g0, g1) = pass_through(xs, gy, needs, Some(Op::Neg));
+    grads![g0, g1]
 }
 
-/// d(x0 * x1) = (gy * x1, gy * x0)
+/// d(x0 * x1) = (gy * x1, gy * x0): the first into a new value, the second in `gy`'s buffer.
 #[inline]
 pub(super) fn mul_backward<F: Float, T: Value<F>>(xs: &[T], gy: T) -> Grads<T> {
-    let gx0 = mul(gy.clone(), &xs[1]);
+    let gx0 = T::apply(Op::Mul, &[&gy, &xs[1]]);
     grads![Some(gx0), Some(mul(gy, &xs[0]))]
 }
 
@@ -326,7 +342,7 @@ pub(super) fn mul_backward<F: Float, T: Value<F>>(xs: &[T], gy: T) -> Grads<T> {
 #[inline]
 pub(super) fn div_backward<F: Float, T: Value<F>>(xs: &[T], gy: T) -> Grads<T> {
     let gx0 = div(gy, &xs[1]);
-    let gx1 = neg(div(mul(gx0.clone(), &xs[0]), &xs[1]));
+    let gx1 = neg(div(T::apply(Op::Mul, &[&gx0, &xs[0]]), &xs[1]));
     grads![Some(gx0), Some(gx1)]
 }
 
