@@ -1,13 +1,13 @@
 //! New large arrays, written once in parallel and backed by huge pages.
 //!
 //! A fresh array of megabytes is not paid for by its arithmetic but by the kernel: every 4 KiB
-//! page faults on its first write and is unmapped on drop. An `elem 10^7` pass makes ten 80 MB
-//! arrays, and page faults and unmapping were most of its time. Asking Linux for 2 MiB pages
+//! page faults on its first write and is unmapped on drop. An `elem 10^7` pass makes about ten 80
+//! MB arrays, and page faults and unmapping were most of its time. Asking Linux for 2 MiB pages
 //! (`MADV_HUGEPAGE`, as PyTorch's CPU allocator can) makes that 512 times fewer faults: writing a
 //! new 80 MB array went from 24 to 7 ms and dropping it from 9 to 0.3 ms on 2 cores
 //! (docs/performance.md). Below [`HUGE_MIN_BYTES`] nothing changes.
 
-use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use ndarray::{ArrayD, IxDyn};
 use rayon::prelude::*;
 
 use crate::Float;
@@ -84,15 +84,15 @@ pub(crate) fn filled<F: Float>(shape: &[usize], v: F) -> ArrayD<F> {
     from_vec(shape, out)
 }
 
-/// A copy of `a` (in standard layout).
-pub(crate) fn copy<F: Float>(a: &ArrayViewD<'_, F>) -> ArrayD<F> {
+/// A copy of `a`.
+pub(crate) fn copy<F: Float>(a: &ArrayD<F>) -> ArrayD<F> {
     match a.as_slice() {
         Some(s) => {
             let mut v = with_capacity(s.len());
             v.extend_from_slice(s);
             from_vec(a.shape(), v)
         }
-        None => a.to_owned(),
+        None => a.clone(), // (a layout other than the standard one: kept as it is)
     }
 }
 

@@ -554,7 +554,7 @@ impl<F: Float> Clone for Val<'_, F> {
         match self {
             &Val::S(s) => Val::S(s),
             &Val::R(a) => Val::R(a),
-            Val::A(a) => Val::A(Box::new(buffer::copy(&a.view()))),
+            Val::A(a) => Val::A(Box::new(buffer::copy(a))),
         }
     }
 }
@@ -589,7 +589,7 @@ impl<'a, F: Float> Val<'a, F> {
     pub(crate) fn into_owned(self) -> Val<'static, F> {
         match self {
             Val::S(s) => Val::S(s),
-            Val::R(a) => Val::A(Box::new(buffer::copy(&a.view()))),
+            Val::R(a) => Val::A(Box::new(buffer::copy(a))),
             Val::A(a) => Val::A(a),
         }
     }
@@ -597,7 +597,7 @@ impl<'a, F: Float> Val<'a, F> {
     pub(crate) fn into_array(self) -> ArrayD<F> {
         match self {
             Val::S(s) => ndarray::arr0(s).into_dyn(),
-            Val::R(a) => buffer::copy(&a.view()),
+            Val::R(a) => buffer::copy(a),
             Val::A(a) => *a,
         }
     }
