@@ -25,7 +25,7 @@ use smallvec::SmallVec;
 
 use crate::buffer;
 use crate::error::{Error, Result};
-use crate::graph::{Grad, Inner, Node, Record, Scratch, VarId, CONST};
+use crate::graph::{Grad, Inner, Node, Record, VarId, CONST};
 use crate::ops::{self, arith::or_panic, Grads, Val};
 use crate::{Float, Graph, Var};
 
@@ -346,7 +346,7 @@ impl<F: Float> Mode<F> for ArrayMode<'_, F> {
                 let g = ops::unbroadcast(g, x).into_owned();
                 // After un-broadcasting a gradient has its input's shape; anything else is a bug
                 // here, and a loud one beats a wrong number.
-                assert_eq!(g.shape(), x.shape(), "tapegrad bug: {:?} gradient", rec.op);
+                assert_eq!(g.shape(), x.shape(), "tapegrad bug: {:?} gradient", *rec.op);
                 g
             });
         }
@@ -555,37 +555,30 @@ fn sweep<F: Float, M: Mode<F>>(
 }
 
 /// [`sweep`] for a graph whose every value is a number (no arrays): the same loop, the same rules
-/// (run on `F`), with one borrow of the arena for the whole pass and pending gradients in a dense
-/// table. Deep scalar chains and scalar losses, the common deep graphs, take this path.
+/// (run on `F`), with one borrow of the arena for the whole pass, the pending gradients of op
+/// results in a dense table by record, and those of leaves added to their `.grad` as they come
+/// (as DeZero's `x.grad = x.grad + gx`). Deep scalar chains and scalar losses, the common deep
+/// graphs, take this path.
 fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) -> Result<()> {
     let detect = graph.detect_anomaly();
     let mut inner = graph.inner.borrow_mut();
     let Inner {
         nodes,
         tape,
-        scratch,
+        pending,
         retained,
         ..
     } = &mut *inner;
     // Gradients of op results kept by an earlier `retain_grad` pass are freed as the sweep
     // passes them (without such a pass there are none to look for).
     let free_results = !retain && *retained;
-    // Pending gradients: of op results by the index of the record that made them (a plain
-    // vector, no key checks), of leaves in a map. Both kept in the graph between passes.
-    let Scratch {
-        by_record: pending,
-        leaves,
-        leaf_ids,
-    } = scratch;
     let start = nodes[y].creator();
     pending.clear();
     pending.resize(start.map_or(0, |s| s as usize + 1), None);
     match start {
         Some(s) => pending[s as usize] = Some(seed),
-        None => {
-            leaves.insert(y, seed);
-            leaf_ids.push(y);
-        }
+        None if nodes[y].is_const() => {} // (a constant seed keeps nothing)
+        None => add_to_stored(nodes, y, seed),
     }
     for i in (0..pending.len()).rev() {
         let Some(gy) = pending[i].take() else {
@@ -617,8 +610,6 @@ fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) ->
         let bad = |(g, need): (&Option<F>, bool)| need && g.is_some_and(|g| !g.is_finite());
         if detect && gxs.iter().zip(needs).any(bad) {
             pending.clear(); // empty between passes
-            leaves.clear();
-            leaf_ids.clear();
             return Err(Error::Anomaly {
                 op: rec.op.name(),
                 phase: "backward",
@@ -632,18 +623,9 @@ fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) ->
             if creator < CONST {
                 let acc = &mut pending[creator as usize];
                 *acc = Some(acc.map_or(gx, |a| a + gx));
-            } else if let Some(acc) = leaves.get_mut(x) {
-                *acc += gx;
             } else {
-                leaves.insert(x, gx);
-                leaf_ids.push(x);
+                add_to_stored(nodes, x, gx); // a leaf or a parameter
             }
-        }
-    }
-    for id in leaf_ids.drain(..) {
-        let g = leaves.remove(id).expect("a leaf's pending gradient");
-        if !nodes[id].is_const() {
-            add_to_stored(nodes, id, g); // (a constant seed keeps nothing)
         }
     }
     Ok(())
@@ -655,19 +637,27 @@ fn needs<F: Float>(nodes: &SlotMap<VarId, Node<F>>, rec: &Record<F>) -> SmallVec
 }
 
 /// `v.grad = v.grad + g` for a 0-d variable of an all-scalar graph.
+#[inline(always)]
 fn add_to_stored<F: Float>(nodes: &mut SlotMap<VarId, Node<F>>, id: VarId, g: F) {
+    match &mut nodes[id].grad {
+        Some(Grad::Scalar(s)) => *s += g,
+        grad @ None => *grad = Some(Grad::Scalar(g)),
+        Some(_) => add_to_other(nodes, id, g),
+    }
+}
+
+/// [`add_to_stored`] for a gradient kept as an array or as a variable.
+#[cold]
+fn add_to_other<F: Float>(nodes: &mut SlotMap<VarId, Node<F>>, id: VarId, g: F) {
     let sum = match nodes[id].grad.as_mut() {
-        None => g,
-        Some(Grad::Scalar(s)) => {
-            *s += g;
-            return;
-        }
         Some(Grad::Array(a)) => {
             **a += g; // in place: `grad()` hands out copies, never this buffer
             return;
         }
         // From an earlier create_graph pass; a constant from now on, as in `ArrayMode::store`.
         Some(&mut Grad::Var(v)) => nodes[v].scalar() + g,
+        Some(&mut Grad::Scalar(s)) => s + g,
+        None => g,
     };
     nodes[id].grad = Some(Grad::Scalar(sum));
 }

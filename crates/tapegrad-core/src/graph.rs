@@ -9,9 +9,10 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::mem::ManuallyDrop;
 
 use ndarray::{ArrayD, ArrayViewD, Dimension};
-use slotmap::{new_key_type, Key, SecondaryMap, SlotMap, SparseSecondaryMap};
+use slotmap::{new_key_type, Key, SlotMap, SparseSecondaryMap};
 use smallvec::SmallVec;
 
 use crate::error::{Error, Result};
@@ -155,7 +156,9 @@ impl<F: Float> Node<F> {
 /// One entry of the Wengert tape: `output = op(inputs)` (every op has one output), 48 bytes.
 #[derive(Debug, Clone)]
 pub(crate) struct Record<F> {
-    pub(crate) op: Op<F>,
+    /// Not dropped with the record: most ops hold nothing on the heap, and emptying a tape of
+    /// them is then one length reset instead of a test per record ([`Inner::clear_tape`]).
+    pub(crate) op: ManuallyDrop<Op<F>>,
     inputs: Inputs,
     pub(crate) output: VarId,
 }
@@ -178,24 +181,15 @@ pub(crate) struct Inner<F> {
     pub(crate) names: SparseSecondaryMap<VarId, Box<str>>,
     /// Whether a parameter was ever made ([`Graph::param`]): `clear` has nothing to keep if not.
     has_params: bool,
+    /// Whether a record on the tape holds an op with a heap parameter ([`Op::on_heap`]).
+    heap_ops: bool,
     /// Whether a pass with `retain_grad` ran since the last `clear`: only then can an op's
     /// result hold a gradient that a later pass must free (the scalar sweep skips the check).
     pub(crate) retained: bool,
-    /// The scalar sweep's working storage, empty between passes: kept so that it is reused (a
-    /// fresh map per `backward` costs more than a small graph's whole pass).
-    pub(crate) scratch: Scratch<F>,
-}
-
-/// Pending gradients of the scalar sweep (see `backward::sweep_scalars`).
-#[derive(Debug)]
-pub(crate) struct Scratch<F> {
-    /// The gradient of each record's output, by record index.
-    pub(crate) by_record: Vec<Option<F>>,
-    /// The gradients of leaves.
-    pub(crate) leaves: SecondaryMap<VarId, F>,
-    /// The keys of `leaves`, to empty it without scanning every slot (after a `clear`, two leaves
-    /// may sit at the far end of the arena).
-    pub(crate) leaf_ids: Vec<VarId>,
+    /// The scalar sweep's pending gradients of op results, by record index (see
+    /// `backward::sweep_scalars`); empty between passes, kept so that it is reused (a fresh
+    /// vector per `backward` costs more than a small graph's whole pass).
+    pub(crate) pending: Vec<Option<F>>,
 }
 
 /// The storage of a dropped graph, emptied: its tape and sweep buffers with their capacity. The
@@ -205,7 +199,7 @@ pub(crate) struct Scratch<F> {
 struct Storage<F> {
     tape: Vec<Record<F>>,
     arrays: Vec<ArrayD<F>>,
-    scratch: Scratch<F>,
+    pending: Vec<Option<F>>,
 }
 
 impl<F: Float> Storage<F> {
@@ -213,11 +207,7 @@ impl<F: Float> Storage<F> {
         Storage {
             tape: Vec::new(),
             arrays: Vec::new(),
-            scratch: Scratch {
-                by_record: Vec::new(),
-                leaves: SecondaryMap::new(),
-                leaf_ids: Vec::new(),
-            },
+            pending: Vec::new(),
         }
     }
 
@@ -226,9 +216,7 @@ impl<F: Float> Storage<F> {
         use std::mem::size_of;
         self.tape.capacity() * size_of::<Record<F>>()
             + self.arrays.capacity() * size_of::<ArrayD<F>>()
-            + self.scratch.by_record.capacity() * size_of::<Option<F>>()
-            + self.scratch.leaves.capacity() * (size_of::<F>() + 8)
-            + self.scratch.leaf_ids.capacity() * size_of::<VarId>()
+            + self.pending.capacity() * size_of::<Option<F>>()
     }
 }
 
@@ -290,11 +278,25 @@ impl<F: Float> Inner<F> {
         let Some(slot) = self.tape.spare_capacity_mut().first_mut() else {
             unreachable!("room for one more record was made above")
         };
-        slot.write(Record { op, inputs, output });
+        self.heap_ops |= op.on_heap();
+        slot.write(Record {
+            op: ManuallyDrop::new(op),
+            inputs,
+            output,
+        });
         // SAFETY: the element at index `len` exists (it is the first spare slot) and was just
         // initialised by `write`, so the first `len + 1` elements are initialised and within
         // the capacity.
         unsafe { self.tape.set_len(len + 1) };
+    }
+
+    /// Empties the tape, dropping the ops that hold heap parameters (the others need nothing).
+    fn clear_tape(&mut self) {
+        if std::mem::take(&mut self.heap_ops) {
+            (self.tape.drain(..)).for_each(|rec| drop(ManuallyDrop::into_inner(rec.op)));
+        } else {
+            self.tape.clear();
+        }
     }
 
     /// The value of a variable, borrowed (the caller has checked that `id` is live).
@@ -393,7 +395,7 @@ impl<F: Float> Graph<F> {
         let Storage {
             tape,
             arrays,
-            scratch,
+            pending,
         } = spare.map_or_else(Storage::new, |b| *b);
         Graph {
             inner: RefCell::new(Inner {
@@ -402,8 +404,9 @@ impl<F: Float> Graph<F> {
                 arrays,
                 names: SparseSecondaryMap::new(),
                 has_params: false,
+                heap_ops: false,
                 retained: false,
-                scratch,
+                pending,
             }),
             recording: Cell::new(true),
             detect_anomaly: Cell::new(false),
@@ -575,7 +578,7 @@ impl<F: Float> Graph<F> {
     pub fn clear(&self) {
         let mut inner = self.inner.borrow_mut();
         let inner = &mut *inner;
-        inner.tape.drain(..).for_each(|rec| rec.op.discard());
+        inner.clear_tape();
         inner.retained = false;
         // (no scan, and no allocation, when no parameter was ever made)
         let params: Vec<VarId> = if inner.has_params {
@@ -814,19 +817,13 @@ impl<F: Float> Default for Graph<F> {
 impl<F: Float> Drop for Graph<F> {
     fn drop(&mut self) {
         let inner = self.inner.get_mut();
-        inner.tape.drain(..).for_each(|rec| rec.op.discard());
+        inner.clear_tape();
         inner.arrays.clear();
-        inner.scratch.by_record.clear();
-        inner.scratch.leaves.clear();
-        inner.scratch.leaf_ids.clear();
+        inner.pending.clear();
         let storage = Storage {
             tape: std::mem::take(&mut inner.tape),
             arrays: std::mem::take(&mut inner.arrays),
-            scratch: Scratch {
-                by_record: std::mem::take(&mut inner.scratch.by_record),
-                leaves: std::mem::take(&mut inner.scratch.leaves),
-                leaf_ids: std::mem::take(&mut inner.scratch.leaf_ids),
-            },
+            pending: std::mem::take(&mut inner.pending),
         };
         if storage.bytes() <= SPARE_MAX_BYTES {
             // (fails only while the thread is being torn down: then the storage is just freed)

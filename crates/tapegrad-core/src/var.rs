@@ -12,6 +12,12 @@ use crate::ops::arith::or_panic;
 use crate::ops::Val;
 use crate::{Float, Graph};
 
+/// The error of a handle whose variable is gone, built only when needed: `ok_or(Error::StaleVar)`
+/// builds and drops an `Error` on every successful call.
+fn stale() -> Error {
+    Error::StaleVar
+}
+
 /// A handle to one variable of a [`Graph`]: an arena key plus a reference to the graph.
 ///
 /// `Var` is `Copy`: pass it around freely, use it in several places (`x * x` is fine). It borrows
@@ -73,7 +79,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// Runs `f` on this variable's node, or fails if the handle is stale.
     pub(crate) fn with_node<R>(self, f: impl FnOnce(&Node<F>) -> R) -> Result<R> {
         let inner = self.graph.inner.borrow();
-        inner.nodes.get(self.id).map(f).ok_or(Error::StaleVar)
+        inner.nodes.get(self.id).map(f).ok_or_else(stale)
     }
 
     /// Runs `f` on this variable's value, or fails if the handle is stale.
@@ -87,7 +93,7 @@ impl<'g, F: Float> Var<'g, F> {
 
     fn with_node_mut<R>(self, f: impl FnOnce(&mut Node<F>) -> R) -> Result<R> {
         let mut inner = self.graph.inner.borrow_mut();
-        inner.nodes.get_mut(self.id).map(f).ok_or(Error::StaleVar)
+        inner.nodes.get_mut(self.id).map(f).ok_or_else(stale)
     }
 
     /// A copy of the value.
@@ -190,7 +196,7 @@ impl<'g, F: Float> Var<'g, F> {
     pub fn try_update_data(self, f: impl FnOnce(ArrayViewMutD<'_, F>)) -> Result<()> {
         let mut inner = self.graph.inner.borrow_mut();
         let inner = &mut *inner;
-        let node = inner.nodes.get_mut(self.id).ok_or(Error::StaleVar)?;
+        let node = inner.nodes.get_mut(self.id).ok_or_else(stale)?;
         match node.data() {
             Data::Array(k) => f(inner.arrays[k as usize].view_mut()),
             Data::Scalar(_) => f(ndarray::aview_mut1(std::slice::from_mut(node.scalar_mut()))
@@ -225,7 +231,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// [`Error::StaleVar`] after the graph was cleared.
     pub fn try_take_grad(self) -> Result<Option<ArrayD<F>>> {
         let mut inner = self.graph.inner.borrow_mut();
-        let node = inner.nodes.get_mut(self.id).ok_or(Error::StaleVar)?;
+        let node = inner.nodes.get_mut(self.id).ok_or_else(stale)?;
         Ok(node.grad.take().map(|g| match g {
             Grad::Array(a) => *a,
             g => inner.grad_array(&g),
@@ -256,7 +262,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// [`Error::StaleVar`] after the graph was cleared.
     pub fn try_grad(self) -> Result<Option<ArrayD<F>>> {
         let inner = self.graph.inner.borrow();
-        let node = inner.nodes.get(self.id).ok_or(Error::StaleVar)?;
+        let node = inner.nodes.get(self.id).ok_or_else(stale)?;
         Ok(node.grad.as_ref().map(|g| inner.grad_array(g)))
     }
 
@@ -288,7 +294,7 @@ impl<'g, F: Float> Var<'g, F> {
     pub fn try_grad_var(self) -> Result<Option<Var<'g, F>>> {
         let array = {
             let mut inner = self.graph.inner.borrow_mut();
-            let node = inner.nodes.get_mut(self.id).ok_or(Error::StaleVar)?;
+            let node = inner.nodes.get_mut(self.id).ok_or_else(stale)?;
             match node.grad.take() {
                 None => return Ok(None),
                 Some(Grad::Var(id)) => {

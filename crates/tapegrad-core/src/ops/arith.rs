@@ -285,7 +285,7 @@ impl<'g, F: Float> Neg for Var<'g, F> {
 /// down to the input's shape where the op broadcast it: a broadcast operand's gradient is reduced
 /// from `gy` without copying it. When two full-shape inputs both need `gy`, the second one's is
 /// computed from it into a new value (one pass over the data, not a copy and a second pass).
-#[inline]
+#[inline(always)]
 fn pass_through<F: Float, T: Value<F>>(
     xs: &[T],
     gy: T,

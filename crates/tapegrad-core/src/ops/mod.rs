@@ -299,11 +299,10 @@ impl<F: Float> Op<F> {
         y
     }
 
-    /// Drops the op, with the test for a boxed parameter inlined. Rules build and drop ops all
-    /// the time; the compiler's drop glue is an out-of-line call per op even for `Mul`, while
-    /// this folds away for an op known at compile time.
+    /// Whether the op keeps a parameter on the heap (a shape or an index list). The tape drops
+    /// only such ops one by one, and lets go of the others wholesale.
     #[inline(always)]
-    pub(crate) fn discard(self) {
+    pub(crate) fn on_heap(&self) -> bool {
         match self {
             Op::SumTo(_)
             | Op::BroadcastTo(_)
@@ -312,7 +311,7 @@ impl<F: Float> Op<F> {
             | Op::MaxAxis(_)
             | Op::MinAxis(_)
             | Op::Select(_)
-            | Op::ScatterAdd(_) => drop(self),
+            | Op::ScatterAdd(_) => true,
             Op::Add
             | Op::Sub
             | Op::Mul
@@ -339,7 +338,19 @@ impl<F: Float> Op<F> {
             | Op::Clip(..)
             | Op::Positive
             | Op::InRange(..)
-            | Op::Equal => std::mem::forget(self), // nothing on the heap
+            | Op::Equal => false,
+        }
+    }
+
+    /// Drops the op, with the test for a boxed parameter inlined. Rules build and drop ops all
+    /// the time; the compiler's drop glue is an out-of-line call per op even for `Mul`, while
+    /// this folds away for an op known at compile time.
+    #[inline(always)]
+    pub(crate) fn discard(self) {
+        if self.on_heap() {
+            drop(self);
+        } else {
+            std::mem::forget(self); // nothing on the heap
         }
     }
 
