@@ -392,11 +392,11 @@ impl<F: Float> Mode<F> for VarMode<'_, F> {
 
     fn filled(&self, id: VarId, v: F) -> VarId {
         let shape = self.0.inner.borrow().val(id).shape().to_vec();
-        self.0.leaf(ArrayD::from_elem(shape, v)).id
+        self.0.leaf(ArrayD::from_elem(shape, v)).id()
     }
 
     fn lift(&self, a: ArrayD<F>) -> VarId {
-        self.0.leaf(a).id
+        self.0.leaf(a).id()
     }
 
     fn duplicate(&self, g: &VarId) -> VarId {
@@ -405,7 +405,7 @@ impl<F: Float> Mode<F> for VarMode<'_, F> {
 
     fn accumulate(&self, acc: VarId, g: VarId) -> VarId {
         let (a, b) = (Var::from_id(self.0, acc), Var::from_id(self.0, g));
-        ops::add(a, &b).id
+        ops::add(a, &b).id()
     }
 
     fn rule(&self, rec: &Record<F>, gy: VarId) -> Grads<VarId> {
@@ -415,7 +415,7 @@ impl<F: Float> Mode<F> for VarMode<'_, F> {
         let [g0, g1] = rec.op.backward(&xs, &var(&rec.output), var(&gy), &needs);
         let finish = |g: Option<Var<'_, F>>, k: usize| {
             g.filter(|_| needs[k])
-                .map(|g| ops::unbroadcast(g, &xs[k]).id)
+                .map(|g| ops::unbroadcast(g, &xs[k]).id())
         };
         [finish(g0, 0), finish(g1, 1)]
     }
@@ -426,11 +426,11 @@ impl<F: Float> Mode<F> for VarMode<'_, F> {
             None => g,
             Some(Grad::Var(v)) => self.accumulate(v, g),
             Some(Grad::Array(a)) => {
-                let a = self.0.leaf(*a).id;
+                let a = self.0.leaf(*a).id();
                 self.accumulate(a, g)
             }
             Some(Grad::Scalar(s)) => {
-                let a = self.0.scalar(s).id;
+                let a = self.0.scalar(s).id();
                 self.accumulate(a, g)
             }
         };

@@ -665,10 +665,10 @@ impl<F: Float> Graph<F> {
         if !std::ptr::eq(v.graph, self) {
             return Err(Error::GraphMismatch { op });
         }
-        if !self.inner.borrow().nodes.contains_key(v.id) {
+        if !self.inner.borrow().nodes.contains_key(v.id()) {
             return Err(Error::StaleVar);
         }
-        Ok(v.id)
+        Ok(v.id())
     }
 
     /// Applies `op` to `inputs`: the one place where an op is checked, computed and recorded
@@ -691,7 +691,7 @@ impl<F: Float> Graph<F> {
                 let out = if self.recording.get() && !constant {
                     let creator = Self::next_creator(&inner.tape);
                     let out = inner.insert_scalar(y, creator);
-                    let inputs = Inputs::new(inputs.iter().map(|v| v.id));
+                    let inputs = Inputs::new(inputs.iter().map(|v| v.id()));
                     inner.push_record(op, inputs, out);
                     out
                 } else {
@@ -714,7 +714,7 @@ impl<F: Float> Graph<F> {
             if !std::ptr::eq(v.graph, self) {
                 return None;
             }
-            let node = inner.nodes.get(v.id)?;
+            let node = inner.nodes.get(v.id())?;
             if node.array() != NO_ARRAY {
                 return None;
             }
@@ -749,7 +749,7 @@ impl<F: Float> Graph<F> {
         let mut scalars = [F::zero(); 2];
         let mut n = 0;
         for v in inputs {
-            let Some(node) = inner.nodes.get(v.id) else {
+            let Some(node) = inner.nodes.get(v.id()) else {
                 return Err(Error::StaleVar); // (not `ok_or`: that builds and drops an Error per input)
             };
             constant &= node.is_const();
@@ -765,10 +765,10 @@ impl<F: Float> Graph<F> {
             let a = {
                 let inner = &*inner;
                 let shapes: SmallVec<[&[usize]; 2]> =
-                    ops::small(inputs.iter().map(|v| inner.view_shape(v.id)));
+                    ops::small(inputs.iter().map(|v| inner.view_shape(v.id())));
                 op.check(&shapes)?;
                 let views: SmallVec<[ArrayViewD<'_, F>; 2]> =
-                    ops::small(inputs.iter().map(|v| inner.view(v.id)));
+                    ops::small(inputs.iter().map(|v| inner.view(v.id())));
                 op.forward(&views)
             };
             if self.detect_anomaly.get() && !a.iter().all(|v| v.is_finite()) {
@@ -792,7 +792,7 @@ impl<F: Float> Graph<F> {
         };
         let out = inner.insert(y, creator);
         if recording {
-            inner.push_record(op, Inputs::new(inputs.iter().map(|v| v.id)), out);
+            inner.push_record(op, Inputs::new(inputs.iter().map(|v| v.id())), out);
         }
         Ok(Var::from_id(self, out))
     }

@@ -11,6 +11,7 @@ use crate::graph::{Data, Grad, Node, VarId, CONST, LEAF, PARAM};
 use crate::ops::arith::or_panic;
 use crate::ops::Val;
 use crate::{Float, Graph};
+use slotmap::{Key, KeyData};
 
 /// The error of a handle whose variable is gone, built only when needed: `ok_or(Error::StaleVar)`
 /// builds and drops an `Error` on every successful call.
@@ -43,12 +44,20 @@ fn stale() -> Error {
 #[derive(Clone, Copy)]
 pub struct Var<'g, F: Float = f64> {
     pub(crate) graph: &'g Graph<F>,
-    pub(crate) id: VarId,
+    /// The [`VarId`] in one word (slotmap's `as_ffi` form). A handle is then a pair of words,
+    /// which the compiler passes and returns in registers; as the key's two halves, an op's result
+    /// went through memory and was read back with a wider load than it was written with (a
+    /// store-forwarding stall on every op of a scalar graph).
+    key: u64,
 }
 
 impl<'g, F: Float> Var<'g, F> {
+    #[inline(always)]
     pub(crate) fn from_id(graph: &'g Graph<F>, id: VarId) -> Self {
-        Var { graph, id }
+        Var {
+            graph,
+            key: id.data().as_ffi(),
+        }
     }
 
     /// The arena key of this variable: stable for a parameter across `clear`, so optimizers key
@@ -61,8 +70,9 @@ impl<'g, F: Float> Var<'g, F> {
     /// g.clear();
     /// assert_eq!(w.id(), id);
     /// ```
+    #[inline(always)]
     pub fn id(self) -> VarId {
-        self.id
+        KeyData::from_ffi(self.key).into()
     }
 
     /// The graph this variable lives in.
@@ -79,21 +89,21 @@ impl<'g, F: Float> Var<'g, F> {
     /// Runs `f` on this variable's node, or fails if the handle is stale.
     pub(crate) fn with_node<R>(self, f: impl FnOnce(&Node<F>) -> R) -> Result<R> {
         let inner = self.graph.inner.borrow();
-        inner.nodes.get(self.id).map(f).ok_or_else(stale)
+        inner.nodes.get(self.id()).map(f).ok_or_else(stale)
     }
 
     /// Runs `f` on this variable's value, or fails if the handle is stale.
     pub(crate) fn with_val<R>(self, f: impl FnOnce(Val<'_, F>) -> R) -> Result<R> {
         let inner = self.graph.inner.borrow();
-        if !inner.nodes.contains_key(self.id) {
+        if !inner.nodes.contains_key(self.id()) {
             return Err(Error::StaleVar);
         }
-        Ok(f(inner.val(self.id)))
+        Ok(f(inner.val(self.id())))
     }
 
     fn with_node_mut<R>(self, f: impl FnOnce(&mut Node<F>) -> R) -> Result<R> {
         let mut inner = self.graph.inner.borrow_mut();
-        inner.nodes.get_mut(self.id).map(f).ok_or_else(stale)
+        inner.nodes.get_mut(self.id()).map(f).ok_or_else(stale)
     }
 
     /// A copy of the value.
@@ -139,7 +149,7 @@ impl<'g, F: Float> Var<'g, F> {
         if old_shape != data.shape() {
             self.cleargrad();
         }
-        self.graph.inner.borrow_mut().set(self.id, data);
+        self.graph.inner.borrow_mut().set(self.id(), data);
     }
 
     /// Runs `f` on a view of the value, without copying it (for large arrays, where
@@ -196,7 +206,7 @@ impl<'g, F: Float> Var<'g, F> {
     pub fn try_update_data(self, f: impl FnOnce(ArrayViewMutD<'_, F>)) -> Result<()> {
         let mut inner = self.graph.inner.borrow_mut();
         let inner = &mut *inner;
-        let node = inner.nodes.get_mut(self.id).ok_or_else(stale)?;
+        let node = inner.nodes.get_mut(self.id()).ok_or_else(stale)?;
         match node.data() {
             Data::Array(k) => f(inner.arrays[k as usize].view_mut()),
             Data::Scalar(_) => f(ndarray::aview_mut1(std::slice::from_mut(node.scalar_mut()))
@@ -231,7 +241,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// [`Error::StaleVar`] after the graph was cleared.
     pub fn try_take_grad(self) -> Result<Option<ArrayD<F>>> {
         let mut inner = self.graph.inner.borrow_mut();
-        let node = inner.nodes.get_mut(self.id).ok_or_else(stale)?;
+        let node = inner.nodes.get_mut(self.id()).ok_or_else(stale)?;
         Ok(node.grad.take().map(|g| match g {
             Grad::Array(a) => *a,
             g => inner.grad_array(&g),
@@ -262,7 +272,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// [`Error::StaleVar`] after the graph was cleared.
     pub fn try_grad(self) -> Result<Option<ArrayD<F>>> {
         let inner = self.graph.inner.borrow();
-        let node = inner.nodes.get(self.id).ok_or_else(stale)?;
+        let node = inner.nodes.get(self.id()).ok_or_else(stale)?;
         Ok(node.grad.as_ref().map(|g| inner.grad_array(g)))
     }
 
@@ -294,7 +304,7 @@ impl<'g, F: Float> Var<'g, F> {
     pub fn try_grad_var(self) -> Result<Option<Var<'g, F>>> {
         let array = {
             let mut inner = self.graph.inner.borrow_mut();
-            let node = inner.nodes.get_mut(self.id).ok_or_else(stale)?;
+            let node = inner.nodes.get_mut(self.id()).ok_or_else(stale)?;
             match node.grad.take() {
                 None => return Ok(None),
                 Some(Grad::Var(id)) => {
@@ -307,7 +317,7 @@ impl<'g, F: Float> Var<'g, F> {
         };
         // Move the array into a leaf so that the handle stays the same on later calls.
         let leaf = self.graph.leaf(array);
-        self.with_node_mut(|n| n.grad = Some(Grad::Var(leaf.id)))?;
+        self.with_node_mut(|n| n.grad = Some(Grad::Var(leaf.id())))?;
         Ok(Some(leaf))
     }
 
@@ -476,7 +486,7 @@ impl<'g, F: Float> Var<'g, F> {
     pub fn name(self) -> Option<String> {
         or_panic(self.graph.check(self, "name"));
         let inner = self.graph.inner.borrow();
-        inner.names.get(self.id).map(|n| n.to_string())
+        inner.names.get(self.id()).map(|n| n.to_string())
     }
 
     /// Labels the variable (shown in graph exports).
@@ -494,7 +504,7 @@ impl<'g, F: Float> Var<'g, F> {
     pub fn set_name(self, name: impl Into<String>) {
         let name = name.into().into_boxed_str();
         or_panic(self.graph.check(self, "set_name"));
-        self.graph.inner.borrow_mut().names.insert(self.id, name);
+        self.graph.inner.borrow_mut().names.insert(self.id(), name);
     }
 
     /// The value of a one-element variable.
@@ -529,14 +539,14 @@ impl<'g, F: Float> Var<'g, F> {
 impl<F: Float> PartialEq for Var<'_, F> {
     /// Two handles are equal when they name the same variable of the same graph.
     fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self.graph, other.graph) && self.id == other.id
+        std::ptr::eq(self.graph, other.graph) && self.id() == other.id()
     }
 }
 impl<F: Float> Eq for Var<'_, F> {}
 impl<F: Float> Hash for Var<'_, F> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         (self.graph as *const Graph<F>).hash(state);
-        self.id.hash(state);
+        self.id().hash(state);
     }
 }
 
@@ -554,7 +564,7 @@ impl<F: Float> fmt::Display for Var<'_, F> {
 impl<F: Float> fmt::Debug for Var<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Var");
-        d.field("id", &self.id);
+        d.field("id", &self.id());
         match self.try_shape() {
             Ok(shape) => d.field("shape", &shape),
             Err(_) => d.field("stale", &true),
