@@ -1,11 +1,16 @@
 //! Benchmark workloads, engine against a hand-written floor, in one binary.
 //!
 //! ```text
-//! cargo run --release --example workloads -- [--floor] [--mem] WORKLOAD N [REPS]
+//! cargo run --release --example workloads -- [--floor | --pair] [--mem] WORKLOAD N [REPS]
 //! ```
 //! WORKLOAD is `chain`, `goldstein`, `wide` or `elem`. One warm-up, then REPS (default 5) timed
 //! repetitions; prints `tapegrad WORKLOAD N MEDIAN_SECONDS CHECKSUM` (or `floor ...` with
 //! `--floor`). `--mem` also reports peak heap bytes per recorded op (one extra, untimed run).
+//!
+//! `--pair` times both in this one process, each engine repetition followed at once by a floor
+//! repetition, and prints both lines and `ratio WORKLOAD N R`, R the median of the REPS
+//! back-to-back ratios. On a shared machine whose speed drifts by a third from minute to minute,
+//! two separate runs can land in different phases; a pair cannot.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
@@ -57,19 +62,25 @@ static ALLOC: Counting = Counting;
 
 fn main() {
     let mut floor = false;
+    let mut pair = false;
     let mut mem = false;
     let mut rest = Vec::new();
     for a in std::env::args().skip(1) {
         match a.as_str() {
             "--floor" => floor = true,
+            "--pair" => pair = true,
             "--mem" => mem = true,
             _ => rest.push(a),
         }
     }
-    let usage = "usage: workloads [--floor] [--mem] chain|goldstein|wide|elem N [REPS]";
+    let usage = "usage: workloads [--floor | --pair] [--mem] chain|goldstein|wide|elem N [REPS]";
     let workload = rest.first().expect(usage).clone();
     let n: usize = rest.get(1).and_then(|s| s.parse().ok()).expect(usage);
     let reps: usize = rest.get(2).map_or(5, |s| s.parse().expect(usage));
+    if pair {
+        run_pair(&workload, n, reps);
+        return;
+    }
 
     let Some(mut checksum) = workloads::run(&workload, floor, n) else {
         eprintln!("unknown workload {workload}: use chain, goldstein, wide or elem");
@@ -99,4 +110,36 @@ fn main() {
             peak as f64 / ops as f64
         );
     }
+}
+
+/// `--pair`: engine and floor repetitions back to back in this process.
+fn run_pair(workload: &str, n: usize, reps: usize) {
+    let time = |floor: bool| {
+        let t = Instant::now();
+        let checksum = std::hint::black_box(workloads::run(workload, floor, n));
+        (t.elapsed().as_secs_f64(), checksum.unwrap_or(f64::NAN))
+    };
+    if workloads::run(workload, false, n).is_none() {
+        eprintln!("unknown workload {workload}: use chain, goldstein, wide or elem");
+        std::process::exit(2);
+    }
+    workloads::run(workload, true, n); // the warm-ups
+    let (mut engine, mut floor, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut checksums = (f64::NAN, f64::NAN);
+    for _ in 0..reps.max(1) {
+        let (e, ce) = time(false);
+        let (f, cf) = time(true);
+        engine.push(e);
+        floor.push(f);
+        ratios.push(e / f);
+        checksums = (ce, cf);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (e, f, r) = (median(engine), median(floor), median(ratios));
+    println!("tapegrad {workload} {n} {e:.6e} {:.10}", checksums.0);
+    println!("floor {workload} {n} {f:.6e} {:.10}", checksums.1);
+    println!("ratio {workload} {n} {r:.2}");
 }
