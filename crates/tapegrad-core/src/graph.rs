@@ -268,9 +268,12 @@ impl<F: Float> Inner<F> {
     /// memory. `Vec::push` assembled it on the stack first (the push may grow the vector) and
     /// copied it with wider loads than the stores that wrote it: a store-forwarding stall on
     /// every op, about 13 % of a small scalar graph's time (docs/performance.md).
+    ///
+    /// `heap` is [`Op::on_heap`] of `op`, asked by the caller while the op is still a known value
+    /// (asked here, after the arena insert, it was read back from memory on every op).
     #[inline(always)]
     #[allow(unsafe_code)]
-    pub(crate) fn push_record(&mut self, op: Op<F>, inputs: Inputs, output: VarId) {
+    pub(crate) fn push_record(&mut self, op: Op<F>, heap: bool, inputs: Inputs, output: VarId) {
         if self.tape.len() == self.tape.capacity() {
             grow(&mut self.tape);
         }
@@ -278,7 +281,7 @@ impl<F: Float> Inner<F> {
         let Some(slot) = self.tape.spare_capacity_mut().first_mut() else {
             unreachable!("room for one more record was made above")
         };
-        self.heap_ops |= op.on_heap();
+        self.heap_ops |= heap;
         slot.write(Record {
             op: ManuallyDrop::new(op),
             inputs,
@@ -685,6 +688,7 @@ impl<F: Float> Graph<F> {
             && op.check_scalars(inputs.len()).is_ok()
             && !self.detect_anomaly.get()
         {
+            let heap = op.on_heap();
             let mut inner = self.inner.borrow_mut();
             if let Some((xs, constant)) = self.numbers(&inner, inputs) {
                 let y = op.eval_scalars(&xs[..inputs.len()]);
@@ -692,7 +696,7 @@ impl<F: Float> Graph<F> {
                     let creator = Self::next_creator(&inner.tape);
                     let out = inner.insert_scalar(y, creator);
                     let inputs = Inputs::new(inputs.iter().map(|v| v.id()));
-                    inner.push_record(op, inputs, out);
+                    inner.push_record(op, heap, inputs, out);
                     out
                 } else {
                     op.discard();
@@ -792,7 +796,8 @@ impl<F: Float> Graph<F> {
         };
         let out = inner.insert(y, creator);
         if recording {
-            inner.push_record(op, Inputs::new(inputs.iter().map(|v| v.id())), out);
+            let heap = op.on_heap();
+            inner.push_record(op, heap, Inputs::new(inputs.iter().map(|v| v.id())), out);
         }
         Ok(Var::from_id(self, out))
     }
