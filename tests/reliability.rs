@@ -79,6 +79,32 @@ fn anomaly_in_backward_names_op_and_position() {
 }
 
 #[test]
+fn a_backward_pass_stopped_by_an_anomaly_stores_no_gradient() {
+    // x reaches y by two paths; `x * 2` is swept (and gives x a gradient) before `sqrt`, whose
+    // gradient at 0 is infinite. The failed pass must leave x's gradient as it found it, on a
+    // graph of numbers (the scalar sweep) and on an array graph alike.
+    let g: Graph = Graph::new();
+    g.set_detect_anomaly(true);
+    let x = g.scalar(0.0);
+    let y = x.sqrt() + x * 2.0;
+    assert!(matches!(
+        y.try_backward(),
+        Err(Error::Anomaly { op: "sqrt", .. })
+    ));
+    assert_eq!(x.grad(), None);
+
+    let g: Graph = Graph::new();
+    g.set_detect_anomaly(true);
+    let x = g.var(array![0.0, 1.0]);
+    let y = (x.sqrt() + x * 2.0).sum();
+    assert!(matches!(
+        y.try_backward(),
+        Err(Error::Anomaly { op: "sqrt", .. })
+    ));
+    assert_eq!(x.grad(), None);
+}
+
+#[test]
 fn anomaly_in_a_recorded_backward_pass() {
     let g: Graph = Graph::new();
     g.set_detect_anomaly(true);

@@ -572,6 +572,9 @@ fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) ->
     // Gradients of op results kept by an earlier `retain_grad` pass are freed as the sweep
     // passes them (without such a pass there are none to look for).
     let free_results = !retain && *retained;
+    // With anomaly detection on, leaves' gradients wait for the pass to succeed: a pass stopped
+    // by an anomaly leaves every stored gradient as it found it.
+    let mut deferred: Vec<(VarId, F)> = Vec::new();
     let start = nodes[y].creator();
     pending.clear();
     pending.resize(start.map_or(0, |s| s as usize + 1), None);
@@ -623,10 +626,15 @@ fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) ->
             if creator < CONST {
                 let acc = &mut pending[creator as usize];
                 *acc = Some(acc.map_or(gx, |a| a + gx));
+            } else if detect {
+                deferred.push((x, gx));
             } else {
                 add_to_stored(nodes, x, gx); // a leaf or a parameter
             }
         }
+    }
+    for (x, gx) in deferred {
+        add_to_stored(nodes, x, gx);
     }
     Ok(())
 }
