@@ -554,11 +554,12 @@ fn sweep<F: Float, M: Mode<F>>(
     Ok(captured)
 }
 
-/// [`sweep`] for a graph whose every value is a number (no arrays): the same loop, the same rules
-/// (run on `F`), with one borrow of the arena for the whole pass, the pending gradients of op
-/// results in a dense table by record, and those of leaves added to their `.grad` as they come
-/// (as DeZero's `x.grad = x.grad + gx`). Deep scalar chains and scalar losses, the common deep
-/// graphs, take this path.
+/// [`sweep`] for a graph whose every value is a number (no arrays): the same loop, but the rules
+/// already ran, when each op was recorded (with `gy = 1`: the op's local derivatives,
+/// [`Record::partials`]), so a record costs a multiply-add per input. One borrow of the arena for
+/// the whole pass, the pending gradients of op results in a dense table by record, those of
+/// leaves added to their `.grad` as they come (as DeZero's `x.grad = x.grad + gx`). Deep scalar
+/// chains and scalar losses, the common deep graphs, take this path.
 fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) -> Result<()> {
     let detect = graph.detect_anomaly();
     let mut inner = graph.inner.borrow_mut();
@@ -593,36 +594,24 @@ fn sweep_scalars<F: Float>(graph: &Graph<F>, y: VarId, seed: F, retain: bool) ->
         } else if free_results {
             nodes[rec.output].grad = None;
         }
-        // The op's value, for the few rules that read it; NaN for the others, so that a rule
-        // reading it without being listed in `Op::reads_output` fails every gradient check.
-        let y = if rec.op.reads_output() {
-            nodes[rec.output].scalar()
-        } else {
-            F::nan()
-        };
-        // Inputs on the stack (every op has one or two), each looked up once.
-        let ids = rec.inputs();
-        let (mut xs, mut creators) = ([F::zero(); 2], [CONST; 2]);
-        for (k, &x) in ids.iter().enumerate() {
-            let node = &nodes[x];
-            (xs[k], creators[k]) = (node.scalar(), node.raw_creator());
+        if !rec.op.passes_gradient() {
+            continue; // (sign and the like: their rules give no gradient)
         }
-        let needs = creators.map(|c| c != CONST);
-        let n = ids.len();
-        let gxs = rec.op.backward(&xs[..n], &y, gy, &needs[..n]);
-        let bad = |(g, need): (&Option<F>, bool)| need && g.is_some_and(|g| !g.is_finite());
-        if detect && gxs.iter().zip(needs).any(bad) {
-            pending.clear(); // empty between passes
-            return Err(Error::Anomaly {
-                op: rec.op.name(),
-                phase: "backward",
-                position: i,
-            });
-        }
-        for ((gx, creator), &x) in gxs.into_iter().zip(creators).zip(ids) {
-            let Some(gx) = gx.filter(|_| creator != CONST) else {
+        // The rule was run when the op was recorded: `gx = gy * dy/dx`, for each input.
+        for (&x, &d) in rec.inputs().iter().zip(&rec.partials) {
+            let creator = nodes[x].raw_creator();
+            if creator == CONST {
                 continue;
-            };
+            }
+            let gx = gy * d;
+            if detect && !gx.is_finite() {
+                pending.clear(); // empty between passes
+                return Err(Error::Anomaly {
+                    op: rec.op.name(),
+                    phase: "backward",
+                    position: i,
+                });
+            }
             if creator < CONST {
                 let acc = &mut pending[creator as usize];
                 *acc = Some(acc.map_or(gx, |a| a + gx));

@@ -153,7 +153,7 @@ impl<F: Float> Node<F> {
     }
 }
 
-/// One entry of the Wengert tape: `output = op(inputs)` (every op has one output), 48 bytes.
+/// One entry of the Wengert tape: `output = op(inputs)` (every op has one output), 64 bytes.
 #[derive(Debug, Clone)]
 pub(crate) struct Record<F> {
     /// Not dropped with the record: most ops hold nothing on the heap, and emptying a tape of
@@ -161,6 +161,9 @@ pub(crate) struct Record<F> {
     pub(crate) op: ManuallyDrop<Op<F>>,
     inputs: Inputs,
     pub(crate) output: VarId,
+    /// For an op of numbers, `dy/dx_k` of each input ([`Op::partials`], at the values it was
+    /// recorded with): all the scalar sweep needs. NaN for an op of arrays.
+    pub(crate) partials: [F; 2],
 }
 
 impl<F> Record<F> {
@@ -273,7 +276,14 @@ impl<F: Float> Inner<F> {
     /// (asked here, after the arena insert, it was read back from memory on every op).
     #[inline(always)]
     #[allow(unsafe_code)]
-    pub(crate) fn push_record(&mut self, op: Op<F>, heap: bool, inputs: Inputs, output: VarId) {
+    pub(crate) fn push_record(
+        &mut self,
+        op: Op<F>,
+        heap: bool,
+        inputs: Inputs,
+        output: VarId,
+        partials: [F; 2],
+    ) {
         if self.tape.len() == self.tape.capacity() {
             grow(&mut self.tape);
         }
@@ -286,6 +296,7 @@ impl<F: Float> Inner<F> {
             op: ManuallyDrop::new(op),
             inputs,
             output,
+            partials,
         });
         // SAFETY: the element at index `len` exists (it is the first spare slot) and was just
         // initialised by `write`, so the first `len + 1` elements are initialised and within
@@ -691,12 +702,14 @@ impl<F: Float> Graph<F> {
             let heap = op.on_heap();
             let mut inner = self.inner.borrow_mut();
             if let Some((xs, constant)) = self.numbers(&inner, inputs) {
-                let y = op.eval_scalars(&xs[..inputs.len()]);
+                let xs = &xs[..inputs.len()];
+                let y = op.eval_scalars(xs);
                 let out = if self.recording.get() && !constant {
+                    let partials = op.partials(xs, y);
                     let creator = Self::next_creator(&inner.tape);
                     let out = inner.insert_scalar(y, creator);
                     let inputs = Inputs::new(inputs.iter().map(|v| v.id()));
-                    inner.push_record(op, heap, inputs, out);
+                    inner.push_record(op, heap, inputs, out, partials);
                     out
                 } else {
                     op.discard();
@@ -794,10 +807,16 @@ impl<F: Float> Graph<F> {
         } else {
             LEAF
         };
+        // (the scalar sweep runs only on graphs with no array at all, so only on numbers' records)
+        let partials = match y {
+            Data::Scalar(s) if n == inputs.len() => op.partials(&scalars[..n], s),
+            _ => [F::nan(); 2],
+        };
         let out = inner.insert(y, creator);
         if recording {
             let heap = op.on_heap();
-            inner.push_record(op, heap, Inputs::new(inputs.iter().map(|v| v.id())), out);
+            let inputs = Inputs::new(inputs.iter().map(|v| v.id()));
+            inner.push_record(op, heap, inputs, out, partials);
         }
         Ok(Var::from_id(self, out))
     }
@@ -818,7 +837,7 @@ impl<F: Float> Default for Graph<F> {
 }
 
 /// Frees the graph's values and hands its emptied storage to the next [`Graph::new`] on this
-/// thread, when it holds at most [`SPARE_MAX_BYTES`].
+/// thread, when it holds at most 32 MiB (`SPARE_MAX_BYTES`).
 impl<F: Float> Drop for Graph<F> {
     fn drop(&mut self) {
         let inner = self.inner.get_mut();
@@ -873,6 +892,6 @@ mod tests {
         assert_eq!(size_of::<super::Node<f64>>(), 32);
         assert_eq!(size_of::<super::Inputs>(), 16);
         assert_eq!(size_of::<crate::ops::Op<f64>>(), 24);
-        assert_eq!(size_of::<super::Record<f64>>(), 48);
+        assert_eq!(size_of::<super::Record<f64>>(), 64);
     }
 }

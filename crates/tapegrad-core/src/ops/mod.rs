@@ -373,21 +373,29 @@ impl<F: Float> Op<F> {
         }
     }
 
-    /// Whether [`Op::backward`] reads the op's output `y` (the scalar sweep looks it up only
-    /// then).
+    /// The op's local derivatives `dy/dx_k` on numbers: its backward rule run with `gy = 1` (every
+    /// rule is linear in `gy`: `gx_k = gy * dy/dx_k`). Recorded with each op of numbers, so that
+    /// the scalar sweep multiplies instead of running the rule. 0 for an input the rule gives no
+    /// gradient (see [`Op::passes_gradient`]) and for the unused second slot of a one-input op.
     #[inline(always)]
-    pub(crate) fn reads_output(&self) -> bool {
-        matches!(
-            self,
-            Op::Exp | Op::Tanh | Op::Sqrt | Op::Sigmoid | Op::MaxAxis(_) | Op::MinAxis(_)
-        )
+    pub(crate) fn partials(&self, xs: &[F], y: F) -> [F; 2] {
+        const NEEDS: [bool; 2] = [true, true];
+        let [d0, d1] = self.backward(xs, &y, F::one(), &NEEDS[..xs.len()]);
+        [d0.unwrap_or_else(F::zero), d1.unwrap_or_else(F::zero)]
+    }
+
+    /// Whether any gradient flows back through the op: not through the derivatives of `abs`,
+    /// `relu`, `clip` and `max`, whose own derivative is 0 and whose rules return none.
+    #[inline(always)]
+    pub(crate) fn passes_gradient(&self) -> bool {
+        !matches!(self, Op::Sign | Op::Positive | Op::InRange(..) | Op::Equal)
     }
 
     /// The backward rule: gradients of the inputs `xs` from the output `y` (every op has one) and
     /// its gradient `gy`, written once for arrays and variables alike. `needs[i]` is false for a constant
     /// input: a rule may skip its gradient when that saves real work (matmul), and the sweep
     /// drops whatever is computed for it anyway.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn backward<T: Value<F>>(&self, xs: &[T], y: &T, gy: T, needs: &[bool]) -> Grads<T> {
         let x = &xs[0];
         match *self {
