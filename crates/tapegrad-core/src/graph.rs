@@ -203,6 +203,10 @@ struct Storage<F> {
     tape: Vec<Record<F>>,
     arrays: Vec<ArrayD<F>>,
     pending: Vec<Option<F>>,
+    /// How many variables the dropped graph's arena held: the next arena is allocated that large
+    /// at once instead of doubling its way up (each doubling copies every slot and frees the old
+    /// block, which glibc may trim and fault in again on the next graph).
+    arena_len: usize,
 }
 
 impl<F: Float> Storage<F> {
@@ -211,15 +215,17 @@ impl<F: Float> Storage<F> {
             tape: Vec::new(),
             arrays: Vec::new(),
             pending: Vec::new(),
+            arena_len: 0,
         }
     }
 
-    /// Heap bytes held by the (empty) buffers.
+    /// Heap bytes held by the (empty) buffers, and asked for by the next arena.
     fn bytes(&self) -> usize {
         use std::mem::size_of;
         self.tape.capacity() * size_of::<Record<F>>()
             + self.arrays.capacity() * size_of::<ArrayD<F>>()
             + self.pending.capacity() * size_of::<Option<F>>()
+            + self.arena_len * (size_of::<Node<F>>() + 8)
     }
 }
 
@@ -390,9 +396,10 @@ pub struct Graph<F: Float = f64> {
 }
 
 impl<F: Float> Graph<F> {
-    /// An empty graph, recording. It takes over the emptied storage (arena, tape and sweep
-    /// buffers, not values) of the last graph dropped on this thread when that held at most 32
-    /// MiB, so a fresh graph per training step or per call does not grow its vectors anew.
+    /// An empty graph, recording. It takes over the emptied tape and sweep buffers of the last
+    /// graph dropped on this thread, and allocates its arena as large as that graph's was, when
+    /// all that held at most 32 MiB: a fresh graph per training step or per call does not grow
+    /// its vectors anew.
     ///
     /// ```
     /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
@@ -410,10 +417,11 @@ impl<F: Float> Graph<F> {
             tape,
             arrays,
             pending,
+            arena_len,
         } = spare.map_or_else(Storage::new, |b| *b);
         Graph {
             inner: RefCell::new(Inner {
-                nodes: SlotMap::with_key(),
+                nodes: SlotMap::with_capacity_and_key(arena_len),
                 tape,
                 arrays,
                 names: SparseSecondaryMap::new(),
@@ -848,6 +856,7 @@ impl<F: Float> Drop for Graph<F> {
             tape: std::mem::take(&mut inner.tape),
             arrays: std::mem::take(&mut inner.arrays),
             pending: std::mem::take(&mut inner.pending),
+            arena_len: inner.nodes.len(),
         };
         if storage.bytes() <= SPARE_MAX_BYTES {
             // (fails only while the thread is being torn down: then the storage is just freed)
@@ -884,6 +893,26 @@ impl<F: Float> Drop for NoGrad<'_, F> {
 #[cfg(test)]
 mod tests {
     use std::mem::size_of;
+
+    /// A graph made after another one was dropped on the same thread starts with room for as many
+    /// variables as that one held (and with its tape's capacity), instead of growing them anew.
+    #[test]
+    fn a_new_graph_starts_with_the_last_graphs_room() {
+        {
+            let g: super::Graph = super::Graph::new();
+            let x = g.scalar(1.0);
+            let mut y = x;
+            for _ in 0..1000 {
+                y = y * 0.5 + x;
+            }
+            assert_eq!(g.len(), 2001);
+        }
+        let g: super::Graph = super::Graph::new();
+        let inner = g.inner.borrow();
+        assert!(inner.nodes.capacity() >= 2001, "{}", inner.nodes.capacity());
+        assert!(inner.tape.capacity() >= 2000, "{}", inner.tape.capacity());
+        assert!(inner.nodes.is_empty() && inner.tape.is_empty());
+    }
 
     /// The arena slot and the tape record set the memory of a deep scalar graph (issue 4's
     /// 256-bytes-per-op budget, with Vec doubling); growing them is a regression.
