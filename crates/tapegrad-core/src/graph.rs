@@ -815,13 +815,15 @@ impl<F: Float> Graph<F> {
         } else {
             LEAF
         };
-        // (the scalar sweep runs only on graphs with no array at all, so only on numbers' records)
-        let partials = match y {
-            Data::Scalar(s) if n == inputs.len() => op.partials(&scalars[..n], s),
-            _ => [F::nan(); 2],
-        };
         let out = inner.insert(y, creator);
         if recording {
+            // (the scalar sweep runs only on graphs with no array at all: on numbers' records)
+            let partials = match y {
+                Data::Scalar(s) if n == inputs.len() && op.scalar_closed() => {
+                    op.partials(&scalars[..n], s)
+                }
+                _ => [F::nan(); 2],
+            };
             let heap = op.on_heap();
             let inputs = Inputs::new(inputs.iter().map(|v| v.id()));
             inner.push_record(op, heap, inputs, out, partials);

@@ -539,14 +539,14 @@ impl<'g, F: Float> Var<'g, F> {
 impl<F: Float> PartialEq for Var<'_, F> {
     /// Two handles are equal when they name the same variable of the same graph.
     fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self.graph, other.graph) && self.id() == other.id()
+        std::ptr::eq(self.graph, other.graph) && self.key == other.key
     }
 }
 impl<F: Float> Eq for Var<'_, F> {}
 impl<F: Float> Hash for Var<'_, F> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         (self.graph as *const Graph<F>).hash(state);
-        self.id().hash(state);
+        self.key.hash(state);
     }
 }
 
