@@ -1,4 +1,5 @@
-//! Gradient checks of ops/math.rs: `powf square exp`, alone and composed.
+//! Gradient checks of ops/math.rs and ops/trig.rs, alone and composed. `opcheck!` checks an op at
+//! first and second order; the ops older than it have their second order in tests/higher_order.rs.
 
 mod common;
 
@@ -19,6 +20,13 @@ gradcheck!(sqrt, 1, (0.5, 3.0), |xs| xs[0].sqrt());
 gradcheck!(abs_negative, 1, (-3.0, -0.5), |xs| xs[0].abs());
 gradcheck!(abs_positive, 1, (0.5, 3.0), |xs| xs[0].abs());
 gradcheck!(sign_times_x, 1, (0.5, 3.0), |xs| xs[0].sign() * xs[0]);
+opcheck!(atan, 1, (-2.0, 2.0), |xs| xs[0].atan());
+opcheck!(asin, 1, (-0.9, 0.9), |xs| xs[0].asin());
+opcheck!(acos, 1, (-0.9, 0.9), |xs| xs[0].acos());
+opcheck!(sinh, 1, (-2.0, 2.0), |xs| xs[0].sinh());
+opcheck!(cosh, 1, (-2.0, 2.0), |xs| xs[0].cosh());
+opcheck!(log1p, 1, (-0.5, 2.0), |xs| xs[0].log1p());
+opcheck!(expm1, 1, (-2.0, 2.0), |xs| xs[0].expm1());
 gradcheck!(log_of_exp, 1, (-2.0, 2.0), |xs| xs[0].exp().log());
 
 #[test]

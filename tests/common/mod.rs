@@ -131,3 +131,17 @@ macro_rules! gradcheck {
         }
     };
 }
+
+/// One op's whole check in one line: [`gradcheck!`] (first order, f64 and f32) and
+/// [`gradgradcheck!`] (second order), each on 0-d, 1-d and 2-d inputs.
+#[macro_export]
+macro_rules! opcheck {
+    ($name:ident, $n:expr, ($lo:expr, $hi:expr), |$xs:ident| $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            gradcheck!(first_order, $n, ($lo, $hi), |$xs| $body);
+            gradgradcheck!(second_order, $n, ($lo, $hi), |$xs| $body);
+        }
+    };
+}

@@ -24,9 +24,10 @@ use slotmap::{SecondaryMap, SlotMap};
 use smallvec::SmallVec;
 
 use crate::buffer;
+use crate::error::or_panic;
 use crate::error::{Error, Result};
 use crate::graph::{Grad, Inner, Node, Record, VarId, CONST};
-use crate::ops::{self, arith::or_panic, Grads, Val};
+use crate::ops::{self, Grads, Val};
 use crate::{Float, Graph, Var};
 
 /// Options of [`Var::backward_with`].

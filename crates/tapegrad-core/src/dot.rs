@@ -63,7 +63,7 @@ impl<F: Float> Graph<F> {
     /// If an output is stale or of another graph (see [`Graph::try_to_dot`]).
     #[track_caller]
     pub fn to_dot(&self, outputs: &[Var<'_, F>], verbose: bool) -> String {
-        crate::ops::arith::or_panic(self.try_to_dot(outputs, verbose))
+        crate::error::or_panic(self.try_to_dot(outputs, verbose))
     }
 
     /// Fallible [`Graph::to_dot`].

@@ -90,3 +90,23 @@ pub enum Error {
 
 /// Shorthand for `std::result::Result<T, tapegrad_core::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Unwraps `r`, panicking with the error's message: the panicking form of every `try_*` method,
+/// so that the two always say the same thing. Useful in a [`Function`](crate::Function)'s code too.
+///
+/// ```
+/// use tapegrad_core::{or_panic, Graph};
+/// let g: Graph = Graph::new();
+/// let y = or_panic(g.scalar(2.0).try_exp());
+/// assert_eq!(y.item(), 2f64.exp());
+/// ```
+///
+/// # Panics
+/// When `r` is an error, with its message.
+#[track_caller]
+pub fn or_panic<T>(r: Result<T>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
+}

@@ -704,7 +704,7 @@ impl<F: Float> Graph<F> {
     pub(crate) fn apply1(&self, op: Op<F>, inputs: &[Var<'_, F>]) -> Result<Var<'_, F>> {
         if inputs.len() <= 2
             && op.scalar_closed()
-            && op.check_scalars(inputs.len()).is_ok()
+            && op.check_scalars().is_ok()
             && !self.detect_anomaly.get()
         {
             let heap = op.on_heap();
@@ -784,7 +784,7 @@ impl<F: Float> Graph<F> {
             }
         }
         let y = if n == inputs.len() && op.scalar_closed() {
-            op.check_scalars(n)?;
+            op.check_scalars()?;
             Data::Scalar(op.eval_scalars(&scalars[..n]))
         } else {
             let a = {

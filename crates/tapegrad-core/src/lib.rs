@@ -64,7 +64,7 @@ mod ops;
 mod var;
 
 pub use backward::{grad, hvp, try_grad, BackwardOptions};
-pub use error::{Error, Result};
+pub use error::{or_panic, Error, Result};
 pub use float::Float;
 pub use graph::{Graph, NoGrad, VarId};
 pub use ndarray;

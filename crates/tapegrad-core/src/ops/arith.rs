@@ -1,5 +1,5 @@
-//! Arithmetic (DeZero steps 11-13, 20-22): `add sub mul div neg`, with a variable, a scalar or an
-//! array on either side, and the `+ - * /` and unary `-` operators.
+//! Arithmetic (DeZero steps 11-13, 20-22): `add sub mul div` with a variable, a scalar or an
+//! array on either side, `powf`, and the `+ - * /` and unary `-` operators.
 //!
 //! | op | y | gradients |
 //! |---|---|---|
@@ -7,18 +7,22 @@
 //! | sub | x0 - x1 | gy, -gy |
 //! | mul | x0 * x1 | gy * x1, gy * x0 |
 //! | div | x0 / x1 | gy / x1, -gy * x0 / x1^2 |
-//! | neg | -x | -gy |
+//! | powf(c) | x^c | gy * c x^(c-1) |
 //!
-//! A scalar constant becomes a one-input op carrying the constant (`AddScalar`, `MulScalar`, ...):
-//! no arena entry for the constant, no gradient computed for it. A 0-d array constant is a scalar;
-//! any other array constant becomes a leaf of the graph. Operands broadcast as in numpy; the sweep
-//! reduces each gradient to its input's shape.
+//! A scalar constant becomes a one-input op carrying the constant ([`ScalarOp`]): no arena entry
+//! for the constant, no gradient computed for it. A 0-d array constant is a scalar; any other
+//! array constant becomes a leaf of the graph. Operands broadcast as in numpy; the sweep reduces
+//! each gradient to its input's shape.
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use ndarray::ArrayD;
 
-use super::{div, grads, mul, neg, un, Grads, Op, Value};
+use super::kernel::Kernel;
+use super::math::{Bounds, Math};
+use super::shape::ShapeOp;
+use super::{call, div, grads, mul, neg, scale, un, Grads, Op, Value};
+use crate::error::or_panic;
 use crate::error::{Error, Result};
 use crate::{Float, Var};
 
@@ -62,52 +66,180 @@ impl<F: Float> From<ArrayD<F>> for Operand<'_, F> {
     }
 }
 
-/// The four binary ops, before they meet their operand kinds.
-#[derive(Clone, Copy)]
-pub(crate) enum Bin {
+/// The binary ops of two variables (broadcasting as numpy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Binary {
     Add,
     Sub,
     Mul,
     Div,
+    /// 1 where `x0 == x1`, else 0 (the maxima of `max_axis`); derivative 0.
+    Equal,
 }
 
-impl Bin {
-    fn op<F: Float>(self) -> Op<F> {
+impl Binary {
+    pub(crate) fn name(self) -> &'static str {
         match self {
-            Bin::Add => Op::Add,
-            Bin::Sub => Op::Sub,
-            Bin::Mul => Op::Mul,
-            Bin::Div => Op::Div,
+            Binary::Add => "add",
+            Binary::Sub => "sub",
+            Binary::Mul => "mul",
+            Binary::Div => "div",
+            Binary::Equal => "equal",
         }
+    }
+
+    #[inline(always)]
+    pub(crate) fn kernel<F: Float, K: Kernel<F>>(self, k: K) -> K::Out {
+        match self {
+            Binary::Add => k.binary(|a, b| a + b),
+            Binary::Sub => k.binary(|a, b| a - b),
+            Binary::Mul => k.binary(|a, b| a * b),
+            Binary::Div => k.binary(|a, b| a / b),
+            Binary::Equal => k.binary(|a, b| if a == b { F::one() } else { F::zero() }),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn rule<F: Float, T: Value<F>>(self, xs: &[T], gy: T, needs: &[bool]) -> Grads<T> {
+        match self {
+            // d(x0 + x1) = (gy, gy)
+            Binary::Add => pass_through(xs, gy, needs, None),
+            // d(x0 - x1) = (gy, -gy)
+            Binary::Sub => pass_through(xs, gy, needs, Some(Op::Math(Math::Neg))),
+            // d(x0 * x1) = (gy * x1, gy * x0): the first into a new value, the second in gy's buffer
+            Binary::Mul => {
+                let gx0 = T::apply(Op::Binary(Binary::Mul), &[&gy, &xs[1]]);
+                grads![Some(gx0), Some(mul(gy, &xs[0]))]
+            }
+            // d(x0 / x1) = (gy / x1, -(gy / x1) * x0 / x1)
+            Binary::Div => {
+                let gx0 = div(gy, &xs[1]);
+                let gx1 = neg(div(
+                    T::apply(Op::Binary(Binary::Mul), &[&gx0, &xs[0]]),
+                    &xs[1],
+                ));
+                grads![Some(gx0), Some(gx1)]
+            }
+            Binary::Equal => grads![None, None],
+        }
+    }
+
+    pub(crate) fn passes_gradient(self) -> bool {
+        self != Binary::Equal
     }
 
     /// `x (op) c`, or `c (op) x` when `swapped`.
     fn with_scalar<F: Float>(self, c: F, swapped: bool) -> Op<F> {
+        let s = |s| Op::Scalar(s, c);
         match (self, swapped) {
-            (Bin::Add, _) => Op::AddScalar(c), // c + x == x + c exactly
-            (Bin::Sub, false) => Op::AddScalar(-c),
-            (Bin::Sub, true) => Op::RSubScalar(c),
-            (Bin::Mul, _) => Op::MulScalar(c),
-            (Bin::Div, false) => Op::DivScalar(c),
-            (Bin::Div, true) => Op::RDivScalar(c),
+            (Binary::Add, _) => s(ScalarOp::Add), // c + x == x + c exactly
+            (Binary::Sub, false) => Op::Scalar(ScalarOp::Add, -c), // IEEE: x - c == x + (-c)
+            (Binary::Sub, true) => s(ScalarOp::RSub),
+            (Binary::Mul, _) => s(ScalarOp::Mul),
+            (Binary::Div, false) => s(ScalarOp::Div),
+            (Binary::Div, true) => s(ScalarOp::RDiv),
+            (Binary::Equal, _) => Op::Bounds(Bounds::InRange, c, c), // x == c: c <= x <= c
         }
+    }
+}
+
+/// Ops of a variable and a constant `c`: no arena entry for the constant, no gradient for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScalarOp {
+    /// `x + c` (also `x - c`, as `x + (-c)`)
+    Add,
+    /// `c - x`
+    RSub,
+    /// `x * c`
+    Mul,
+    /// `x / c`
+    Div,
+    /// `c / x`
+    RDiv,
+    /// `x^c`
+    Pow,
+}
+
+impl ScalarOp {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ScalarOp::Add => "add",
+            ScalarOp::RSub => "sub",
+            ScalarOp::Mul => "mul",
+            ScalarOp::Div | ScalarOp::RDiv => "div",
+            ScalarOp::Pow => "powf",
+        }
+    }
+
+    /// The name in graph exports: `rsub(c)` is `c - x` and `rdiv(c)` is `c / x`.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            ScalarOp::RSub => "rsub",
+            ScalarOp::RDiv => "rdiv",
+            ScalarOp::Add | ScalarOp::Mul | ScalarOp::Div | ScalarOp::Pow => self.name(),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn kernel<F: Float, K: Kernel<F>>(self, c: F, k: K) -> K::Out {
+        match self {
+            ScalarOp::Add => k.unary(move |x| x + c),
+            ScalarOp::RSub => k.unary(move |x| c - x),
+            ScalarOp::Mul => k.unary(move |x| x * c),
+            ScalarOp::Div => k.unary(move |x| x / c),
+            ScalarOp::RDiv => k.unary(move |x| c / x),
+            ScalarOp::Pow => k.unary(move |x| powf(x, c)),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn rule<F: Float, T: Value<F>>(self, c: F, x: &T, gy: T) -> T {
+        match self {
+            ScalarOp::Add => gy,                                   // d(x + c) = 1
+            ScalarOp::RSub => neg(gy),                             // d(c - x) = -1
+            ScalarOp::Mul => scale(gy, c),                         // d(x c) = c
+            ScalarOp::Div => un(Op::Scalar(ScalarOp::Div, c), gy), // d(x / c) = 1 / c
+            ScalarOp::RDiv => {
+                // d(c / x) = -c / x^2
+                let d = un(Op::Scalar(ScalarOp::RDiv, -c), call(Math::Square, x));
+                mul(gy, &d)
+            }
+            ScalarOp::Pow => {
+                // d x^c = c x^(c-1)
+                let d = scale(call(Op::Scalar(ScalarOp::Pow, c - F::one()), x), c);
+                mul(gy, &d)
+            }
+        }
+    }
+}
+
+/// `x^c`, with the common exponents as plain arithmetic (numpy does the same for 2): `x * x` is
+/// the correctly rounded square, and several times cheaper than `powf`.
+#[inline]
+fn powf<F: Float>(x: F, c: F) -> F {
+    if c == F::from_f64(2.0) {
+        x * x
+    } else if c == F::one() {
+        x
+    } else {
+        x.powf(c)
     }
 }
 
 /// `x (op) rhs`, or `rhs (op) x` when `swapped` (only for constants).
 pub(crate) fn binary<'g, F: Float>(
-    kind: Bin,
+    kind: Binary,
     x: Var<'g, F>,
     rhs: Operand<'g, F>,
     swapped: bool,
 ) -> Result<Var<'g, F>> {
     let g = x.graph;
     match rhs {
-        Operand::Var(v) => g.apply1(kind.op(), &[x, v]),
+        Operand::Var(v) => g.apply1(Op::Binary(kind), &[x, v]),
         Operand::Scalar(c) => g.apply1(kind.with_scalar(c, swapped), &[x]),
         Operand::Array(a) if a.ndim() == 0 => g.apply1(kind.with_scalar(a[[]], swapped), &[x]),
         Operand::Array(a) => {
-            let op: Op<F> = kind.op();
+            let op: Op<F> = Op::Binary(kind);
             let x_shape = x.try_shape()?;
             if super::shape::broadcast_shape(&x_shape, a.shape()).is_none() {
                 let (lhs, rhs) = (x_shape, a.shape().to_vec());
@@ -152,7 +284,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// [`Error::ShapeMismatch`] for shapes that do not broadcast, [`Error::GraphMismatch`] for a
     /// variable of another graph, [`Error::StaleVar`] for a handle from before a `clear`.
     pub fn try_add(self, rhs: impl Into<Operand<'g, F>>) -> Result<Var<'g, F>> {
-        binary(Bin::Add, self, rhs.into(), false)
+        binary(Binary::Add, self, rhs.into(), false)
     }
 
     /// `self - rhs`; see [`Var::try_add`] for operands and errors.
@@ -163,7 +295,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// assert_eq!(x.try_sub(0.5).unwrap().item(), 1.5);
     /// ```
     pub fn try_sub(self, rhs: impl Into<Operand<'g, F>>) -> Result<Var<'g, F>> {
-        binary(Bin::Sub, self, rhs.into(), false)
+        binary(Binary::Sub, self, rhs.into(), false)
     }
 
     /// `self * rhs`; see [`Var::try_add`] for operands and errors.
@@ -174,7 +306,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// assert_eq!(x.try_mul(x).unwrap().item(), 4.0);
     /// ```
     pub fn try_mul(self, rhs: impl Into<Operand<'g, F>>) -> Result<Var<'g, F>> {
-        binary(Bin::Mul, self, rhs.into(), false)
+        binary(Binary::Mul, self, rhs.into(), false)
     }
 
     /// `self / rhs`; see [`Var::try_add`] for operands and errors.
@@ -185,29 +317,32 @@ impl<'g, F: Float> Var<'g, F> {
     /// assert_eq!(x.try_div(4.0).unwrap().item(), 0.5);
     /// ```
     pub fn try_div(self, rhs: impl Into<Operand<'g, F>>) -> Result<Var<'g, F>> {
-        binary(Bin::Div, self, rhs.into(), false)
+        binary(Binary::Div, self, rhs.into(), false)
     }
 
-    /// `-self`; the unary `-` operator panics where this returns an error.
+    /// `self` to the constant power `c`, elementwise (DeZero's `x ** c`).
     ///
     /// ```
     /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
-    /// assert_eq!(g.scalar(2.0).try_neg().unwrap().item(), -2.0);
+    /// let x = g.scalar(2.0);
+    /// let y = x.powf(3.0);
+    /// y.backward();
+    /// assert_eq!((y.item(), x.grad().unwrap()[[]]), (8.0, 12.0)); // 3 x^2 = 12
     /// ```
     ///
-    /// # Errors
-    /// [`Error::StaleVar`] for a handle from before a `clear`.
-    pub fn try_neg(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Op::Neg, &[self])
+    /// # Panics
+    /// With the message of [`Var::try_powf`]'s error.
+    #[track_caller]
+    pub fn powf(self, c: F) -> Var<'g, F> {
+        or_panic(self.try_powf(c))
     }
-}
 
-/// Panics with the error's message: the operator form of a `try_*` call.
-#[track_caller]
-pub(crate) fn or_panic<T>(r: Result<T>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
+    /// Fallible [`Var::powf`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    pub fn try_powf(self, c: F) -> Result<Var<'g, F>> {
+        self.graph.apply1(Op::Scalar(ScalarOp::Pow, c), &[self])
     }
 }
 
@@ -220,7 +355,7 @@ macro_rules! binary_operator {
             #[inline]
             #[track_caller]
             fn $method(self, rhs: Var<'g, F>) -> Var<'g, F> {
-                or_panic(self.graph.apply1($kind.op(), &[self, rhs]))
+                or_panic(self.graph.apply1(Op::Binary($kind), &[self, rhs]))
             }
         }
         impl<'g, F: Float> $Trait<F> for Var<'g, F> {
@@ -266,10 +401,10 @@ macro_rules! binary_operator {
     };
 }
 
-binary_operator!(Add, add, Bin::Add);
-binary_operator!(Sub, sub, Bin::Sub);
-binary_operator!(Mul, mul, Bin::Mul);
-binary_operator!(Div, div, Bin::Div);
+binary_operator!(Add, add, Binary::Add);
+binary_operator!(Sub, sub, Binary::Sub);
+binary_operator!(Mul, mul, Binary::Mul);
+binary_operator!(Div, div, Binary::Div);
 
 impl<'g, F: Float> Neg for Var<'g, F> {
     type Output = Var<'g, F>;
@@ -279,7 +414,7 @@ impl<'g, F: Float> Neg for Var<'g, F> {
     }
 }
 
-// Backward rules.
+// Backward rules' helper.
 
 /// `gy` for each input that needs it (`then(gy)` for the second input, if given), already summed
 /// down to the input's shape where the op broadcast it: a broadcast operand's gradient is reduced
@@ -291,8 +426,8 @@ fn pass_through<F: Float, T: Value<F>>(
     gy: T,
     needs: &[bool],
     then: Option<Op<F>>,
-) -> (Option<T>, Option<T>) {
-    let reduce = |x: &T, gy: &T| T::apply(Op::SumTo(x.dims().into()), &[gy]);
+) -> Grads<T> {
+    let reduce = |x: &T, gy: &T| T::apply(Op::Shape(ShapeOp::SumTo, x.dims().into()), &[gy]);
     let second = |g: T| match &then {
         Some(op) => un(op.clone(), g),
         None => g,
@@ -309,46 +444,10 @@ fn pass_through<F: Float, T: Value<F>>(
                 Some(op) => T::apply(op.clone(), &[&gy]),
                 None => gy.clone(),
             };
-            (Some(gy), Some(g1))
+            [Some(gy), Some(g1)]
         }
-        [true, false] => (Some(gy), g1),
-        [false, true] => (g0, Some(second(gy))),
-        [false, false] => (g0, g1),
+        [true, false] => [Some(gy), g1],
+        [false, true] => [g0, Some(second(gy))],
+        [false, false] => [g0, g1],
     }
-}
-
-/// d(x0 + x1) = (gy, gy)
-#[inline]
-pub(super) fn add_backward<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool]) -> Grads<T> {
-    let (g0, g1) = pass_through(xs, gy, needs, None);
-    grads![g0, g1]
-}
-
-/// d(x0 - x1) = (gy, -gy)
-#[inline]
-pub(super) fn sub_backward<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool]) -> Grads<T> {
-    let (g0, g1) = pass_through(xs, gy, needs, Some(Op::Neg));
-    grads![g0, g1]
-}
-
-/// d(x0 * x1) = (gy * x1, gy * x0): the first into a new value, the second in `gy`'s buffer.
-#[inline]
-pub(super) fn mul_backward<F: Float, T: Value<F>>(xs: &[T], gy: T) -> Grads<T> {
-    let gx0 = T::apply(Op::Mul, &[&gy, &xs[1]]);
-    grads![Some(gx0), Some(mul(gy, &xs[0]))]
-}
-
-/// d(x0 / x1) = (gy / x1, -(gy / x1) * x0 / x1)
-#[inline]
-pub(super) fn div_backward<F: Float, T: Value<F>>(xs: &[T], gy: T) -> Grads<T> {
-    let gx0 = div(gy, &xs[1]);
-    let gx1 = neg(div(T::apply(Op::Mul, &[&gx0, &xs[0]]), &xs[1]));
-    grads![Some(gx0), Some(gx1)]
-}
-
-/// d(c / x) = gy * (-c / x^2)
-#[inline]
-pub(super) fn rdiv_scalar_backward<F: Float, T: Value<F>>(c: F, x: &T, gy: T) -> Grads<T> {
-    let d = un(Op::RDivScalar(-c), T::apply(Op::Square, &[x]));
-    grads![Some(mul(gy, &d))]
 }

@@ -1,47 +1,158 @@
-//! Elementwise math (DeZero steps 3, 22, 27, 34-35): `powf square exp log sin cos tanh sqrt abs
-//! sign`. Every rule is written with ops, so each has derivatives of every order.
-//!
-//! | op | y | dy/dx |
-//! |---|---|---|
-//! | powf(c) | x^c | c x^(c-1) |
-//! | square | x^2 | 2x |
-//! | exp | e^x | y |
-//! | log | ln x | 1 / x |
-//! | sin | sin x | cos x |
-//! | cos | cos x | -sin x |
-//! | tanh | tanh x | 1 - y^2 |
-//! | sqrt | sqrt x | 1 / (2y) |
-//! | abs | abs x | sign x (0 at 0: the subgradient PyTorch also picks) |
-//! | sign | -1, 0, 1 | 0 |
+//! Elementwise math (DeZero steps 3, 22, 27, 43): `neg square exp log sqrt abs sign sigmoid relu
+//! log1p expm1`, and `clip`. Each row below is one op: its name, its formula and its backward
+//! rule, written with ops so that each has derivatives of every order.
 
-use super::{arith::or_panic, div, grads, mul, neg, scale, un, Grads, Op, Value};
-use crate::error::Result;
+use super::arith::ScalarOp;
+use super::kernel::Kernel;
+use super::{call, div, mul, neg, offset, scale, un, Op, Value};
+use crate::error::{or_panic, Result};
 use crate::{Float, Var};
 
+unary_ops! {
+    /// Elementwise functions without a parameter.
+    enum Math {
+        /// d/dx (-x) = -1
+        Neg("neg", |x| -x, |_, _, gy| Some(neg(gy))),
+        /// d/dx x^2 = 2x
+        Square("square", |x| x * x, |x, _, gy| Some(scale(mul(gy, x), F::from_f64(2.0)))),
+        /// d/dx e^x = e^x = y
+        Exp("exp", |x| x.exp(), |_, y, gy| Some(mul(gy, y))),
+        /// d/dx ln x = 1 / x
+        Log("log", |x| x.ln(), |x, _, gy| Some(div(gy, x))),
+        /// d/dx sqrt x = 1 / (2y)
+        Sqrt("sqrt", |x| x.sqrt(), |_, y, gy| Some(scale(div(gy, y), F::from_f64(0.5)))),
+        /// d/dx |x| = sign x (0 at 0: the subgradient PyTorch also picks)
+        Abs("abs", |x| x.abs(), |x, _, gy| Some(mul(gy, &call(Math::Sign, x)))),
+        /// -1, 0 or 1 (0 at ±0, NaN for NaN); derivative 0: no gradient flows
+        Sign("sign", |x| sign(x), |_, _, _| None),
+        /// d/dx sigmoid x = y (1 - y)
+        Sigmoid("sigmoid", |x| sigmoid(x), |_, y, gy| {
+            Some(mul(gy, &mul(un(Op::Scalar(ScalarOp::RSub, F::one()), y.clone()), y)))
+        }),
+        /// d/dx max(x, 0) = 1 where x > 0, else 0
+        Relu("relu", |x| if x > F::zero() { x } else { F::zero() }, |x, _, gy| {
+            Some(mul(gy, &call(Math::Positive, x)))
+        }),
+        /// 1 where x > 0, else 0 (relu's derivative); derivative 0: no gradient flows
+        Positive("positive", |x| if x > F::zero() { F::one() } else { F::zero() }, |_, _, _| None),
+        /// d/dx ln(1 + x) = 1 / (1 + x)
+        Log1p("log1p", |x| x.ln_1p(), |x, _, gy| Some(div(gy, &offset(x.clone(), F::one())))),
+        /// d/dx (e^x - 1) = e^x = y + 1
+        Expm1("expm1", |x| x.exp_m1(), |_, y, gy| Some(mul(gy, &offset(y.clone(), F::one())))),
+    }
+}
+
+impl Math {
+    /// Whether a gradient flows through the op (not through derivatives whose derivative is 0).
+    pub(crate) fn passes_gradient(self) -> bool {
+        !matches!(self, Math::Sign | Math::Positive)
+    }
+}
+
+/// The logistic function. Branch-free, so it vectorises; for very negative `x`, `e^-x`
+/// overflows to infinity and the result is the correct limit 0, never NaN.
+fn sigmoid<F: Float>(x: F) -> F {
+    F::one() / (F::one() + (-x).exp())
+}
+
+/// sign(x): -1, 0 or 1; unlike `f64::signum`, 0 at ±0.
+fn sign<F: Float>(x: F) -> F {
+    if x > F::zero() {
+        F::one()
+    } else if x < F::zero() {
+        -F::one()
+    } else {
+        x // ±0, or NaN
+    }
+}
+
+/// `clip` and its derivative, with bounds `lo <= hi`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bounds {
+    /// `min(max(x, lo), hi)`
+    Clip,
+    /// 1 where `lo <= x <= hi`, else 0: clip's derivative, itself of derivative 0.
+    InRange,
+}
+
+impl Bounds {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Bounds::Clip => "clip",
+            Bounds::InRange => "in_range",
+        }
+    }
+
+    pub(crate) fn check<F: Float>(self, lo: F, hi: F) -> Result<()> {
+        match self {
+            Bounds::Clip if lo <= hi => Ok(()),
+            Bounds::Clip => Err(crate::Error::InvalidArgument {
+                op: "clip",
+                reason: format!("lo ({lo}) is greater than hi ({hi})"),
+            }),
+            Bounds::InRange => Ok(()),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn kernel<F: Float, K: Kernel<F>>(self, lo: F, hi: F, k: K) -> K::Out {
+        match self {
+            Bounds::Clip => k.unary(move |x| x.max(lo).min(hi)),
+            Bounds::InRange => k.unary(move |x| {
+                if lo <= x && x <= hi {
+                    F::one()
+                } else {
+                    F::zero()
+                }
+            }),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn rule<F: Float, T: Value<F>>(self, lo: F, hi: F, x: &T, gy: T) -> Option<T> {
+        match self {
+            // d/dx clip(x, lo, hi) = 1 inside [lo, hi], 0 outside
+            Bounds::Clip => Some(mul(gy, &call(Op::Bounds(Bounds::InRange, lo, hi), x))),
+            Bounds::InRange => None,
+        }
+    }
+
+    pub(crate) fn passes_gradient(self) -> bool {
+        self == Bounds::Clip
+    }
+}
+
 impl<'g, F: Float> Var<'g, F> {
-    /// `self` to the constant power `c`, elementwise (DeZero's `x ** c`).
+    /// `-self`, elementwise; the unary `-` operator panics where [`Var::try_neg`] returns an
+    /// error.
     ///
     /// ```
     /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
     /// let x = g.scalar(2.0);
-    /// let y = x.powf(3.0);
+    /// let y = x.neg();
     /// y.backward();
-    /// assert_eq!((y.item(), x.grad().unwrap()[[]]), (8.0, 12.0)); // 3 x^2 = 12
+    /// assert_eq!((y.item(), x.grad().unwrap()[[]]), (-2.0, -1.0));
     /// ```
     ///
     /// # Panics
-    /// With the message of [`Var::try_powf`]'s error.
+    /// With the message of [`Var::try_neg`]'s error.
     #[track_caller]
-    pub fn powf(self, c: F) -> Var<'g, F> {
-        or_panic(self.try_powf(c))
+    #[allow(clippy::should_implement_trait)] // (it is implemented too: `-x` calls this)
+    pub fn neg(self) -> Var<'g, F> {
+        or_panic(self.try_neg())
     }
 
-    /// Fallible [`Var::powf`].
+    /// Fallible [`Var::neg`].
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// assert_eq!(g.scalar(2.0).try_neg().unwrap().item(), -2.0);
+    /// ```
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    pub fn try_powf(self, c: F) -> Result<Var<'g, F>> {
-        self.graph.apply1(Op::PowF(c), &[self])
+    pub fn try_neg(self) -> Result<Var<'g, F>> {
+        self.graph.apply1(Math::Neg.into(), &[self])
     }
 
     /// `self * self`, elementwise.
@@ -66,7 +177,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_square(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Op::Square, &[self])
+        self.graph.apply1(Math::Square.into(), &[self])
     }
 
     /// `e^self`, elementwise.
@@ -91,7 +202,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_exp(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Op::Exp, &[self])
+        self.graph.apply1(Math::Exp.into(), &[self])
     }
 
     /// Natural logarithm, elementwise (NaN below 0, -inf at 0, as `f64::ln`).
@@ -117,85 +228,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_log(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Op::Log, &[self])
-    }
-
-    /// Sine, elementwise.
-    ///
-    /// ```
-    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
-    /// let x = g.scalar(1.0);
-    /// let y = x.sin();
-    /// y.backward();
-    /// assert!((y.item() - 1f64.sin()).abs() < 1e-12);
-    /// assert!((x.grad().unwrap()[[]] - 1f64.cos()).abs() < 1e-12);
-    /// ```
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_sin`]'s error.
-    #[track_caller]
-    pub fn sin(self) -> Var<'g, F> {
-        or_panic(self.try_sin())
-    }
-
-    /// Fallible [`Var::sin`].
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    pub fn try_sin(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Op::Sin, &[self])
-    }
-
-    /// Cosine, elementwise.
-    ///
-    /// ```
-    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
-    /// let x = g.scalar(1.0);
-    /// let y = x.cos();
-    /// y.backward();
-    /// assert!((y.item() - 1f64.cos()).abs() < 1e-12);
-    /// assert!((x.grad().unwrap()[[]] - -1f64.sin()).abs() < 1e-12);
-    /// ```
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_cos`]'s error.
-    #[track_caller]
-    pub fn cos(self) -> Var<'g, F> {
-        or_panic(self.try_cos())
-    }
-
-    /// Fallible [`Var::cos`].
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    pub fn try_cos(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Op::Cos, &[self])
-    }
-
-    /// Hyperbolic tangent, elementwise.
-    ///
-    /// ```
-    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
-    /// let x = g.scalar(0.5);
-    /// let y = x.tanh();
-    /// y.backward();
-    /// assert!((y.item() - 0.5f64.tanh()).abs() < 1e-12);
-    /// assert!((x.grad().unwrap()[[]] - (1.0 - 0.5f64.tanh().powi(2))).abs() < 1e-12);
-    /// ```
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_tanh`]'s error.
-    #[track_caller]
-    pub fn tanh(self) -> Var<'g, F> {
-        or_panic(self.try_tanh())
-    }
-
-    /// Fallible [`Var::tanh`].
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    pub fn try_tanh(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Op::Tanh, &[self])
+        self.graph.apply1(Math::Log.into(), &[self])
     }
 
     /// Square root, elementwise (NaN below 0).
@@ -221,7 +254,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_sqrt(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Op::Sqrt, &[self])
+        self.graph.apply1(Math::Sqrt.into(), &[self])
     }
 
     /// Absolute value, elementwise.
@@ -249,7 +282,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_abs(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Op::Abs, &[self])
+        self.graph.apply1(Math::Abs.into(), &[self])
     }
 
     /// -1, 0 or 1 by the sign of each element (0 at ±0, NaN for NaN). Its derivative is 0, so
@@ -276,7 +309,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_sign(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Op::Sign, &[self])
+        self.graph.apply1(Math::Sign.into(), &[self])
     }
 
     /// The logistic function `1 / (1 + e^-x)`, elementwise, computed without overflow.
@@ -302,7 +335,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar).
     pub fn try_sigmoid(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Op::Sigmoid, &[self])
+        self.graph.apply1(Math::Sigmoid.into(), &[self])
     }
 
     /// `max(x, 0)`, elementwise; its gradient is 0 at 0 (as PyTorch).
@@ -329,7 +362,59 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar).
     pub fn try_relu(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Op::Relu, &[self])
+        self.graph.apply1(Math::Relu.into(), &[self])
+    }
+
+    /// `ln(1 + x)`, elementwise, accurate for small `x` (where `(1 + x).ln()` loses digits).
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(1e-10);
+    /// let y = x.log1p();
+    /// y.backward();
+    /// assert!((y.item() - 1e-10).abs() < 1e-20); // ln(1 + x) = x - x^2/2 + ...
+    /// assert!((x.grad().unwrap()[[]] - 1.0 / (1.0 + 1e-10)).abs() < 1e-15); // 1 / (1 + x)
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_log1p`]'s error.
+    #[track_caller]
+    pub fn log1p(self) -> Var<'g, F> {
+        or_panic(self.try_log1p())
+    }
+
+    /// Fallible [`Var::log1p`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    pub fn try_log1p(self) -> Result<Var<'g, F>> {
+        self.graph.apply1(Math::Log1p.into(), &[self])
+    }
+
+    /// `e^x - 1`, elementwise, accurate for small `x` (where `x.exp() - 1` loses digits).
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(1e-10);
+    /// let y = x.expm1();
+    /// y.backward();
+    /// assert!((y.item() - 1e-10).abs() < 1e-20); // e^x - 1 = x + x^2/2 + ...
+    /// assert!((x.grad().unwrap()[[]] - 1e-10f64.exp()).abs() < 1e-15); // e^x
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_expm1`]'s error.
+    #[track_caller]
+    pub fn expm1(self) -> Var<'g, F> {
+        or_panic(self.try_expm1())
+    }
+
+    /// Fallible [`Var::expm1`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    pub fn try_expm1(self) -> Result<Var<'g, F>> {
+        self.graph.apply1(Math::Expm1.into(), &[self])
     }
 
     /// Each element limited to `[lo, hi]`; the gradient is 1 inside (bounds included), 0 outside.
@@ -357,104 +442,6 @@ impl<'g, F: Float> Var<'g, F> {
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when `lo > hi`;
     /// [`Error::StaleVar`](crate::Error::StaleVar).
     pub fn try_clip(self, lo: F, hi: F) -> Result<Var<'g, F>> {
-        self.graph.apply1(Op::Clip(lo, hi), &[self])
+        self.graph.apply1(Op::Bounds(Bounds::Clip, lo, hi), &[self])
     }
-}
-
-/// d/dx x^c = c x^(c-1)
-/// `x^c`, with the common exponents as plain arithmetic (numpy does the same for 2): `x * x` is
-/// the correctly rounded square, as good as `powf` or better, and several times cheaper.
-#[inline]
-pub(super) fn powf<F: Float>(x: F, c: F) -> F {
-    if c == F::from_f64(2.0) {
-        x * x
-    } else if c == F::one() {
-        x
-    } else {
-        x.powf(c)
-    }
-}
-
-#[inline]
-pub(super) fn powf_backward<F: Float, T: Value<F>>(c: F, x: &T, gy: T) -> Grads<T> {
-    let d = scale(T::apply(Op::PowF(c - F::one()), &[x]), c);
-    grads![Some(mul(gy, &d))]
-}
-
-/// d/dx x^2 = 2x
-#[inline]
-pub(super) fn square_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
-    grads![Some(scale(mul(gy, x), F::from_f64(2.0)))]
-}
-
-/// d/dx e^x = e^x = y
-#[inline]
-pub(super) fn exp_backward<F: Float, T: Value<F>>(y: &T, gy: T) -> Grads<T> {
-    grads![Some(mul(gy, y))]
-}
-
-/// The logistic function. Branch-free, so it vectorises; for very negative `x`, `e^-x`
-/// overflows to infinity and the result is the correct limit 0, never NaN.
-pub(super) fn sigmoid<F: Float>(x: F) -> F {
-    F::one() / (F::one() + (-x).exp())
-}
-
-pub(super) fn check_clip<F: Float>(lo: F, hi: F) -> Result<()> {
-    if lo <= hi {
-        Ok(())
-    } else {
-        Err(crate::Error::InvalidArgument {
-            op: "clip",
-            reason: format!("lo ({lo}) is greater than hi ({hi})"),
-        })
-    }
-}
-
-/// d/dx sigmoid x = y (1 - y)
-#[inline]
-pub(super) fn sigmoid_backward<F: Float, T: Value<F>>(y: &T, gy: T) -> Grads<T> {
-    let d = mul(un(Op::RSubScalar(F::one()), y.clone()), y);
-    grads![Some(mul(gy, &d))]
-}
-
-/// sign(x): -1, 0 or 1; unlike `f64::signum`, 0 at ±0.
-pub(super) fn sign<F: Float>(x: F) -> F {
-    if x > F::zero() {
-        F::one()
-    } else if x < F::zero() {
-        -F::one()
-    } else {
-        x // ±0, or NaN
-    }
-}
-
-/// d/dx sin x = cos x
-#[inline]
-pub(super) fn sin_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
-    grads![Some(mul(gy, &T::apply(Op::Cos, &[x])))]
-}
-
-/// d/dx cos x = -sin x
-#[inline]
-pub(super) fn cos_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
-    grads![Some(neg(mul(gy, &T::apply(Op::Sin, &[x]))))]
-}
-
-/// d/dx tanh x = 1 - y^2
-#[inline]
-pub(super) fn tanh_backward<F: Float, T: Value<F>>(y: &T, gy: T) -> Grads<T> {
-    let d = un(Op::RSubScalar(F::one()), T::apply(Op::Square, &[y]));
-    grads![Some(mul(gy, &d))]
-}
-
-/// d/dx sqrt x = 1 / (2y)
-#[inline]
-pub(super) fn sqrt_backward<F: Float, T: Value<F>>(y: &T, gy: T) -> Grads<T> {
-    grads![Some(scale(div(gy, y), F::from_f64(0.5)))]
-}
-
-/// d/dx |x| = sign x (0 at 0)
-#[inline]
-pub(super) fn abs_backward<F: Float, T: Value<F>>(x: &T, gy: T) -> Grads<T> {
-    grads![Some(mul(gy, &T::apply(Op::Sign, &[x])))]
 }

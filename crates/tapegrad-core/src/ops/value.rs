@@ -1,0 +1,252 @@
+//! What backward rules compute with: [`Value`], implemented by numbers (`F`), by arrays of the
+//! non-recording pass ([`Val`]) and by graph variables (`Var`, for `create_graph`), so that each
+//! derivative is written once; and the shorthands the rules are written with.
+
+use ndarray::{ArrayD, ArrayViewD};
+use smallvec::{smallvec, SmallVec};
+
+use super::arith::{Binary, ScalarOp};
+use super::kernel::InPlace;
+use super::math::Math;
+use super::shape::{self, ShapeOp};
+use super::Op;
+use crate::buffer;
+use crate::{Float, Var};
+
+/// What a backward rule computes with: [`Val`] (the fast, non-recording path) or [`Var`]
+/// (`create_graph`). Both evaluate an op the same way, so each derivative is written once.
+pub(crate) trait Value<F: Float>: Sized + Clone {
+    /// Evaluates the single-output op `op` on `xs`.
+    fn apply(op: Op<F>, xs: &[&Self]) -> Self;
+
+    /// The shape of the value.
+    fn dims(&self) -> Vec<usize>;
+
+    /// Whether two values have the same shape (without building shapes where it can be avoided).
+    fn same_shape(&self, other: &Self) -> bool {
+        self.dims() == other.dims()
+    }
+
+    /// [`Value::apply`] with the first operand given up, so that its buffer can be reused.
+    fn apply_owned(op: Op<F>, first: Self, rest: &[&Self]) -> Self {
+        let mut xs: SmallVec<[&Self; 2]> = smallvec![&first];
+        xs.extend_from_slice(rest);
+        Self::apply(op, &xs)
+    }
+}
+
+/// A value in the non-recording backward pass: a number, a borrowed array of the arena, or an
+/// owned array (a gradient). Invariant: an array is never 0-d (those are `S`). Two words: the
+/// sweep moves these around a lot, and a boxed header costs little next to the array's data.
+#[derive(Debug)]
+pub(crate) enum Val<'a, F> {
+    S(F),
+    R(&'a ArrayD<F>),
+    A(Box<ArrayD<F>>),
+}
+
+impl<F: Float> Clone for Val<'_, F> {
+    fn clone(&self) -> Self {
+        match self {
+            &Val::S(s) => Val::S(s),
+            &Val::R(a) => Val::R(a),
+            Val::A(a) => Val::A(Box::new(buffer::copy(a))),
+        }
+    }
+}
+
+impl<'a, F: Float> Val<'a, F> {
+    pub(crate) fn view(&self) -> ArrayViewD<'_, F> {
+        match self {
+            Val::S(s) => ndarray::aview0(s).into_dyn(),
+            Val::R(a) => a.view(),
+            Val::A(a) => a.view(),
+        }
+    }
+
+    pub(crate) fn shape(&self) -> &[usize] {
+        match self {
+            Val::S(_) => &[],
+            Val::R(a) => a.shape(),
+            Val::A(a) => a.shape(),
+        }
+    }
+
+    /// An array result as a `Val`, keeping the invariant.
+    pub(crate) fn from_array(a: ArrayD<F>) -> Val<'static, F> {
+        if a.ndim() == 0 {
+            Val::S(a.iter().copied().next().unwrap_or_else(F::nan))
+        } else {
+            Val::A(Box::new(a))
+        }
+    }
+
+    /// Detaches from the arena (copies a borrowed array).
+    pub(crate) fn into_owned(self) -> Val<'static, F> {
+        match self {
+            Val::S(s) => Val::S(s),
+            Val::R(a) => Val::A(Box::new(buffer::copy(a))),
+            Val::A(a) => Val::A(a),
+        }
+    }
+
+    pub(crate) fn into_array(self) -> ArrayD<F> {
+        match self {
+            Val::S(s) => ndarray::arr0(s).into_dyn(),
+            Val::R(a) => buffer::copy(a),
+            Val::A(a) => *a,
+        }
+    }
+}
+
+impl<F: Float> Value<F> for Val<'_, F> {
+    fn apply(op: Op<F>, xs: &[&Self]) -> Self {
+        let mut scalars: SmallVec<[F; 2]> = SmallVec::new();
+        for x in xs {
+            match x {
+                Val::S(s) => scalars.push(*s),
+                _ => break,
+            }
+        }
+        if scalars.len() == xs.len() && op.scalar_closed() {
+            return Val::S(op.eval_owned(&scalars));
+        }
+        let views: SmallVec<[ArrayViewD<'_, F>; 2]> = small(xs.iter().map(|x| x.view()));
+        Val::from_array(op.forward(&views))
+    }
+
+    fn dims(&self) -> Vec<usize> {
+        self.shape().to_vec()
+    }
+
+    fn same_shape(&self, other: &Self) -> bool {
+        self.shape() == other.shape()
+    }
+
+    fn apply_owned(op: Op<F>, first: Self, rest: &[&Self]) -> Self {
+        let first = match first {
+            // Elementwise with a result of `a`'s shape: compute into `a`, no allocation.
+            Val::A(mut a)
+                if op.is_elementwise()
+                    && rest.iter().all(|r| {
+                        shape::broadcast_shape(a.shape(), r.shape()).as_deref() == Some(a.shape())
+                    }) =>
+            {
+                op.elementwise(InPlace(&mut *a, rest.first().map(|r| r.view())));
+                return Val::A(a);
+            }
+            other => other,
+        };
+        let mut xs: SmallVec<[&Self; 2]> = smallvec![&first];
+        xs.extend_from_slice(rest);
+        Self::apply(op, &xs)
+    }
+}
+
+/// Plain numbers: the rules of an all-scalar graph run on `F` directly (the fastest path).
+impl<F: Float> Value<F> for F {
+    #[inline(always)]
+    fn apply(op: Op<F>, xs: &[&Self]) -> Self {
+        match *xs {
+            [a] => op.eval_owned(&[*a]),
+            [a, b] => op.eval_owned(&[*a, *b]),
+            _ => op.eval_owned(&small::<[F; 4]>(xs.iter().map(|&&x| x))),
+        }
+    }
+
+    #[inline(always)]
+    fn dims(&self) -> Vec<usize> {
+        Vec::new()
+    }
+
+    #[inline(always)]
+    fn same_shape(&self, _: &Self) -> bool {
+        true // numbers are all 0-d
+    }
+
+    #[inline(always)]
+    fn apply_owned(op: Op<F>, first: Self, rest: &[&Self]) -> Self {
+        match *rest {
+            [] => op.eval_owned(&[first]),
+            [b] => op.eval_owned(&[first, *b]),
+            _ => {
+                let mut xs: SmallVec<[F; 4]> = smallvec![first];
+                xs.extend(rest.iter().map(|&&x| x));
+                op.eval_owned(&xs)
+            }
+        }
+    }
+}
+
+impl<F: Float> Value<F> for Var<'_, F> {
+    fn apply(op: Op<F>, xs: &[&Self]) -> Self {
+        let vars: SmallVec<[Var<'_, F>; 2]> = small(xs.iter().map(|&&x| x));
+        match vars[0].graph.apply1(op, &vars) {
+            Ok(y) => y,
+            Err(e) => panic!("{e} (inside a backward rule: a tapegrad bug)"),
+        }
+    }
+
+    fn dims(&self) -> Vec<usize> {
+        self.shape()
+    }
+}
+
+/// Reduces a gradient of a broadcast shape to its input's shape (`sum_to`): the un-broadcasting
+/// of every binary op, done once here for all of them.
+#[inline]
+pub(crate) fn unbroadcast<F: Float, T: Value<F>>(gx: T, x: &T) -> T {
+    if gx.same_shape(x) {
+        gx
+    } else {
+        T::apply(Op::Shape(ShapeOp::SumTo, x.dims().into()), &[&gx])
+    }
+}
+
+/// Collects into a `SmallVec` by pushing: for the two or three items of an op, cheaper than
+/// `SmallVec`'s general `extend`.
+pub(crate) fn small<A: smallvec::Array>(items: impl IntoIterator<Item = A::Item>) -> SmallVec<A> {
+    let mut v = SmallVec::new();
+    for x in items {
+        v.push(x);
+    }
+    v
+}
+
+// Shorthands that keep the rules readable. The first operand is given up: on the fast path its
+// buffer (usually the incoming gradient) is reused.
+#[inline]
+pub(crate) fn add<F: Float, T: Value<F>>(a: T, b: &T) -> T {
+    T::apply_owned(Op::Binary(Binary::Add), a, &[b])
+}
+#[inline]
+pub(crate) fn mul<F: Float, T: Value<F>>(a: T, b: &T) -> T {
+    T::apply_owned(Op::Binary(Binary::Mul), a, &[b])
+}
+#[inline]
+pub(crate) fn div<F: Float, T: Value<F>>(a: T, b: &T) -> T {
+    T::apply_owned(Op::Binary(Binary::Div), a, &[b])
+}
+#[inline]
+pub(crate) fn neg<F: Float, T: Value<F>>(a: T) -> T {
+    T::apply_owned(Op::Math(Math::Neg), a, &[])
+}
+#[inline]
+pub(crate) fn scale<F: Float, T: Value<F>>(a: T, c: F) -> T {
+    T::apply_owned(Op::Scalar(ScalarOp::Mul, c), a, &[])
+}
+/// `op(a)` for a one-input op, reusing `a`.
+#[inline]
+pub(crate) fn un<F: Float, T: Value<F>>(op: impl Into<Op<F>>, a: T) -> T {
+    T::apply_owned(op.into(), a, &[])
+}
+/// `op(x)` for a one-input op, into a new value.
+#[inline]
+pub(crate) fn call<F: Float, T: Value<F>>(op: impl Into<Op<F>>, x: &T) -> T {
+    T::apply(op.into(), &[x])
+}
+/// `a + c` for a constant `c`, reusing `a`.
+#[inline]
+pub(crate) fn offset<F: Float, T: Value<F>>(a: T, c: F) -> T {
+    T::apply_owned(Op::Scalar(ScalarOp::Add, c), a, &[])
+}
