@@ -23,8 +23,8 @@
 #![forbid(unsafe_code)]
 
 pub use tapegrad_core::{
-    check, dot, grad, hvp, ndarray, try_grad, BackwardOptions, Error, Float, Graph, NoGrad,
-    Operand, Result, Var, VarId,
+    check, concat, dot, grad, hvp, ndarray, or_panic, stack, try_concat, try_grad, try_stack,
+    BackwardOptions, Error, Float, Function, Graph, NoGrad, Operand, Result, Var, VarId,
 };
 
 /// Neural-network pieces (`tapegrad-nn`): `tapegrad::nn::functional::{linear, mean_squared_error,

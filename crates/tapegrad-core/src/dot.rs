@@ -7,8 +7,8 @@ use std::process::Command;
 
 use slotmap::{Key, SecondaryMap};
 
+use crate::arena::VarId;
 use crate::error::Result;
-use crate::graph::VarId;
 use crate::{Float, Graph, Var};
 
 /// Why [`Graph::plot_dot`] could not produce a picture.
@@ -122,8 +122,10 @@ impl<F: Float> Graph<F> {
             for x in rec.inputs() {
                 let _ = writeln!(out, "  v{} -> f{r}", x.data().as_ffi());
             }
-            if seen_vars.contains_key(rec.output) {
-                let _ = writeln!(out, "  f{r} -> v{}", rec.output.data().as_ffi());
+            for &y in rec.outputs() {
+                if seen_vars.contains_key(y) {
+                    let _ = writeln!(out, "  f{r} -> v{}", y.data().as_ffi());
+                }
             }
         }
         out.push_str("}\n");

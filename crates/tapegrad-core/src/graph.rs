@@ -9,191 +9,16 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::mem::ManuallyDrop;
 
 use ndarray::{ArrayD, ArrayViewD, Dimension};
-use slotmap::{new_key_type, Key, SlotMap, SparseSecondaryMap};
+use slotmap::{SlotMap, SparseSecondaryMap};
 use smallvec::SmallVec;
 
+use crate::arena::{Data, Grad, Inner, Node, VarId, CONST, LEAF, NO_ARRAY, PARAM};
 use crate::error::{Error, Result};
-use crate::ops::{self, Op, Val};
+use crate::ops::{self, Op};
+use crate::tape::{Args, Record, RecordOp};
 use crate::{Float, Var};
-
-new_key_type! {
-    /// The arena key of a variable. Generational: after [`Graph::clear`] an old key finds nothing
-    /// instead of finding whatever reused its slot.
-    pub struct VarId;
-}
-
-/// The inputs of one tape record: every op has one or two; an unused slot holds the null key.
-/// 16 bytes inline, where a `SmallVec` took 24.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Inputs([VarId; 2]);
-
-impl Inputs {
-    /// # Panics
-    /// With no input or more than two (no op has either).
-    pub(crate) fn new(ids: impl IntoIterator<Item = VarId>) -> Self {
-        let mut ids = ids.into_iter();
-        let first = ids.next().expect("tapegrad bug: an op without inputs");
-        let inputs = Inputs([first, ids.next().unwrap_or_default()]);
-        assert!(
-            ids.next().is_none(),
-            "tapegrad bug: an op with 3 or more inputs"
-        );
-        inputs
-    }
-
-    pub(crate) fn as_slice(&self) -> &[VarId] {
-        if self.0[1].is_null() {
-            &self.0[..1]
-        } else {
-            &self.0
-        }
-    }
-}
-
-/// A stored gradient: a plain array, or a variable of the graph when it was made with
-/// `create_graph` (or asked for with [`Var::grad_var`]).
-#[derive(Debug)]
-pub(crate) enum Grad<F> {
-    /// The gradient of a 0-d variable: no array to allocate.
-    Scalar(F),
-    /// Boxed, so that a stored gradient takes two words in its node.
-    Array(Box<ArrayD<F>>),
-    Var(VarId),
-}
-
-/// A variable's value: a 0-d value inline (no heap at all), anything else as an index into the
-/// graph's array store. Keeps the arena slot small: scalar graphs are the common deep ones.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Data<F> {
-    Scalar(F),
-    Array(u32),
-}
-
-/// `Node::creator` of a leaf.
-pub(crate) const LEAF: u32 = u32::MAX;
-/// `Node::creator` of a parameter: a leaf that survives [`Graph::clear`].
-pub(crate) const PARAM: u32 = u32::MAX - 1;
-/// `Node::creator` of a constant: a leaf that takes no gradient ([`Graph::constant`]), or the
-/// result of an op whose inputs are all constants (not recorded).
-pub(crate) const CONST: u32 = u32::MAX - 2;
-/// `Node::array` of a 0-d variable (its value is `Node::scalar`).
-const NO_ARRAY: u32 = u32::MAX;
-
-/// One variable in the arena: 24 bytes for `f64` (32 with the slotmap's version), so a chain of
-/// ten million scalar ops fits in well under 256 bytes per op. [`Data`] unpacked by hand: an
-/// enum would add a tag word.
-#[derive(Debug)]
-pub(crate) struct Node<F> {
-    scalar: F,
-    /// `Node::array` in the high half, `Node::creator` in the low half: one word, so that a
-    /// new node is written with word-sized stores (two half-word stores read back as one word
-    /// stalled the store buffer on every op).
-    tags: u64,
-    /// The gradient kept after a backward pass (leaves, or everything with `retain_grad`).
-    /// Two words, a number inline: keeping a scalar's gradient allocates nothing.
-    pub(crate) grad: Option<Grad<F>>,
-}
-
-impl<F: Float> Node<F> {
-    #[inline(always)]
-    fn new(data: Data<F>, creator: u32) -> Self {
-        let (scalar, array) = match data {
-            Data::Scalar(s) => (s, NO_ARRAY),
-            Data::Array(k) => (F::zero(), k),
-        };
-        Node {
-            scalar,
-            tags: u64::from(array) << 32 | u64::from(creator),
-            grad: None,
-        }
-    }
-
-    /// Index into the array store, or `NO_ARRAY` for a number.
-    #[inline(always)]
-    fn array(&self) -> u32 {
-        (self.tags >> 32) as u32
-    }
-
-    /// Index of the tape record that made this variable; [`LEAF`], [`PARAM`] or [`CONST`] for a
-    /// leaf.
-    #[inline(always)]
-    pub(crate) fn raw_creator(&self) -> u32 {
-        self.tags as u32 // the low half
-    }
-
-    pub(crate) fn data(&self) -> Data<F> {
-        if self.array() == NO_ARRAY {
-            Data::Scalar(self.scalar)
-        } else {
-            Data::Array(self.array())
-        }
-    }
-
-    pub(crate) fn creator(&self) -> Option<u32> {
-        let creator = self.raw_creator();
-        (creator < CONST).then_some(creator)
-    }
-
-    /// Whether gradients stop here ([`Graph::constant`]).
-    pub(crate) fn is_const(&self) -> bool {
-        self.raw_creator() == CONST
-    }
-
-    /// The value of a 0-d variable (meaningless for an array).
-    pub(crate) fn scalar(&self) -> F {
-        self.scalar
-    }
-
-    /// The value of a 0-d variable, to change in place.
-    pub(crate) fn scalar_mut(&mut self) -> &mut F {
-        &mut self.scalar
-    }
-}
-
-/// One entry of the Wengert tape: `output = op(inputs)` (every op has one output), 64 bytes.
-#[derive(Debug, Clone)]
-pub(crate) struct Record<F> {
-    /// Not dropped with the record: most ops hold nothing on the heap, and emptying a tape of
-    /// them is then one length reset instead of a test per record ([`Inner::clear_tape`]).
-    pub(crate) op: ManuallyDrop<Op<F>>,
-    inputs: Inputs,
-    pub(crate) output: VarId,
-    /// For an op of numbers, `dy/dx_k` of each input ([`Op::partials`], at the values it was
-    /// recorded with): all the scalar sweep needs. NaN for an op of arrays.
-    pub(crate) partials: [F; 2],
-}
-
-impl<F> Record<F> {
-    /// The op's operands, in order.
-    pub(crate) fn inputs(&self) -> &[VarId] {
-        self.inputs.as_slice()
-    }
-}
-
-/// The mutable state of a graph, behind one `RefCell`.
-#[derive(Debug)]
-pub(crate) struct Inner<F> {
-    pub(crate) nodes: SlotMap<VarId, Node<F>>,
-    pub(crate) tape: Vec<Record<F>>,
-    /// Values of the variables that are not 0-d, indexed by `Data::Array`.
-    pub(crate) arrays: Vec<ArrayD<F>>,
-    /// Labels; few variables have one.
-    pub(crate) names: SparseSecondaryMap<VarId, Box<str>>,
-    /// Whether a parameter was ever made ([`Graph::param`]): `clear` has nothing to keep if not.
-    has_params: bool,
-    /// Whether a record on the tape holds an op with a heap parameter ([`Op::on_heap`]).
-    heap_ops: bool,
-    /// Whether a pass with `retain_grad` ran since the last `clear`: only then can an op's
-    /// result hold a gradient that a later pass must free (the scalar sweep skips the check).
-    pub(crate) retained: bool,
-    /// The scalar sweep's pending gradients of op results, by record index (see
-    /// `backward::sweep_scalars`); empty between passes, kept so that it is reused (a fresh
-    /// vector per `backward` costs more than a small graph's whole pass).
-    pub(crate) pending: Vec<Option<F>>,
-}
 
 /// The storage of a dropped graph, emptied: its tape and sweep buffers with their capacity. The
 /// next [`Graph::new`] on the same thread takes it instead of growing fresh vectors (see
@@ -239,135 +64,6 @@ pub(crate) const SPARE_MAX_BYTES: usize = 32 << 20;
 thread_local! {
     /// At most one emptied [`Storage`] per thread, of either element type.
     static SPARE: RefCell<Option<Box<dyn std::any::Any>>> = const { RefCell::new(None) };
-}
-
-/// Room for one more element, out of the hot path.
-#[cold]
-#[inline(never)]
-fn grow<T>(v: &mut Vec<T>) {
-    v.reserve(1);
-}
-
-impl<F: Float> Inner<F> {
-    /// Stores a value: 0-d inline, anything else in the array store.
-    pub(crate) fn store(&mut self, a: ArrayD<F>) -> Data<F> {
-        if a.ndim() == 0 {
-            Data::Scalar(a.iter().copied().next().unwrap_or_else(F::nan))
-        } else {
-            self.arrays.push(a);
-            Data::Array(u32::try_from(self.arrays.len() - 1).expect("more than u32::MAX arrays"))
-        }
-    }
-
-    pub(crate) fn insert(&mut self, data: Data<F>, creator: u32) -> VarId {
-        // (`insert_with_key`, so that `insert_scalar` stays the only caller of `insert`)
-        self.nodes.insert_with_key(|_| Node::new(data, creator))
-    }
-
-    /// [`Inner::insert`] of a number, out of line with its arguments in registers: the scalar hot
-    /// path. As the only caller of the slotmap's `insert` it gets that inlined, and the node is
-    /// written straight into its slot (through the stack, it was read back with wider loads than
-    /// it was written with: a store-forwarding stall per op).
-    #[inline(never)]
-    pub(crate) fn insert_scalar(&mut self, v: F, creator: u32) -> VarId {
-        self.nodes.insert(Node::new(Data::Scalar(v), creator))
-    }
-
-    /// Pushes `output = op(inputs)` on the tape, writing the record straight into the tape's
-    /// memory. `Vec::push` assembled it on the stack first (the push may grow the vector) and
-    /// copied it with wider loads than the stores that wrote it: a store-forwarding stall on
-    /// every op, about 13 % of a small scalar graph's time (docs/performance.md).
-    ///
-    /// `heap` is [`Op::on_heap`] of `op`, asked by the caller while the op is still a known value
-    /// (asked here, after the arena insert, it was read back from memory on every op).
-    #[inline(always)]
-    #[allow(unsafe_code)]
-    pub(crate) fn push_record(
-        &mut self,
-        op: Op<F>,
-        heap: bool,
-        inputs: Inputs,
-        output: VarId,
-        partials: [F; 2],
-    ) {
-        if self.tape.len() == self.tape.capacity() {
-            grow(&mut self.tape);
-        }
-        let len = self.tape.len();
-        let Some(slot) = self.tape.spare_capacity_mut().first_mut() else {
-            unreachable!("room for one more record was made above")
-        };
-        self.heap_ops |= heap;
-        slot.write(Record {
-            op: ManuallyDrop::new(op),
-            inputs,
-            output,
-            partials,
-        });
-        // SAFETY: the element at index `len` exists (it is the first spare slot) and was just
-        // initialised by `write`, so the first `len + 1` elements are initialised and within
-        // the capacity.
-        unsafe { self.tape.set_len(len + 1) };
-    }
-
-    /// Empties the tape, dropping the ops that hold heap parameters (the others need nothing).
-    fn clear_tape(&mut self) {
-        if std::mem::take(&mut self.heap_ops) {
-            (self.tape.drain(..)).for_each(|rec| drop(ManuallyDrop::into_inner(rec.op)));
-        } else {
-            self.tape.clear();
-        }
-    }
-
-    /// The value of a variable, borrowed (the caller has checked that `id` is live).
-    pub(crate) fn val(&self, id: VarId) -> Val<'_, F> {
-        match self.nodes[id].data() {
-            Data::Scalar(s) => Val::S(s),
-            Data::Array(k) => Val::R(&self.arrays[k as usize]),
-        }
-    }
-
-    /// The shape of a variable (`[]` for a number), borrowed.
-    pub(crate) fn view_shape(&self, id: VarId) -> &[usize] {
-        match self.nodes[id].data() {
-            Data::Scalar(_) => &[],
-            Data::Array(k) => self.arrays[k as usize].shape(),
-        }
-    }
-
-    /// The value of a variable as an array view (0-d for a scalar).
-    pub(crate) fn view(&self, id: VarId) -> ArrayViewD<'_, F> {
-        let node = &self.nodes[id];
-        match node.data() {
-            Data::Scalar(_) => ndarray::aview0(&node.scalar).into_dyn(),
-            Data::Array(k) => self.arrays[k as usize].view(),
-        }
-    }
-
-    /// A stored gradient's value, as an array of its own.
-    pub(crate) fn grad_array(&self, g: &Grad<F>) -> ArrayD<F> {
-        match g {
-            &Grad::Scalar(s) => ndarray::arr0(s).into_dyn(),
-            Grad::Array(a) => crate::buffer::copy(a),
-            // A gradient variable lives as long as the variable whose gradient it is.
-            &Grad::Var(id) => self.val(id).into_array(),
-        }
-    }
-
-    /// Replaces a variable's value.
-    pub(crate) fn set(&mut self, id: VarId, a: ArrayD<F>) {
-        match self.nodes[id].data() {
-            Data::Array(k) if a.ndim() > 0 => self.arrays[k as usize] = a,
-            _ => {
-                let data = self.store(a);
-                let node = &mut self.nodes[id];
-                *node = Node {
-                    grad: node.grad.take(),
-                    ..Node::new(data, node.raw_creator())
-                };
-            }
-        }
-    }
 }
 
 /// A computation graph: the arena that owns every variable's value and gradient, and the tape of
@@ -427,6 +123,8 @@ impl<F: Float> Graph<F> {
                 names: SparseSecondaryMap::new(),
                 has_params: false,
                 heap_ops: false,
+                functions: false,
+                scratch: None,
                 retained: false,
                 pending,
             }),
@@ -638,11 +336,7 @@ impl<F: Float> Graph<F> {
         inner.arrays.clear();
         for (p, a) in kept {
             let data = inner.store(a);
-            let node = &mut inner.nodes[p];
-            *node = Node {
-                grad: node.grad.take(),
-                ..Node::new(data, PARAM)
-            };
+            inner.nodes[p].replace(data, PARAM);
         }
         let nodes = &inner.nodes;
         inner.names.retain(|id, _| nodes.contains_key(id));
@@ -716,12 +410,12 @@ impl<F: Float> Graph<F> {
                     let partials = op.partials(xs, y);
                     let creator = Self::next_creator(&inner.tape);
                     let out = inner.insert_scalar(y, creator);
-                    let inputs = Inputs::new(inputs.iter().map(|v| v.id()));
-                    inner.push_record(op, heap, inputs, out, partials);
+                    let args = Args::inline(inputs, out);
+                    inner.push_record(RecordOp::Builtin(op), heap, args, partials);
                     out
                 } else {
                     op.discard();
-                    inner.insert_scalar(y, if constant { CONST } else { LEAF })
+                    inner.insert_unrecorded(y, if constant { CONST } else { LEAF })
                 };
                 return Ok(Var::from_id(self, out));
             }
@@ -743,7 +437,7 @@ impl<F: Float> Graph<F> {
             if node.array() != NO_ARRAY {
                 return None;
             }
-            *x = node.scalar;
+            *x = node.scalar();
             constant &= node.is_const();
         }
         Some((xs, constant))
@@ -754,7 +448,7 @@ impl<F: Float> Graph<F> {
     /// # Panics
     /// When the tape is full (the last indices mark leaves).
     #[inline(always)]
-    fn next_creator(tape: &[Record<F>]) -> u32 {
+    pub(crate) fn next_creator(tape: &[Record<F>]) -> u32 {
         match u32::try_from(tape.len()) {
             Ok(i) if i < CONST => i,
             _ => panic!("the tape is full: more than u32::MAX - 3 records"),
@@ -825,8 +519,8 @@ impl<F: Float> Graph<F> {
                 _ => [F::nan(); 2],
             };
             let heap = op.on_heap();
-            let inputs = Inputs::new(inputs.iter().map(|v| v.id()));
-            inner.push_record(op, heap, inputs, out, partials);
+            let args = Args::inline(inputs, out);
+            inner.push_record(RecordOp::Builtin(op), heap, args, partials);
         }
         Ok(Var::from_id(self, out))
     }
@@ -920,9 +614,10 @@ mod tests {
     /// 256-bytes-per-op budget, with Vec doubling); growing them is a regression.
     #[test]
     fn node_and_record_stay_compact() {
-        assert_eq!(size_of::<super::Node<f64>>(), 32);
-        assert_eq!(size_of::<super::Inputs>(), 16);
+        assert_eq!(size_of::<crate::arena::Node<f64>>(), 32);
+        assert_eq!(size_of::<crate::tape::Args>(), 24);
         assert_eq!(size_of::<crate::ops::Op<f64>>(), 24);
-        assert_eq!(size_of::<super::Record<f64>>(), 64);
+        assert_eq!(size_of::<crate::tape::RecordOp<f64>>(), 24);
+        assert_eq!(size_of::<crate::tape::Record<f64>>(), 64);
     }
 }

@@ -53,25 +53,32 @@
 // huge-page hint in `buffer.rs` and the tape push in `graph.rs`.
 #![deny(unsafe_code)]
 
+mod arena;
 mod backward;
 mod buffer;
 pub mod check;
 pub mod dot;
 mod error;
 mod float;
+mod function;
 mod graph;
 mod ops;
+mod sweep;
+mod tape;
 mod var;
 
+pub use arena::VarId;
 pub use backward::{grad, hvp, try_grad, BackwardOptions};
 pub use error::{or_panic, Error, Result};
 pub use float::Float;
-pub use graph::{Graph, NoGrad, VarId};
+pub use function::Function;
+pub use graph::{Graph, NoGrad};
 pub use ndarray;
 pub use ops::arith::Operand;
+pub use ops::join::{concat, stack, try_concat, try_stack};
 pub use var::Var;
 
 /// The names almost every user needs: `use tapegrad_core::prelude::*;`.
 pub mod prelude {
-    pub use crate::{BackwardOptions, Error, Float, Graph, NoGrad, Var};
+    pub use crate::{BackwardOptions, Error, Float, Function, Graph, NoGrad, Var};
 }

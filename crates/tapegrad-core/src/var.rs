@@ -6,9 +6,9 @@ use std::hash::{Hash, Hasher};
 
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 
+use crate::arena::{Data, Grad, Node, VarId, CONST, LEAF, PARAM};
 use crate::error::or_panic;
 use crate::error::{Error, Result};
-use crate::graph::{Data, Grad, Node, VarId, CONST, LEAF, PARAM};
 use crate::ops::Val;
 use crate::{Float, Graph};
 use slotmap::{Key, KeyData};

@@ -3,16 +3,7 @@
 //! order, comes from theirs; each has a `try_` twin.
 
 use ndarray::{ArrayD, Axis, IxDyn};
-use tapegrad_core::{Error, Float, Result, Var};
-
-/// Panics with the error's message: the plain form of a `try_*` call.
-#[track_caller]
-fn or_panic<T>(r: Result<T>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
-    }
-}
+use tapegrad_core::{or_panic, Error, Float, Result, Var};
 
 /// `x W + b`: an affine layer's math, with `x` of shape `[n, in]`, `w` of `[in, out]` and `b`
 /// (broadcast over the rows) of `[out]`.

@@ -82,6 +82,7 @@ macro_rules! unary_ops {
 
 pub(crate) mod arith;
 pub(crate) mod index;
+pub(crate) mod join;
 mod kernel;
 pub(crate) mod math;
 pub(crate) mod matmul;

@@ -1,0 +1,291 @@
+//! The arena: every variable's node (value, stored gradient, creator) in one slotmap, and the
+//! mutable state of a graph ([`Inner`]) that holds it with the tape and the array store.
+
+use std::mem::ManuallyDrop;
+
+use ndarray::{ArrayD, ArrayViewD};
+use slotmap::{new_key_type, SlotMap, SparseSecondaryMap};
+
+use crate::ops::Val;
+use crate::tape::{Args, Record, RecordOp};
+use crate::Float;
+
+new_key_type! {
+    /// The arena key of a variable. Generational: after [`Graph::clear`] an old key finds nothing
+    /// instead of finding whatever reused its slot.
+    pub struct VarId;
+}
+
+/// A stored gradient: a plain array, or a variable of the graph when it was made with
+/// `create_graph` (or asked for with [`Var::grad_var`]).
+#[derive(Debug)]
+pub(crate) enum Grad<F> {
+    /// The gradient of a 0-d variable: no array to allocate.
+    Scalar(F),
+    /// Boxed, so that a stored gradient takes two words in its node.
+    Array(Box<ArrayD<F>>),
+    Var(VarId),
+}
+
+/// A variable's value: a 0-d value inline (no heap at all), anything else as an index into the
+/// graph's array store. Keeps the arena slot small: scalar graphs are the common deep ones.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Data<F> {
+    Scalar(F),
+    Array(u32),
+}
+
+/// `Node::creator` of a leaf.
+pub(crate) const LEAF: u32 = u32::MAX;
+/// `Node::creator` of a parameter: a leaf that survives [`Graph::clear`].
+pub(crate) const PARAM: u32 = u32::MAX - 1;
+/// `Node::creator` of a constant: a leaf that takes no gradient ([`Graph::constant`]), or the
+/// result of an op whose inputs are all constants (not recorded).
+pub(crate) const CONST: u32 = u32::MAX - 2;
+/// `Node::array` of a 0-d variable (its value is `Node::scalar`).
+pub(crate) const NO_ARRAY: u32 = u32::MAX;
+
+/// One variable in the arena: 24 bytes for `f64` (32 with the slotmap's version), so a chain of
+/// ten million scalar ops fits in well under 256 bytes per op. [`Data`] unpacked by hand: an
+/// enum would add a tag word.
+#[derive(Debug)]
+pub(crate) struct Node<F> {
+    scalar: F,
+    /// `Node::array` in the high half, `Node::creator` in the low half: one word, so that a
+    /// new node is written with word-sized stores (two half-word stores read back as one word
+    /// stalled the store buffer on every op).
+    tags: u64,
+    /// The gradient kept after a backward pass (leaves, or everything with `retain_grad`).
+    /// Two words, a number inline: keeping a scalar's gradient allocates nothing.
+    pub(crate) grad: Option<Grad<F>>,
+}
+
+impl<F: Float> Node<F> {
+    #[inline(always)]
+    pub(crate) fn new(data: Data<F>, creator: u32) -> Self {
+        let (scalar, array) = match data {
+            Data::Scalar(s) => (s, NO_ARRAY),
+            Data::Array(k) => (F::zero(), k),
+        };
+        Node {
+            scalar,
+            tags: u64::from(array) << 32 | u64::from(creator),
+            grad: None,
+        }
+    }
+
+    /// Gives the node a new value and creator, keeping its gradient.
+    pub(crate) fn replace(&mut self, data: Data<F>, creator: u32) {
+        *self = Node {
+            grad: self.grad.take(),
+            ..Node::new(data, creator)
+        };
+    }
+
+    /// Index into the array store, or `NO_ARRAY` for a number.
+    #[inline(always)]
+    pub(crate) fn array(&self) -> u32 {
+        (self.tags >> 32) as u32
+    }
+
+    /// Index of the tape record that made this variable; [`LEAF`], [`PARAM`] or [`CONST`] for a
+    /// leaf.
+    #[inline(always)]
+    pub(crate) fn raw_creator(&self) -> u32 {
+        self.tags as u32 // the low half
+    }
+
+    pub(crate) fn data(&self) -> Data<F> {
+        if self.array() == NO_ARRAY {
+            Data::Scalar(self.scalar)
+        } else {
+            Data::Array(self.array())
+        }
+    }
+
+    pub(crate) fn creator(&self) -> Option<u32> {
+        let creator = self.raw_creator();
+        (creator < CONST).then_some(creator)
+    }
+
+    /// Whether gradients stop here ([`Graph::constant`]).
+    pub(crate) fn is_const(&self) -> bool {
+        self.raw_creator() == CONST
+    }
+
+    /// The value of a 0-d variable (meaningless for an array).
+    pub(crate) fn scalar(&self) -> F {
+        self.scalar
+    }
+
+    /// The value of a 0-d variable, to change in place.
+    pub(crate) fn scalar_mut(&mut self) -> &mut F {
+        &mut self.scalar
+    }
+}
+
+/// The mutable state of a graph, behind one `RefCell`.
+#[derive(Debug)]
+pub(crate) struct Inner<F> {
+    pub(crate) nodes: SlotMap<VarId, Node<F>>,
+    pub(crate) tape: Vec<Record<F>>,
+    /// Values of the variables that are not 0-d, indexed by `Data::Array`.
+    pub(crate) arrays: Vec<ArrayD<F>>,
+    /// Labels; few variables have one.
+    pub(crate) names: SparseSecondaryMap<VarId, Box<str>>,
+    /// Whether a parameter was ever made ([`Graph::param`]): `clear` has nothing to keep if not.
+    pub(crate) has_params: bool,
+    /// Whether a record on the tape holds something on the heap (`RecordOp::on_heap`, spilled
+    /// arguments): only then does `clear` drop records one by one.
+    pub(crate) heap_ops: bool,
+    /// Whether a [`Function`](crate::Function)'s record is on the tape: then the scalar sweep,
+    /// which needs every record's local derivatives, cannot run.
+    pub(crate) functions: bool,
+    /// While a function's backward runs without `create_graph`: the variables it makes, all
+    /// temporary, removed when it returns (`function::run_backward`).
+    pub(crate) scratch: Option<Vec<VarId>>,
+    /// Whether a pass with `retain_grad` ran since the last `clear`: only then can an op's
+    /// result hold a gradient that a later pass must free (the scalar sweep skips the check).
+    pub(crate) retained: bool,
+    /// The scalar sweep's pending gradients of op results, by record index (see
+    /// `backward::sweep_scalars`); empty between passes, kept so that it is reused (a fresh
+    /// vector per `backward` costs more than a small graph's whole pass).
+    pub(crate) pending: Vec<Option<F>>,
+}
+
+/// Room for one more element, out of the hot path.
+#[cold]
+#[inline(never)]
+fn grow<T>(v: &mut Vec<T>) {
+    v.reserve(1);
+}
+
+impl<F: Float> Inner<F> {
+    /// Stores a value: 0-d inline, anything else in the array store.
+    pub(crate) fn store(&mut self, a: ArrayD<F>) -> Data<F> {
+        if a.ndim() == 0 {
+            Data::Scalar(a.iter().copied().next().unwrap_or_else(F::nan))
+        } else {
+            self.arrays.push(a);
+            Data::Array(u32::try_from(self.arrays.len() - 1).expect("more than u32::MAX arrays"))
+        }
+    }
+
+    pub(crate) fn insert(&mut self, data: Data<F>, creator: u32) -> VarId {
+        // (`insert_with_key`, so that `insert_scalar` stays the only caller of `insert`)
+        let id = self.nodes.insert_with_key(|_| Node::new(data, creator));
+        if let Some(scratch) = &mut self.scratch {
+            scratch.push(id);
+        }
+        id
+    }
+
+    /// [`Inner::insert_scalar`] for a result that is not recorded: it may be temporary.
+    #[inline(always)]
+    pub(crate) fn insert_unrecorded(&mut self, v: F, creator: u32) -> VarId {
+        let id = self.insert_scalar(v, creator);
+        if let Some(scratch) = &mut self.scratch {
+            scratch.push(id);
+        }
+        id
+    }
+
+    /// [`Inner::insert`] of a number, out of line with its arguments in registers: the scalar hot
+    /// path. As the only caller of the slotmap's `insert` it gets that inlined, and the node is
+    /// written straight into its slot (through the stack, it was read back with wider loads than
+    /// it was written with: a store-forwarding stall per op).
+    #[inline(never)]
+    pub(crate) fn insert_scalar(&mut self, v: F, creator: u32) -> VarId {
+        self.nodes.insert(Node::new(Data::Scalar(v), creator))
+    }
+
+    /// Pushes `outputs = op(inputs)` on the tape, writing the record straight into the tape's
+    /// memory (`Vec::push` builds it on the stack and copies it: docs/performance.md).
+    ///
+    /// `heap` is whether the op or the arguments hold heap memory, asked by the caller while the
+    /// op is still a known value (so that the test folds away for a known op).
+    #[inline(always)]
+    #[allow(unsafe_code)]
+    pub(crate) fn push_record(
+        &mut self,
+        op: RecordOp<F>,
+        heap: bool,
+        args: Args,
+        partials: [F; 2],
+    ) {
+        if self.tape.len() == self.tape.capacity() {
+            grow(&mut self.tape);
+        }
+        let len = self.tape.len();
+        let Some(slot) = self.tape.spare_capacity_mut().first_mut() else {
+            unreachable!("room for one more record was made above")
+        };
+        self.heap_ops |= heap;
+        slot.write(Record {
+            op: ManuallyDrop::new(op),
+            args: ManuallyDrop::new(args),
+            partials,
+        });
+        // SAFETY: the element at index `len` exists (it is the first spare slot) and was just
+        // initialised by `write`, so the first `len + 1` elements are initialised and within
+        // the capacity.
+        unsafe { self.tape.set_len(len + 1) };
+    }
+
+    /// Empties the tape, dropping the ops that hold heap parameters (the others need nothing).
+    pub(crate) fn clear_tape(&mut self) {
+        self.functions = false;
+        if std::mem::take(&mut self.heap_ops) {
+            self.tape.drain(..).for_each(Record::release);
+        } else {
+            self.tape.clear();
+        }
+    }
+
+    /// The value of a variable, borrowed (the caller has checked that `id` is live).
+    pub(crate) fn val(&self, id: VarId) -> Val<'_, F> {
+        match self.nodes[id].data() {
+            Data::Scalar(s) => Val::S(s),
+            Data::Array(k) => Val::R(&self.arrays[k as usize]),
+        }
+    }
+
+    /// The shape of a variable (`[]` for a number), borrowed.
+    pub(crate) fn view_shape(&self, id: VarId) -> &[usize] {
+        match self.nodes[id].data() {
+            Data::Scalar(_) => &[],
+            Data::Array(k) => self.arrays[k as usize].shape(),
+        }
+    }
+
+    /// The value of a variable as an array view (0-d for a scalar).
+    pub(crate) fn view(&self, id: VarId) -> ArrayViewD<'_, F> {
+        let node = &self.nodes[id];
+        match node.data() {
+            Data::Scalar(_) => ndarray::aview0(&node.scalar).into_dyn(),
+            Data::Array(k) => self.arrays[k as usize].view(),
+        }
+    }
+
+    /// A stored gradient's value, as an array of its own.
+    pub(crate) fn grad_array(&self, g: &Grad<F>) -> ArrayD<F> {
+        match g {
+            &Grad::Scalar(s) => ndarray::arr0(s).into_dyn(),
+            Grad::Array(a) => crate::buffer::copy(a),
+            // A gradient variable lives as long as the variable whose gradient it is.
+            &Grad::Var(id) => self.val(id).into_array(),
+        }
+    }
+
+    /// Replaces a variable's value.
+    pub(crate) fn set(&mut self, id: VarId, a: ArrayD<F>) {
+        match self.nodes[id].data() {
+            Data::Array(k) if a.ndim() > 0 => self.arrays[k as usize] = a,
+            _ => {
+                let data = self.store(a);
+                let node = &mut self.nodes[id];
+                node.replace(data, node.raw_creator());
+            }
+        }
+    }
+}

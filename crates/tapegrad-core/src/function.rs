@@ -1,0 +1,295 @@
+//! User-defined differentiable functions (DeZero's `Function`, PyTorch's `autograd.Function`):
+//! a forward on arrays with any number of inputs and outputs, and a backward written once with
+//! `Var` ops, recorded as one tape entry by [`Graph::apply`].
+//!
+//! The backward runs on graph variables in both kinds of pass. With `create_graph` its ops are
+//! recorded, so its gradients are differentiable again; without it nothing is recorded, and the
+//! variables it makes are temporary: they are removed from the arena as soon as it returns
+//! ([`run_backward`]), so repeated passes do not grow the graph.
+
+use ndarray::{ArrayD, ArrayViewD};
+use smallvec::SmallVec;
+
+use crate::arena::{Data, Inner, VarId, CONST, LEAF};
+use crate::error::{or_panic, Error, Result};
+use crate::tape::{Args, RecordOp};
+use crate::{Float, Graph, Var};
+
+/// A differentiable function of any number of inputs and outputs, written by its user.
+///
+/// `forward` computes the outputs' values from the inputs' values; `backward` computes the
+/// inputs' gradients from the outputs' gradients `gys`, with [`Var`] ops, so that it works at
+/// every order (with `create_graph` its result is differentiable again). [`Graph::apply`] records
+/// the whole function as one tape entry.
+///
+/// # Examples
+/// A numerically stable softplus, `ln(1 + e^x)`, with derivative `sigmoid(x)`:
+/// ```
+/// use tapegrad_core::ndarray::{ArrayD, ArrayViewD};
+/// use tapegrad_core::{Function, Graph, Result, Var};
+///
+/// struct Softplus;
+///
+/// impl Function for Softplus {
+///     fn name(&self) -> &'static str {
+///         "softplus"
+///     }
+///     // max(x, 0) + ln(1 + e^-|x|): no overflow for large x
+///     fn forward(&self, xs: &[ArrayViewD<'_, f64>]) -> Result<Vec<ArrayD<f64>>, String> {
+///         Ok(vec![xs[0].mapv(|x| x.max(0.0) + (-x.abs()).exp().ln_1p())])
+///     }
+///     // d/dx softplus(x) = sigmoid(x)
+///     fn backward<'g>(
+///         &self,
+///         xs: &[Var<'g>],
+///         _ys: &[Var<'g>],
+///         gys: &[Var<'g>],
+///     ) -> Result<Vec<Option<Var<'g>>>> {
+///         Ok(vec![Some(gys[0] * xs[0].sigmoid())])
+///     }
+/// }
+///
+/// let g: Graph = Graph::new();
+/// let x = g.scalar(1000.0);
+/// let y = g.apply(Softplus, &[x])[0];
+/// y.backward();
+/// assert_eq!(y.item(), 1000.0);
+/// assert_eq!(x.grad().unwrap()[[]], 1.0);
+/// ```
+pub trait Function<F: Float = f64>: Send + 'static {
+    /// The function's name, used in errors and graph exports.
+    fn name(&self) -> &'static str;
+
+    /// The outputs' values (at least one) from the inputs' values. An input it cannot take (a
+    /// shape, a value) is an `Err` with the reason: [`Graph::try_apply`] returns it as
+    /// [`Error::InvalidArgument`] naming the function, and records nothing.
+    ///
+    /// # Errors
+    /// The reason the inputs cannot be taken.
+    fn forward(&self, xs: &[ArrayViewD<'_, F>]) -> Result<Vec<ArrayD<F>>, String>;
+
+    /// The inputs' gradients, one per input (`None` for an input that takes none, such as a
+    /// label), from the inputs `xs`, the outputs `ys` and the outputs' gradients `gys` (zeros for
+    /// an output no gradient reached). Each gradient must have its input's shape.
+    ///
+    /// # Errors
+    /// Whatever an op it uses returns (write `?` after `try_*` ops); it ends the backward pass.
+    fn backward<'g>(
+        &self,
+        xs: &[Var<'g, F>],
+        ys: &[Var<'g, F>],
+        gys: &[Var<'g, F>],
+    ) -> Result<Vec<Option<Var<'g, F>>>>;
+}
+
+impl<F: Float> Graph<F> {
+    /// Applies the function `f` to `inputs` and records it as one tape entry; returns its
+    /// outputs. See [`Function`] for an example.
+    ///
+    /// # Panics
+    /// With the message of [`Graph::try_apply`]'s error.
+    #[track_caller]
+    pub fn apply<'g>(&'g self, f: impl Function<F>, inputs: &[Var<'g, F>]) -> Vec<Var<'g, F>> {
+        or_panic(self.try_apply(f, inputs))
+    }
+
+    /// Fallible [`Graph::apply`]. Under [`Graph::no_grad`], or when every input is a constant,
+    /// nothing is recorded (the outputs are leaves, or constants).
+    ///
+    /// ```
+    /// # use tapegrad_core::ndarray::{ArrayD, ArrayViewD};
+    /// # use tapegrad_core::{Error, Function, Graph, Result, Var};
+    /// struct Halves;
+    /// impl Function for Halves {
+    ///     fn name(&self) -> &'static str { "halves" }
+    ///     fn forward(&self, xs: &[ArrayViewD<'_, f64>]) -> Result<Vec<ArrayD<f64>>, String> {
+    ///         if xs[0].len() % 2 != 0 {
+    ///             return Err(format!("{} elements do not halve", xs[0].len()));
+    ///         }
+    ///         let n = xs[0].len() / 2;
+    ///         let flat: Vec<f64> = xs[0].iter().copied().collect();
+    ///         let half = |s: &[f64]| ArrayD::from_shape_vec(vec![n], s.to_vec()).unwrap();
+    ///         Ok(vec![half(&flat[..n]), half(&flat[n..])])
+    ///     }
+    ///     fn backward<'g>(&self, _: &[Var<'g>], _: &[Var<'g>], gys: &[Var<'g>])
+    ///         -> Result<Vec<Option<Var<'g>>>> {
+    ///         Ok(vec![Some(tapegrad_core::try_concat(gys, 0)?)])
+    ///     }
+    /// }
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(tapegrad_core::ndarray::array![1.0, 2.0, 3.0]);
+    /// let e = g.try_apply(Halves, &[x]).unwrap_err();
+    /// assert_eq!(e.to_string(), "halves: 3 elements do not halve");
+    /// assert_eq!(g.tape_len(), 0); // nothing recorded
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the function when its forward fails or returns no
+    /// output; [`Error::GraphMismatch`], [`Error::StaleVar`] for bad handles; [`Error::Anomaly`]
+    /// with anomaly detection on, for a NaN or infinite output.
+    pub fn try_apply<'g>(
+        &'g self,
+        f: impl Function<F>,
+        inputs: &[Var<'g, F>],
+    ) -> Result<Vec<Var<'g, F>>> {
+        self.apply_boxed(Box::new(f), inputs)
+    }
+
+    /// [`Graph::try_apply`] of a boxed function.
+    pub(crate) fn apply_boxed<'g>(
+        &'g self,
+        f: Box<dyn Function<F>>,
+        inputs: &[Var<'g, F>],
+    ) -> Result<Vec<Var<'g, F>>> {
+        let name = f.name();
+        let mut ids: SmallVec<[VarId; 4]> = SmallVec::new();
+        for &v in inputs {
+            ids.push(self.check(v, name)?);
+        }
+        let mut inner = self.inner.borrow_mut();
+        let values = {
+            let views: SmallVec<[ArrayViewD<'_, F>; 4]> =
+                ids.iter().map(|&id| inner.view(id)).collect();
+            f.forward(&views)
+                .map_err(|reason| Error::InvalidArgument { op: name, reason })?
+        };
+        if values.is_empty() {
+            return Err(Error::InvalidArgument {
+                op: name,
+                reason: "forward returned no output".into(),
+            });
+        }
+        if self.detect_anomaly() && values.iter().any(|a| a.iter().any(|v| !v.is_finite())) {
+            return Err(Error::Anomaly {
+                op: name,
+                phase: "forward",
+                position: inner.tape.len(),
+            });
+        }
+        let constant = !ids.is_empty() && ids.iter().all(|&id| inner.nodes[id].is_const());
+        let recording = self.is_recording() && !constant && !ids.is_empty();
+        let creator = if recording {
+            Self::next_creator(&inner.tape)
+        } else if constant {
+            CONST
+        } else {
+            LEAF
+        };
+        let outputs: SmallVec<[VarId; 2]> = values
+            .into_iter()
+            .map(|a| {
+                let data = inner.store(a);
+                inner.insert(data, creator)
+            })
+            .collect();
+        if recording {
+            let args = Args::new(&ids, &outputs);
+            inner.functions = true;
+            inner.push_record(RecordOp::Function(f), true, args, [F::nan(); 2]);
+        }
+        Ok(outputs.iter().map(|&id| Var::from_id(self, id)).collect())
+    }
+}
+
+/// Runs a function's backward for one record: `gys` are the outputs' gradients (`None` where no
+/// gradient reached an output), `needs[k]` whether input `k` takes one. Returns one gradient
+/// variable per input, each checked to have its input's shape.
+///
+/// Without `create_graph` (`records = false`) the caller has started a scratch list
+/// (`Inner::scratch`) before making the `gys`: everything made from then on is temporary. Each
+/// gradient is handed to `keep` (with whether it is temporary, so that its array can be moved
+/// out rather than copied), then every temporary variable is removed.
+pub(crate) fn run_backward<F: Float, G>(
+    graph: &Graph<F>,
+    f: &dyn Function<F>,
+    inputs: &[VarId],
+    outputs: &[VarId],
+    gys: SmallVec<[Option<VarId>; 2]>,
+    records: bool,
+    mut keep: impl FnMut(&mut Inner<F>, VarId, bool) -> G,
+) -> Result<SmallVec<[Option<G>; 2]>> {
+    let name = f.name();
+    debug_assert_eq!(records, graph.inner.borrow().scratch.is_none());
+    let result: Result<SmallVec<[Option<VarId>; 2]>> = (|| {
+        let var = |id: &VarId| Var::from_id(graph, *id);
+        let xs: SmallVec<[Var<'_, F>; 2]> = inputs.iter().map(var).collect();
+        let ys: SmallVec<[Var<'_, F>; 2]> = outputs.iter().map(var).collect();
+        let gys: SmallVec<[Var<'_, F>; 2]> = gys
+            .iter()
+            .zip(&ys)
+            .map(|(g, y)| match g {
+                Some(g) => Ok(var(g)),
+                None => Ok(graph.leaf(ArrayD::zeros(y.try_shape()?))),
+            })
+            .collect::<Result<_>>()?;
+        let gxs = {
+            let _off = (!records).then(|| graph.no_grad());
+            f.backward(&xs, &ys, &gys)?
+        };
+        if gxs.len() != xs.len() {
+            return Err(Error::InvalidArgument {
+                op: name,
+                reason: format!(
+                    "backward returned {} gradients for {} inputs",
+                    gxs.len(),
+                    xs.len()
+                ),
+            });
+        }
+        let mut out = SmallVec::new();
+        for (gx, x) in gxs.into_iter().zip(&xs) {
+            out.push(match gx {
+                Some(gx) => {
+                    let id = graph.check(gx, name)?;
+                    let (shape, want) = (gx.try_shape()?, x.try_shape()?);
+                    if shape != want {
+                        return Err(Error::ShapeMismatch {
+                            op: name,
+                            lhs: want,
+                            rhs: shape,
+                        });
+                    }
+                    Some(id)
+                }
+                None => None,
+            });
+        }
+        Ok(out)
+    })();
+    let mut inner = graph.inner.borrow_mut();
+    let kept = result.map(|ids| {
+        ids.iter()
+            .map(|g| {
+                g.map(|id| {
+                    // (an array moved out once cannot be moved again: a gradient returned for two
+                    // inputs is copied)
+                    let once = ids.iter().filter(|&&o| o == Some(id)).count() == 1;
+                    let scratch = inner.scratch.as_ref().is_some_and(|s| s.contains(&id));
+                    keep(&mut inner, id, once && scratch)
+                })
+            })
+            .collect()
+    });
+    if let Some(scratch) = inner.scratch.take() {
+        remove_scratch(&mut inner, scratch);
+    }
+    kept
+}
+
+/// Removes the temporary variables of a function's backward, and their arrays (all at the end of
+/// the array store) when nothing else was stored meanwhile.
+fn remove_scratch<F: Float>(inner: &mut Inner<F>, scratch: Vec<VarId>) {
+    let mut first = inner.arrays.len();
+    let mut arrays = 0;
+    for id in scratch {
+        if let Some(node) = inner.nodes.remove(id) {
+            if let Data::Array(k) = node.data() {
+                first = first.min(k as usize);
+                arrays += 1;
+            }
+        }
+    }
+    if first + arrays == inner.arrays.len() {
+        inner.arrays.truncate(first);
+    }
+}
