@@ -53,6 +53,45 @@ fn ten_thousand_cycles_keep_arena_and_heap_flat() {
     );
 }
 
+/// A cycle of ops that hold heap parameters (reshape, sum_axes, permute, select in
+/// softmax_cross_entropy) and of records with any number of variables (concat, split), with
+/// two backward passes per graph: the sweep once copied each record and leaked its op's heap
+/// parameters on every pass (16 bytes for `sum_axes`, 48 for reshape + permute).
+fn heap_op_cycle(g: &Graph) -> f64 {
+    use tapegrad::nn::functional::softmax_cross_entropy;
+    g.clear();
+    let x = g.var(tapegrad::ndarray::array![[0.5, -1.0, 2.0], [1.5, 0.5, -0.25]]);
+    let r = x.reshape(&[3, 2]).permute(&[1, 0]);
+    let s = r.sum_axes(&[1], true).sum();
+    let ce = softmax_cross_entropy(x, &[2, 0]);
+    let parts = x.split(&[1, 2], 1);
+    let joined = tapegrad::concat(&[parts[1], parts[0]], 1);
+    let y = s + ce + (joined * x).sum();
+    y.backward();
+    y.backward();
+    x.grad().expect("used").sum()
+}
+
+#[test]
+fn heap_parameters_and_any_arity_records_leak_nothing() {
+    let g: Graph = Graph::new();
+    let checksum = heap_op_cycle(&g);
+    let region = Region::new(GLOBAL);
+    let mut at_100 = None;
+    for i in 1..=5_000 {
+        assert_eq!(heap_op_cycle(&g), checksum, "every cycle computes the same thing");
+        if i == 100 {
+            at_100 = Some(heap(&region));
+        }
+    }
+    let (heap_100, heap_end) = (at_100.unwrap(), heap(&region));
+    println!("heap-op cycles: {heap_100} B at 100, {heap_end} B at 5,000");
+    assert!(
+        heap_end <= heap_100,
+        "heap grew from {heap_100} B at cycle 100 to {heap_end} B at 5,000"
+    );
+}
+
 #[test]
 #[ignore = "10^7 ops: about 4 s and 2 GB in release; run with --release -- --ignored"]
 fn chain_of_ten_million_ops() {

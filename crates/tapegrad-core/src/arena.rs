@@ -144,6 +144,9 @@ pub(crate) struct Inner<F> {
     /// While a function's backward runs without `create_graph`: the variables it makes, all
     /// temporary, removed when it returns (`function::run_backward`).
     pub(crate) scratch: Option<Vec<VarId>>,
+    /// Variables whose value was changed while records were on the tape, with the tape length
+    /// at the change: a record before it saw the old value ([`Inner::changed_after`]).
+    pub(crate) modified: SparseSecondaryMap<VarId, usize>,
     /// Whether a pass with `retain_grad` ran since the last `clear`: only then can an op's
     /// result hold a gradient that a later pass must free (the scalar sweep skips the check).
     pub(crate) retained: bool,
@@ -235,6 +238,7 @@ impl<F: Float> Inner<F> {
     /// Empties the tape, dropping the ops that hold heap parameters (the others need nothing).
     pub(crate) fn clear_tape(&mut self) {
         self.functions = false;
+        self.modified.clear();
         if std::mem::take(&mut self.heap_ops) {
             self.tape.drain(..).for_each(Record::release);
         } else {
@@ -277,8 +281,22 @@ impl<F: Float> Inner<F> {
         }
     }
 
+    /// Notes that `id`'s value is about to change, if a record may have read it.
+    pub(crate) fn note_change(&mut self, id: VarId) {
+        if !self.tape.is_empty() {
+            self.modified.insert(id, self.tape.len());
+        }
+    }
+
+    /// Whether one of `ids` changed after the record at `position` read it.
+    pub(crate) fn changed_after(&self, position: usize, ids: &[VarId]) -> bool {
+        ids.iter()
+            .any(|&id| self.modified.get(id).is_some_and(|&t| t > position))
+    }
+
     /// Replaces a variable's value.
     pub(crate) fn set(&mut self, id: VarId, a: ArrayD<F>) {
+        self.note_change(id);
         match self.nodes[id].data() {
             Data::Array(k) if a.ndim() > 0 => self.arrays[k as usize] = a,
             _ => {

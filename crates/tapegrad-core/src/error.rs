@@ -73,6 +73,26 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The graph was used from inside a closure given to
+    /// [`Var::update_data`](crate::Var::update_data) or [`Var::with_data`](crate::Var::with_data),
+    /// which holds the graph's state while it runs.
+    #[error(
+        "graph busy: a closure given to update_data or with_data cannot use the graph; read what it needs before the call"
+    )]
+    GraphBusy,
+    /// A backward pass reached an op whose input or output was changed
+    /// ([`Var::set_data`](crate::Var::set_data), [`Var::update_data`](crate::Var::update_data))
+    /// after the op was recorded: its gradient would mix old and new values (PyTorch refuses
+    /// such a backward too). Rebuild the graph after changing data.
+    #[error(
+        "backward: an input or output of {op} (tape position {position}) was changed by set_data or update_data after {op} was recorded; record the graph again after changing data"
+    )]
+    ModifiedAfterRecording {
+        /// The op whose recorded values changed.
+        op: &'static str,
+        /// Its position on the tape.
+        position: usize,
+    },
     /// With [`Graph::set_detect_anomaly`](crate::Graph::set_detect_anomaly) on: the first op whose
     /// forward or backward produced NaN or infinity.
     #[error(

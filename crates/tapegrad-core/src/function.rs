@@ -146,7 +146,7 @@ impl<F: Float> Graph<F> {
         for &v in inputs {
             ids.push(self.check(v, name)?);
         }
-        let mut inner = self.inner.borrow_mut();
+        let mut inner = self.write()?;
         let values = {
             let views: SmallVec<[ArrayViewD<'_, F>; 4]> =
                 ids.iter().map(|&id| inner.view(id)).collect();

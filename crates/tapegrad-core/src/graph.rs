@@ -7,7 +7,7 @@
 //! order is a topological order by construction, which is what lets the backward sweep be a plain
 //! reverse loop.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::fmt;
 
 use ndarray::{ArrayD, ArrayViewD, Dimension};
@@ -15,7 +15,7 @@ use slotmap::{SlotMap, SparseSecondaryMap};
 use smallvec::SmallVec;
 
 use crate::arena::{Data, Grad, Inner, Node, VarId, CONST, LEAF, NO_ARRAY, PARAM};
-use crate::error::{Error, Result};
+use crate::error::{or_panic, Error, Result};
 use crate::ops::{self, Op};
 use crate::tape::{Args, Record, RecordOp};
 use crate::{Float, Var};
@@ -125,6 +125,7 @@ impl<F: Float> Graph<F> {
                 heap_ops: false,
                 functions: false,
                 scratch: None,
+                modified: SparseSecondaryMap::new(),
                 retained: false,
                 pending,
             }),
@@ -155,7 +156,7 @@ impl<F: Float> Graph<F> {
     /// assert_eq!(s.item(), 0.5);
     /// ```
     pub fn scalar(&self, v: F) -> Var<'_, F> {
-        let id = self.inner.borrow_mut().insert(Data::Scalar(v), LEAF);
+        let id = or_panic(self.write()).insert(Data::Scalar(v), LEAF);
         Var::from_id(self, id)
     }
 
@@ -164,7 +165,7 @@ impl<F: Float> Graph<F> {
     }
 
     fn insert(&self, a: ArrayD<F>, creator: u32) -> Var<'_, F> {
-        let mut inner = self.inner.borrow_mut();
+        let mut inner = or_panic(self.write());
         let data = inner.store(a);
         Var::from_id(self, inner.insert(data, creator))
     }
@@ -209,7 +210,7 @@ impl<F: Float> Graph<F> {
     /// assert_eq!(g.len(), 3); // w, and the last step's w * w and its sum
     /// ```
     pub fn param<D: Dimension>(&self, a: ndarray::Array<F, D>) -> Var<'_, F> {
-        self.inner.borrow_mut().has_params = true;
+        or_panic(self.write()).has_params = true;
         self.insert(a.into_dyn(), PARAM)
     }
 
@@ -296,7 +297,7 @@ impl<F: Float> Graph<F> {
     /// assert_eq!(g.len(), 0);
     /// ```
     pub fn clear(&self) {
-        let mut inner = self.inner.borrow_mut();
+        let mut inner = or_panic(self.write());
         let inner = &mut *inner;
         inner.clear_tape();
         inner.retained = false;
@@ -351,7 +352,7 @@ impl<F: Float> Graph<F> {
     /// assert_eq!(g.len(), 2);
     /// ```
     pub fn len(&self) -> usize {
-        self.inner.borrow().nodes.len()
+        or_panic(self.read()).nodes.len()
     }
 
     /// Whether the arena holds no variable.
@@ -373,7 +374,19 @@ impl<F: Float> Graph<F> {
     /// assert_eq!(g.tape_len(), 2);
     /// ```
     pub fn tape_len(&self) -> usize {
-        self.inner.borrow().tape.len()
+        or_panic(self.read()).tape.len()
+    }
+
+    /// The graph's state, to read. [`Error::GraphBusy`] while a closure given to
+    /// [`Var::update_data`] holds it for writing.
+    pub(crate) fn read(&self) -> Result<Ref<'_, Inner<F>>> {
+        self.inner.try_borrow().map_err(|_| Error::GraphBusy)
+    }
+
+    /// The graph's state, to change. [`Error::GraphBusy`] while a closure given to
+    /// [`Var::update_data`] or [`Var::with_data`] holds it.
+    pub(crate) fn write(&self) -> Result<RefMut<'_, Inner<F>>> {
+        self.inner.try_borrow_mut().map_err(|_| Error::GraphBusy)
     }
 
     /// Checks that `v` is a live variable of this graph.
@@ -381,7 +394,7 @@ impl<F: Float> Graph<F> {
         if !std::ptr::eq(v.graph, self) {
             return Err(Error::GraphMismatch { op });
         }
-        if !self.inner.borrow().nodes.contains_key(v.id()) {
+        if !self.read()?.nodes.contains_key(v.id()) {
             return Err(Error::StaleVar);
         }
         Ok(v.id())
@@ -402,7 +415,9 @@ impl<F: Float> Graph<F> {
             && !self.detect_anomaly.get()
         {
             let heap = op.on_heap();
-            let mut inner = self.inner.borrow_mut();
+            let Ok(mut inner) = self.inner.try_borrow_mut() else {
+                return Err(Error::GraphBusy);
+            };
             if let Some((xs, constant)) = self.numbers(&inner, inputs) {
                 let xs = &xs[..inputs.len()];
                 let y = op.eval_scalars(xs);
@@ -462,7 +477,7 @@ impl<F: Float> Graph<F> {
         if inputs.iter().any(|v| !std::ptr::eq(v.graph, self)) {
             return Err(Error::GraphMismatch { op: name });
         }
-        let mut inner = self.inner.borrow_mut();
+        let mut inner = self.write()?;
         let mut constant = !inputs.is_empty();
         // One or two numbers in, a number out: the formula on the stack.
         let mut scalars = [F::zero(); 2];

@@ -334,6 +334,16 @@ pub(crate) fn sweep<F: Float, M: Mode<F>>(
                 outputs,
             )
         };
+        let changed = {
+            let inner = graph.inner.borrow();
+            inner.changed_after(i, &inputs) || inner.changed_after(i, &outputs)
+        };
+        if changed {
+            return Err(Error::ModifiedAfterRecording {
+                op: op.op.name(),
+                position: i,
+            });
+        }
         let mut gys: SmallVec<[Option<M::G>; 2]> =
             outputs.iter().map(|&o| pending.take(o)).collect();
         for (&o, gy) in outputs.iter().zip(&gys) {
@@ -352,8 +362,10 @@ pub(crate) fn sweep<F: Float, M: Mode<F>>(
             }
         }
         let needs = needs(&graph.inner.borrow().nodes, &inputs);
-        // Anomalies are checked on the rule's results, so a recorded rule must not fail inside.
-        let detect = graph.replace_detect_anomaly(false);
+        // Anomalies are checked on the rule's results, so a recorded rule must not fail inside
+        // (the guard restores the setting, also if the rule panics).
+        let anomaly = AnomalyOff(graph, graph.replace_detect_anomaly(false));
+        let detect = anomaly.1;
         let gxs = match &*op.op {
             RecordOp::Builtin(b) => {
                 let gy = gys[0].take();
@@ -364,7 +376,7 @@ pub(crate) fn sweep<F: Float, M: Mode<F>>(
             }
             RecordOp::Function(f) => mode.function(&**f, &inputs, &outputs, gys),
         };
-        graph.set_detect_anomaly(detect);
+        drop(anomaly);
         let name = op.op.name();
         drop(op);
         let gxs = gxs?;
@@ -426,13 +438,17 @@ pub(crate) fn sweep_scalars<F: Float>(
         tape,
         pending,
         retained,
+        modified,
         ..
     } = &mut *inner;
     // Gradients of op results kept by an earlier `retain_grad` pass are freed as the sweep
     // passes them (without such a pass there are none to look for).
     let free_results = !retain && *retained;
-    // With anomaly detection on, leaves' gradients wait for the pass to succeed: a pass stopped
-    // by an anomaly leaves every stored gradient as it found it.
+    // Whether a value changed after being recorded (then a record that read it stops the pass).
+    let check = !modified.is_empty();
+    // With anomaly detection on, or values to check, leaves' gradients wait for the pass to
+    // succeed: a pass stopped by an error leaves every stored gradient as it found it.
+    let defer = detect || check;
     let mut deferred: Vec<(VarId, F)> = Vec::new();
     let start = nodes[y].creator();
     pending.clear();
@@ -447,6 +463,14 @@ pub(crate) fn sweep_scalars<F: Float>(
             continue; // not an ancestor of y
         };
         let rec = &tape[i];
+        let changed = |ids: &[VarId]| ids.iter().any(|&v| modified.get(v).is_some_and(|&t| t > i));
+        if check && (changed(rec.inputs()) || changed(rec.outputs())) {
+            pending.clear(); // empty between passes
+            return Err(Error::ModifiedAfterRecording {
+                op: rec.op.name(),
+                position: i,
+            });
+        }
         if retain {
             add_to_stored(nodes, rec.outputs()[0], gy);
         } else if free_results {
@@ -473,7 +497,7 @@ pub(crate) fn sweep_scalars<F: Float>(
             if creator < CONST {
                 let acc = &mut pending[creator as usize];
                 *acc = Some(acc.map_or(gx, |a| a + gx));
-            } else if detect {
+            } else if defer {
                 deferred.push((x, gx));
             } else {
                 add_to_stored(nodes, x, gx); // a leaf or a parameter
@@ -489,6 +513,15 @@ pub(crate) fn sweep_scalars<F: Float>(
 /// Which of `inputs` take a gradient: all but the constants.
 fn needs<F: Float>(nodes: &SlotMap<VarId, Node<F>>, inputs: &[VarId]) -> SmallVec<[bool; 2]> {
     ops::small(inputs.iter().map(|&x| !nodes[x].is_const()))
+}
+
+/// Anomaly detection off while a rule runs; restored on drop (also on unwinding).
+struct AnomalyOff<'a, F: Float>(&'a Graph<F>, bool);
+
+impl<F: Float> Drop for AnomalyOff<'_, F> {
+    fn drop(&mut self) {
+        self.0.set_detect_anomaly(self.1);
+    }
 }
 
 /// An op taken out of its record for the time its rule runs; put back on drop (also when the

@@ -37,7 +37,8 @@ impl<F: Float> RecordOp<F> {
         }
     }
 
-    /// Whether a gradient flows through the op (see [`Op::passes_gradient`]).
+    /// Whether a gradient flows through the op (see [`Op::passes_gradient`]; a function's
+    /// record never reaches the scalar sweep, which asks).
     #[inline(always)]
     pub(crate) fn passes_gradient(&self) -> bool {
         match self {

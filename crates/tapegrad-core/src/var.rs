@@ -88,13 +88,13 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Runs `f` on this variable's node, or fails if the handle is stale.
     pub(crate) fn with_node<R>(self, f: impl FnOnce(&Node<F>) -> R) -> Result<R> {
-        let inner = self.graph.inner.borrow();
+        let inner = self.graph.read()?;
         inner.nodes.get(self.id()).map(f).ok_or_else(stale)
     }
 
     /// Runs `f` on this variable's value, or fails if the handle is stale.
     pub(crate) fn with_val<R>(self, f: impl FnOnce(Val<'_, F>) -> R) -> Result<R> {
-        let inner = self.graph.inner.borrow();
+        let inner = self.graph.read()?;
         if !inner.nodes.contains_key(self.id()) {
             return Err(Error::StaleVar);
         }
@@ -102,7 +102,7 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     fn with_node_mut<R>(self, f: impl FnOnce(&mut Node<F>) -> R) -> Result<R> {
-        let mut inner = self.graph.inner.borrow_mut();
+        let mut inner = self.graph.write()?;
         inner.nodes.get_mut(self.id()).map(f).ok_or_else(stale)
     }
 
@@ -149,7 +149,7 @@ impl<'g, F: Float> Var<'g, F> {
         if old_shape != data.shape() {
             self.cleargrad();
         }
-        self.graph.inner.borrow_mut().set(self.id(), data);
+        or_panic(self.graph.write()).set(self.id(), data);
     }
 
     /// Runs `f` on a view of the value, without copying it (for large arrays, where
@@ -204,9 +204,13 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`] after the graph was cleared.
     pub fn try_update_data(self, f: impl FnOnce(ArrayViewMutD<'_, F>)) -> Result<()> {
-        let mut inner = self.graph.inner.borrow_mut();
+        let mut inner = self.graph.write()?;
         let inner = &mut *inner;
-        let node = inner.nodes.get_mut(self.id()).ok_or_else(stale)?;
+        if !inner.nodes.contains_key(self.id()) {
+            return Err(stale());
+        }
+        inner.note_change(self.id());
+        let node = &mut inner.nodes[self.id()];
         match node.data() {
             Data::Array(k) => f(inner.arrays[k as usize].view_mut()),
             Data::Scalar(_) => f(ndarray::aview_mut1(std::slice::from_mut(node.scalar_mut()))
@@ -240,7 +244,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`] after the graph was cleared.
     pub fn try_take_grad(self) -> Result<Option<ArrayD<F>>> {
-        let mut inner = self.graph.inner.borrow_mut();
+        let mut inner = self.graph.write()?;
         let node = inner.nodes.get_mut(self.id()).ok_or_else(stale)?;
         Ok(node.grad.take().map(|g| match g {
             Grad::Array(a) => *a,
@@ -271,7 +275,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`] after the graph was cleared.
     pub fn try_grad(self) -> Result<Option<ArrayD<F>>> {
-        let inner = self.graph.inner.borrow();
+        let inner = self.graph.read()?;
         let node = inner.nodes.get(self.id()).ok_or_else(stale)?;
         Ok(node.grad.as_ref().map(|g| inner.grad_array(g)))
     }
@@ -303,7 +307,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// [`Error::StaleVar`] after the graph was cleared.
     pub fn try_grad_var(self) -> Result<Option<Var<'g, F>>> {
         let array = {
-            let mut inner = self.graph.inner.borrow_mut();
+            let mut inner = self.graph.write()?;
             let node = inner.nodes.get_mut(self.id()).ok_or_else(stale)?;
             match node.grad.take() {
                 None => return Ok(None),
@@ -485,7 +489,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[track_caller]
     pub fn name(self) -> Option<String> {
         or_panic(self.graph.check(self, "name"));
-        let inner = self.graph.inner.borrow();
+        let inner = or_panic(self.graph.read());
         inner.names.get(self.id()).map(|n| n.to_string())
     }
 
@@ -504,7 +508,7 @@ impl<'g, F: Float> Var<'g, F> {
     pub fn set_name(self, name: impl Into<String>) {
         let name = name.into().into_boxed_str();
         or_panic(self.graph.check(self, "set_name"));
-        self.graph.inner.borrow_mut().names.insert(self.id(), name);
+        or_panic(self.graph.write()).names.insert(self.id(), name);
     }
 
     /// The value of a one-element variable.

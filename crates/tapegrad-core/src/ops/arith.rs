@@ -103,9 +103,9 @@ impl Binary {
     pub(crate) fn rule<F: Float, T: Value<F>>(self, xs: &[T], gy: T, needs: &[bool]) -> Grads<T> {
         match self {
             // d(x0 + x1) = (gy, gy)
-            Binary::Add => pass_through(xs, gy, needs, None),
+            Binary::Add => pass_through(xs, gy, needs, false),
             // d(x0 - x1) = (gy, -gy)
-            Binary::Sub => pass_through(xs, gy, needs, Some(Op::Math(Math::Neg))),
+            Binary::Sub => pass_through(xs, gy, needs, true),
             // d(x0 * x1) = (gy * x1, gy * x0): the first into a new value, the second in gy's buffer
             Binary::Mul => {
                 let gx0 = T::apply(Op::Binary(Binary::Mul), &[&gy, &xs[1]]);
@@ -124,11 +124,13 @@ impl Binary {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn passes_gradient(self) -> bool {
-        self != Binary::Equal
+        !matches!(self, Binary::Equal)
     }
 
     /// `x (op) c`, or `c (op) x` when `swapped`.
+    #[inline(always)]
     fn with_scalar<F: Float>(self, c: F, swapped: bool) -> Op<F> {
         let s = |s| Op::Scalar(s, c);
         match (self, swapped) {
@@ -416,22 +418,14 @@ impl<'g, F: Float> Neg for Var<'g, F> {
 
 // Backward rules' helper.
 
-/// `gy` for each input that needs it (`then(gy)` for the second input, if given), already summed
+/// `gy` for each input that needs it (negated for the second when `negate`), already summed
 /// down to the input's shape where the op broadcast it: a broadcast operand's gradient is reduced
 /// from `gy` without copying it. When two full-shape inputs both need `gy`, the second one's is
 /// computed from it into a new value (one pass over the data, not a copy and a second pass).
 #[inline(always)]
-fn pass_through<F: Float, T: Value<F>>(
-    xs: &[T],
-    gy: T,
-    needs: &[bool],
-    then: Option<Op<F>>,
-) -> Grads<T> {
+fn pass_through<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool], negate: bool) -> Grads<T> {
     let reduce = |x: &T, gy: &T| T::apply(Op::Shape(ShapeOp::SumTo, x.dims().into()), &[gy]);
-    let second = |g: T| match &then {
-        Some(op) => un(op.clone(), g),
-        None => g,
-    };
+    let second = |g: T| if negate { neg(g) } else { g };
     let full = [
         needs[0] && gy.same_shape(&xs[0]),
         needs[1] && gy.same_shape(&xs[1]),
@@ -440,9 +434,10 @@ fn pass_through<F: Float, T: Value<F>>(
     let g1 = (needs[1] && !full[1]).then(|| second(reduce(&xs[1], &gy)));
     match full {
         [true, true] => {
-            let g1 = match &then {
-                Some(op) => T::apply(op.clone(), &[&gy]),
-                None => gy.clone(),
+            let g1 = if negate {
+                T::apply(Op::Math(Math::Neg), &[&gy])
+            } else {
+                gy.clone()
             };
             [Some(gy), Some(g1)]
         }

@@ -44,6 +44,7 @@ unary_ops! {
 
 impl Math {
     /// Whether a gradient flows through the op (not through derivatives whose derivative is 0).
+    #[inline(always)]
     pub(crate) fn passes_gradient(self) -> bool {
         !matches!(self, Math::Sign | Math::Positive)
     }
@@ -83,6 +84,7 @@ impl Bounds {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn check<F: Float>(self, lo: F, hi: F) -> Result<()> {
         match self {
             Bounds::Clip if lo <= hi => Ok(()),
@@ -117,8 +119,9 @@ impl Bounds {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn passes_gradient(self) -> bool {
-        self == Bounds::Clip
+        matches!(self, Bounds::Clip)
     }
 }
 

@@ -144,12 +144,14 @@ pub(crate) enum Op<F> {
 }
 
 impl<F> From<Math> for Op<F> {
+    #[inline(always)]
     fn from(m: Math) -> Self {
         Op::Math(m)
     }
 }
 
 impl<F> From<Trig> for Op<F> {
+    #[inline(always)]
     fn from(t: Trig) -> Self {
         Op::Trig(t)
     }

@@ -215,38 +215,38 @@ pub(crate) fn small<A: smallvec::Array>(items: impl IntoIterator<Item = A::Item>
 
 // Shorthands that keep the rules readable. The first operand is given up: on the fast path its
 // buffer (usually the incoming gradient) is reused.
-#[inline]
+#[inline(always)]
 pub(crate) fn add<F: Float, T: Value<F>>(a: T, b: &T) -> T {
     T::apply_owned(Op::Binary(Binary::Add), a, &[b])
 }
-#[inline]
+#[inline(always)]
 pub(crate) fn mul<F: Float, T: Value<F>>(a: T, b: &T) -> T {
     T::apply_owned(Op::Binary(Binary::Mul), a, &[b])
 }
-#[inline]
+#[inline(always)]
 pub(crate) fn div<F: Float, T: Value<F>>(a: T, b: &T) -> T {
     T::apply_owned(Op::Binary(Binary::Div), a, &[b])
 }
-#[inline]
+#[inline(always)]
 pub(crate) fn neg<F: Float, T: Value<F>>(a: T) -> T {
     T::apply_owned(Op::Math(Math::Neg), a, &[])
 }
-#[inline]
+#[inline(always)]
 pub(crate) fn scale<F: Float, T: Value<F>>(a: T, c: F) -> T {
     T::apply_owned(Op::Scalar(ScalarOp::Mul, c), a, &[])
 }
 /// `op(a)` for a one-input op, reusing `a`.
-#[inline]
+#[inline(always)]
 pub(crate) fn un<F: Float, T: Value<F>>(op: impl Into<Op<F>>, a: T) -> T {
     T::apply_owned(op.into(), a, &[])
 }
 /// `op(x)` for a one-input op, into a new value.
-#[inline]
+#[inline(always)]
 pub(crate) fn call<F: Float, T: Value<F>>(op: impl Into<Op<F>>, x: &T) -> T {
     T::apply(op.into(), &[x])
 }
 /// `a + c` for a constant `c`, reusing `a`.
-#[inline]
+#[inline(always)]
 pub(crate) fn offset<F: Float, T: Value<F>>(a: T, c: F) -> T {
     T::apply_owned(Op::Scalar(ScalarOp::Add, c), a, &[])
 }
