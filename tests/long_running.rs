@@ -60,7 +60,10 @@ fn ten_thousand_cycles_keep_arena_and_heap_flat() {
 fn heap_op_cycle(g: &Graph) -> f64 {
     use tapegrad::nn::functional::softmax_cross_entropy;
     g.clear();
-    let x = g.var(tapegrad::ndarray::array![[0.5, -1.0, 2.0], [1.5, 0.5, -0.25]]);
+    let x = g.var(tapegrad::ndarray::array![
+        [0.5, -1.0, 2.0],
+        [1.5, 0.5, -0.25]
+    ]);
     let r = x.reshape(&[3, 2]).permute(&[1, 0]);
     let s = r.sum_axes(&[1], true).sum();
     let ce = softmax_cross_entropy(x, &[2, 0]);
@@ -79,7 +82,11 @@ fn heap_parameters_and_any_arity_records_leak_nothing() {
     let region = Region::new(GLOBAL);
     let mut at_100 = None;
     for i in 1..=5_000 {
-        assert_eq!(heap_op_cycle(&g), checksum, "every cycle computes the same thing");
+        assert_eq!(
+            heap_op_cycle(&g),
+            checksum,
+            "every cycle computes the same thing"
+        );
         if i == 100 {
             at_100 = Some(heap(&region));
         }

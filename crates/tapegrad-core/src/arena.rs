@@ -45,15 +45,13 @@ pub(crate) const CONST: u32 = u32::MAX - 2;
 /// `Node::array` of a 0-d variable (its value is `Node::scalar`).
 pub(crate) const NO_ARRAY: u32 = u32::MAX;
 
-/// One variable in the arena: 24 bytes for `f64` (32 with the slotmap's version), so a chain of
-/// ten million scalar ops fits in well under 256 bytes per op. [`Data`] unpacked by hand: an
-/// enum would add a tag word.
+/// One variable in the arena: 32 bytes for `f64` with the slotmap's version (the memory of a deep
+/// graph, tested in `graph.rs`). [`Data`] unpacked by hand: an enum would add a tag word.
 #[derive(Debug)]
 pub(crate) struct Node<F> {
     scalar: F,
-    /// `Node::array` in the high half, `Node::creator` in the low half: one word, so that a
-    /// new node is written with word-sized stores (two half-word stores read back as one word
-    /// stalled the store buffer on every op).
+    /// `Node::array` in the high half, `Node::creator` in the low half: one word, written with
+    /// word-sized stores (docs/performance.md says why).
     tags: u64,
     /// The gradient kept after a backward pass (leaves, or everything with `retain_grad`).
     /// Two words, a number inline: keeping a scalar's gradient allocates nothing.
@@ -195,8 +193,7 @@ impl<F: Float> Inner<F> {
 
     /// [`Inner::insert`] of a number, out of line with its arguments in registers: the scalar hot
     /// path. As the only caller of the slotmap's `insert` it gets that inlined, and the node is
-    /// written straight into its slot (through the stack, it was read back with wider loads than
-    /// it was written with: a store-forwarding stall per op).
+    /// written straight into its slot (docs/performance.md).
     #[inline(never)]
     pub(crate) fn insert_scalar(&mut self, v: F, creator: u32) -> VarId {
         self.nodes.insert(Node::new(Data::Scalar(v), creator))

@@ -13,9 +13,9 @@ use rayon::prelude::*;
 use crate::Float;
 
 /// Arrays of at least this many bytes (two huge pages) are advised huge pages. Smaller ones have
-/// too few whole 2 MiB blocks to gain. Between this and 32 MiB glibc may serve an array from its
+/// too few whole 2 MiB blocks to gain. Below glibc's mmap threshold an array may come from its
 /// heap instead of a fresh mapping; the advice then covers heap pages, which is just as valid
-/// (`elem 10^6`, 8 MB arrays: 31-42 ms without, 19-28 ms with).
+/// (measured in docs/performance.md).
 const HUGE_MIN_BYTES: usize = 4 << 20;
 
 /// An empty vector with room for `n` values, on huge pages if it is large.

@@ -1,9 +1,10 @@
 //! The `Graph`: an arena of variables, the Wengert tape of recorded ops, and the recording mode.
 //!
 //! Every variable lives in one slotmap arena and is named by a generational key ([`VarId`]); a
-//! [`Var`] is that key plus a reference to its graph. Every op goes through [`Graph::apply`] (the
-//! counterpart of DeZero's `Function.__call__`): it checks the operands, runs the forward kernel,
-//! stores the outputs in the arena and, while recording, pushes one [`Record`] on the tape. Tape
+//! [`Var`] is that key plus a reference to its graph. Every built-in op goes through
+//! `Graph::apply1`, every [`Function`](crate::Function) through [`Graph::apply`] (the counterparts
+//! of DeZero's `Function.__call__`): they check the operands, run the forward kernel, store the
+//! outputs in the arena and, while recording, push one record on the tape. Tape
 //! order is a topological order by construction, which is what lets the backward sweep be a plain
 //! reverse loop.
 
@@ -54,11 +55,10 @@ impl<F: Float> Storage<F> {
     }
 }
 
-/// The largest storage a dropped graph leaves for the next one on its thread: 32 MiB, a graph of
-/// about 500,000 scalar ops. A fresh graph grows its vectors by doubling, and with the system
-/// allocator every run of a 4,000-op graph paid more to map and fault in that memory than to
-/// record its ops (`docs/performance.md`); a graph per training step or per call is the common
-/// pattern. Bigger graphs give their memory back.
+/// The largest storage a dropped graph leaves for the next one on its thread (about 500,000
+/// scalar ops): a graph per training step or per call is the common pattern, and growing fresh
+/// vectors costs more than recording a small graph's ops (docs/performance.md). Bigger graphs
+/// give their memory back.
 pub(crate) const SPARE_MAX_BYTES: usize = 32 << 20;
 
 thread_local! {

@@ -88,8 +88,8 @@ impl<'g, F: Float> Var<'g, F> {
     /// Fallible [`Var::matmul`].
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] (op `matmul`) unless both are 2-D with matching inner sizes;
-    /// [`Error::GraphMismatch`], [`Error::StaleVar`].
+    /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) (op `matmul`) unless both are 2-D with matching inner sizes;
+    /// [`Error::GraphMismatch`](crate::Error::GraphMismatch), [`Error::StaleVar`](crate::Error::StaleVar).
     pub fn try_matmul(self, w: Var<'g, F>) -> Result<Var<'g, F>> {
         self.graph.apply1(Op::MatMul(false, false), &[self, w])
     }
