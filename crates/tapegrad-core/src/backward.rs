@@ -142,7 +142,7 @@ impl<'g, F: Float> Var<'g, F> {
         };
         let all_numbers = {
             let inner = self.graph.inner.borrow();
-            inner.arrays.is_empty() && !inner.functions
+            inner.arrays.is_empty() && !inner.functions && inner.modified.is_empty()
         };
         if !opts.create_graph && all_numbers {
             // Every value of the graph is a number: the same sweep, on plain numbers.

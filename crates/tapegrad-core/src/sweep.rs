@@ -6,7 +6,7 @@
 use std::mem::ManuallyDrop;
 
 use ndarray::ArrayD;
-use slotmap::{SecondaryMap, SlotMap};
+use slotmap::{Key, SecondaryMap, SlotMap};
 use smallvec::SmallVec;
 
 use crate::arena::{Data, Grad, Inner, Node, VarId, CONST, LEAF};
@@ -14,7 +14,7 @@ use crate::buffer;
 use crate::error::{Error, Result};
 use crate::function::{run_backward, Function};
 use crate::ops::{self, Grads, Op, Val};
-use crate::tape::RecordOp;
+use crate::tape::{Args, RecordOp};
 use crate::{Float, Graph, Var};
 
 /// Where the gradients of a pass go.
@@ -424,7 +424,8 @@ pub(crate) fn sweep<F: Float, M: Mode<F>>(
 /// [`Record::partials`]), so a record costs a multiply-add per input. One borrow of the arena for
 /// the whole pass, the pending gradients of op results in a dense table by record, those of
 /// leaves added to their `.grad` as they come (as DeZero's `x.grad = x.grad + gx`). Deep scalar
-/// chains and scalar losses, the common deep graphs, take this path.
+/// chains and scalar losses, the common deep graphs, take this path; a graph whose data changed
+/// after it was recorded takes the general one, which checks every record it reaches.
 pub(crate) fn sweep_scalars<F: Float>(
     graph: &Graph<F>,
     y: VarId,
@@ -438,17 +439,13 @@ pub(crate) fn sweep_scalars<F: Float>(
         tape,
         pending,
         retained,
-        modified,
         ..
     } = &mut *inner;
     // Gradients of op results kept by an earlier `retain_grad` pass are freed as the sweep
     // passes them (without such a pass there are none to look for).
     let free_results = !retain && *retained;
-    // Whether a value changed after being recorded (then a record that read it stops the pass).
-    let check = !modified.is_empty();
-    // With anomaly detection on, or values to check, leaves' gradients wait for the pass to
-    // succeed: a pass stopped by an error leaves every stored gradient as it found it.
-    let defer = detect || check;
+    // With anomaly detection on, leaves' gradients wait for the pass to succeed: a pass stopped
+    // by an anomaly leaves every stored gradient as it found it.
     let mut deferred: Vec<(VarId, F)> = Vec::new();
     let start = nodes[y].creator();
     pending.clear();
@@ -463,24 +460,23 @@ pub(crate) fn sweep_scalars<F: Float>(
             continue; // not an ancestor of y
         };
         let rec = &tape[i];
-        let changed = |ids: &[VarId]| ids.iter().any(|&v| modified.get(v).is_some_and(|&t| t > i));
-        if check && (changed(rec.inputs()) || changed(rec.outputs())) {
-            pending.clear(); // empty between passes
-            return Err(Error::ModifiedAfterRecording {
-                op: rec.op.name(),
-                position: i,
-            });
-        }
+        // (only built-in ops, with their arguments inline, reach this sweep)
+        let (Args::Inline(xs, output), RecordOp::Builtin(op)) = (&*rec.args, &*rec.op) else {
+            continue;
+        };
         if retain {
-            add_to_stored(nodes, rec.outputs()[0], gy);
+            add_to_stored(nodes, *output, gy);
         } else if free_results {
-            nodes[rec.outputs()[0]].grad = None;
+            nodes[*output].grad = None;
         }
-        if !rec.op.passes_gradient() {
+        if !op.passes_gradient() {
             continue; // (sign and the like: their rules give no gradient)
         }
         // The rule was run when the op was recorded: `gx = gy * dy/dx`, for each input.
-        for (&x, &d) in rec.inputs().iter().zip(&rec.partials) {
+        for (&x, &d) in xs.iter().zip(&rec.partials) {
+            if x.is_null() {
+                break; // a one-input op
+            }
             let creator = nodes[x].raw_creator();
             if creator == CONST {
                 continue;
@@ -497,7 +493,7 @@ pub(crate) fn sweep_scalars<F: Float>(
             if creator < CONST {
                 let acc = &mut pending[creator as usize];
                 *acc = Some(acc.map_or(gx, |a| a + gx));
-            } else if defer {
+            } else if detect {
                 deferred.push((x, gx));
             } else {
                 add_to_stored(nodes, x, gx); // a leaf or a parameter
