@@ -3,7 +3,9 @@
 //! ```text
 //! cargo run --release --example workloads -- [--floor | --pair] [--mem] WORKLOAD N [REPS]
 //! ```
-//! WORKLOAD is `chain`, `goldstein`, `wide` or `elem`. One warm-up, then REPS (default 5) timed
+//! WORKLOAD is `chain`, `goldstein`, `wide`, `elem`, or `function` / `function_general` (a chain
+//! of a user-defined `tanh`, with and without `Function::on_numbers`, whose "floor" is the same
+//! chain of the built-in `tanh`). One warm-up, then REPS (default 5) timed
 //! repetitions; prints `tapegrad WORKLOAD N MEDIAN_SECONDS CHECKSUM` (or `floor ...` with
 //! `--floor`). `--mem` also reports peak heap bytes per recorded op (one extra, untimed run).
 //!
@@ -73,7 +75,8 @@ fn main() {
             _ => rest.push(a),
         }
     }
-    let usage = "usage: workloads [--floor | --pair] [--mem] chain|goldstein|wide|elem N [REPS]";
+    let usage =
+        "usage: workloads [--floor | --pair] [--mem] chain|goldstein|wide|elem|function N [REPS]";
     let workload = rest.first().expect(usage).clone();
     let n: usize = rest.get(1).and_then(|s| s.parse().ok()).expect(usage);
     let reps: usize = rest.get(2).map_or(5, |s| s.parse().expect(usage));
@@ -83,7 +86,7 @@ fn main() {
     }
 
     let Some(mut checksum) = workloads::run(&workload, floor, n) else {
-        eprintln!("unknown workload {workload}: use chain, goldstein, wide or elem");
+        eprintln!("unknown workload {workload}: use chain, goldstein, wide, elem or function");
         std::process::exit(2);
     }; // the warm-up
     let mut times = Vec::with_capacity(reps);
@@ -120,7 +123,7 @@ fn run_pair(workload: &str, n: usize, reps: usize) {
         (t.elapsed().as_secs_f64(), checksum.unwrap_or(f64::NAN))
     };
     if workloads::run(workload, false, n).is_none() {
-        eprintln!("unknown workload {workload}: use chain, goldstein, wide or elem");
+        eprintln!("unknown workload {workload}: use chain, goldstein, wide, elem or function");
         std::process::exit(2);
     }
     workloads::run(workload, true, n); // the warm-ups

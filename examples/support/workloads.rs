@@ -63,12 +63,99 @@ pub fn elem(n: usize) -> f64 {
     x.grad().expect("x is used").sum()
 }
 
+/// `tanh` as a user would write it with `tapegrad::Function` (d/dx tanh x = 1 - y^2).
+struct UserTanh;
+
+impl Function for UserTanh {
+    fn name(&self) -> &'static str {
+        "user_tanh"
+    }
+    fn forward(
+        &self,
+        xs: &[tapegrad::ndarray::ArrayViewD<'_, f64>],
+    ) -> Result<Vec<tapegrad::ndarray::ArrayD<f64>>, String> {
+        Ok(vec![xs[0].mapv(f64::tanh)])
+    }
+    fn backward<'g>(
+        &self,
+        _: &[Var<'g>],
+        ys: &[Var<'g>],
+        gys: &[Var<'g>],
+    ) -> tapegrad::Result<Vec<Option<Var<'g>>>> {
+        Ok(vec![Some(gys[0] * (1.0 - ys[0].square()))])
+    }
+}
+
+/// [`UserTanh`] with the optional fast path on numbers ([`Function::on_numbers`]).
+struct UserTanhOnNumbers;
+
+impl Function for UserTanhOnNumbers {
+    fn name(&self) -> &'static str {
+        "user_tanh"
+    }
+    fn forward(
+        &self,
+        xs: &[tapegrad::ndarray::ArrayViewD<'_, f64>],
+    ) -> Result<Vec<tapegrad::ndarray::ArrayD<f64>>, String> {
+        UserTanh.forward(xs)
+    }
+    fn backward<'g>(
+        &self,
+        xs: &[Var<'g>],
+        ys: &[Var<'g>],
+        gys: &[Var<'g>],
+    ) -> tapegrad::Result<Vec<Option<Var<'g>>>> {
+        UserTanh.backward(xs, ys, gys)
+    }
+    fn on_numbers(&self, xs: &[f64]) -> Option<(f64, [f64; 2])> {
+        let y = xs[0].tanh();
+        Some((y, [1.0 - y * y, 0.0]))
+    }
+}
+
+/// A chain of `n` user-defined `tanh` functions on a number, with the fast path on numbers.
+pub fn function(n: usize) -> f64 {
+    let g: Graph = Graph::new();
+    let x = g.scalar(0.5);
+    let mut y = x;
+    for _ in 0..n {
+        y = g.apply(UserTanhOnNumbers, &[y])[0];
+    }
+    y.backward();
+    x.grad().expect("x is used")[[]]
+}
+
+/// The same chain without the fast path: `forward` on 0-d arrays, `backward` on variables.
+pub fn function_general(n: usize) -> f64 {
+    let g: Graph = Graph::new();
+    let x = g.scalar(0.5);
+    let mut y = x;
+    for _ in 0..n {
+        y = g.apply(UserTanh, &[y])[0];
+    }
+    y.backward();
+    x.grad().expect("x is used")[[]]
+}
+
+/// The same chain with the built-in `tanh`: the `function` workload's baseline.
+pub fn builtin_function(n: usize) -> f64 {
+    let g: Graph = Graph::new();
+    let x = g.scalar(0.5);
+    let mut y = x;
+    for _ in 0..n {
+        y = y.tanh();
+    }
+    y.backward();
+    x.grad().expect("x is used")[[]]
+}
+
 /// Recorded ops of each workload (for bytes per op).
 pub fn recorded_ops(workload: &str, n: usize) -> usize {
     match workload {
         "chain" => 2 * n,
         "goldstein" => 38,
         "wide" => 2 * n - 1,
+        "function" | "function_general" => n,
         _ => 5,
     }
 }
@@ -255,6 +342,10 @@ pub fn run(workload: &str, floor: bool, n: usize) -> Option<f64> {
         ("wide", true) => floor_wide(n),
         ("elem", false) => elem(n),
         ("elem", true) => floor_elem(n),
+        // (the baseline of a user function is the built-in op it mirrors)
+        ("function", false) => function(n),
+        ("function", true) | ("function_general", true) => builtin_function(n),
+        ("function_general", false) => function_general(n),
         _ => return None,
     })
 }

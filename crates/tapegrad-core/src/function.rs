@@ -80,6 +80,45 @@ pub trait Function<F: Float = f64>: Send + 'static {
         ys: &[Var<'g, F>],
         gys: &[Var<'g, F>],
     ) -> Result<Vec<Option<Var<'g, F>>>>;
+
+    /// An optional fast path for a function of one output and one or two inputs: its value and
+    /// its local derivatives `dy/dx_k` (0 in an unused second slot) on 0-d inputs, without
+    /// arrays. When it returns `Some`, a call on numbers is recorded as a built-in op of numbers
+    /// is, and an all-number graph keeps its fast sweep; the gradient of the gradient
+    /// (`create_graph`) still comes from [`Function::backward`], so the two must agree
+    /// (`gradient_check` on 0-d inputs checks this path, `gradgrad_check` the other). `None`,
+    /// the default, always takes `forward` and `backward`.
+    ///
+    /// ```
+    /// # use tapegrad_core::ndarray::{ArrayD, ArrayViewD};
+    /// # use tapegrad_core::{Function, Graph, Result, Var};
+    /// struct Cube;
+    /// impl Function for Cube {
+    ///     fn name(&self) -> &'static str { "cube" }
+    ///     fn forward(&self, xs: &[ArrayViewD<'_, f64>]) -> Result<Vec<ArrayD<f64>>, String> {
+    ///         Ok(vec![xs[0].mapv(|x| x * x * x)])
+    ///     }
+    ///     fn backward<'g>(&self, xs: &[Var<'g>], _: &[Var<'g>], gys: &[Var<'g>])
+    ///         -> Result<Vec<Option<Var<'g>>>> {
+    ///         Ok(vec![Some(gys[0] * xs[0].square() * 3.0)])
+    ///     }
+    ///     // y = x^3, dy/dx = 3 x^2
+    ///     fn on_numbers(&self, xs: &[f64]) -> Option<(f64, [f64; 2])> {
+    ///         Some((xs[0].powi(3), [3.0 * xs[0] * xs[0], 0.0]))
+    ///     }
+    /// }
+    /// let g: Graph = Graph::new();
+    /// let x = g.scalar(2.0);
+    /// let y = g.apply(Cube, &[x])[0];
+    /// y.backward();
+    /// assert_eq!((y.item(), x.grad().unwrap()[[]]), (8.0, 12.0));
+    /// let gx = tapegrad_core::grad(&[y], &[x], true)[0]; // through `backward`
+    /// assert_eq!(tapegrad_core::grad(&[gx], &[x], false)[0].item(), 12.0); // 6x
+    /// ```
+    fn on_numbers(&self, xs: &[F]) -> Option<(F, [F; 2])> {
+        let _ = xs;
+        None
+    }
 }
 
 impl<F: Float> Graph<F> {
@@ -132,7 +171,67 @@ impl<F: Float> Graph<F> {
         f: impl Function<F>,
         inputs: &[Var<'g, F>],
     ) -> Result<Vec<Var<'g, F>>> {
+        if inputs.len() <= 2 {
+            if let Some(y) = self.apply_on_numbers(&f, inputs)? {
+                let y = y.map(|(y, partials)| {
+                    let mut inner = self.inner.borrow_mut();
+                    let creator = Self::next_creator(&inner.tape);
+                    let out = inner.insert_scalar(y, creator);
+                    let args = Args::inline(inputs, out);
+                    inner.push_record(RecordOp::Function(Box::new(f)), true, args, partials);
+                    out
+                });
+                return Ok(vec![Var::from_id(self, y.unwrap_or_else(|id| id))]);
+            }
+        }
         self.apply_boxed(Box::new(f), inputs)
+    }
+
+    /// [`Function::on_numbers`] when every input is a live number of this graph: `Ok(None)` to
+    /// take the general path; `Ok(Some(Ok((y, partials))))` to record `y`;
+    /// `Ok(Some(Err(id)))` when the result `id` is already stored and not to be recorded.
+    #[allow(clippy::type_complexity)]
+    fn apply_on_numbers(
+        &self,
+        f: &impl Function<F>,
+        inputs: &[Var<'_, F>],
+    ) -> Result<Option<std::result::Result<(F, [F; 2]), VarId>>> {
+        let mut xs = [F::zero(); 2];
+        let mut constant = true;
+        {
+            let inner = self.read()?;
+            for (x, v) in xs.iter_mut().zip(inputs) {
+                let node = match (std::ptr::eq(v.graph, self), inner.nodes.get(v.id())) {
+                    (true, Some(node)) => node,
+                    _ => return Ok(None), // (the general path names the error)
+                };
+                match node.data() {
+                    Data::Scalar(s) => *x = s,
+                    Data::Array(_) => return Ok(None),
+                }
+                constant &= node.is_const();
+            }
+        }
+        let Some((y, partials)) = f.on_numbers(&xs[..inputs.len()]) else {
+            return Ok(None);
+        };
+        if self.detect_anomaly() && !y.is_finite() {
+            return Err(Error::Anomaly {
+                op: f.name(),
+                phase: "forward",
+                position: self.read()?.tape.len(),
+            });
+        }
+        if self.is_recording() && !constant && !inputs.is_empty() {
+            return Ok(Some(Ok((y, partials))));
+        }
+        let creator = if constant && !inputs.is_empty() {
+            CONST
+        } else {
+            LEAF
+        };
+        let id = self.write()?.insert_unrecorded(y, creator);
+        Ok(Some(Err(id)))
     }
 
     /// [`Graph::try_apply`] of a boxed function.

@@ -460,8 +460,8 @@ pub(crate) fn sweep_scalars<F: Float>(
             continue; // not an ancestor of y
         };
         let rec = &tape[i];
-        // (only built-in ops, with their arguments inline, reach this sweep)
-        let (Args::Inline(xs, output), RecordOp::Builtin(op)) = (&*rec.args, &*rec.op) else {
+        // (only records of one output, with their arguments inline, reach this sweep)
+        let Args::Inline(xs, output) = &*rec.args else {
             continue;
         };
         if retain {
@@ -469,7 +469,7 @@ pub(crate) fn sweep_scalars<F: Float>(
         } else if free_results {
             nodes[*output].grad = None;
         }
-        if !op.passes_gradient() {
+        if !rec.op.passes_gradient() {
             continue; // (sign and the like: their rules give no gradient)
         }
         // The rule was run when the op was recorded: `gx = gy * dy/dx`, for each input.
