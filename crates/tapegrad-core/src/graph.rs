@@ -625,7 +625,7 @@ mod tests {
         assert!(inner.nodes.is_empty() && inner.tape.is_empty());
     }
 
-    /// The arena slot and the tape record set the memory of a deep scalar graph (issue 4's
+    /// The arena slot and the tape record set the memory of a deep scalar graph (a
     /// 256-bytes-per-op budget, with Vec doubling); growing them is a regression.
     #[test]
     fn node_and_record_stay_compact() {
