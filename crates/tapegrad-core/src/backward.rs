@@ -22,7 +22,8 @@
 use ndarray::ArrayD;
 
 use crate::error::{or_panic, Error, Result};
-use crate::sweep::{sweep, sweep_scalars, ArrayMode, Sink, VarMode};
+use crate::scalar_sweep::sweep_scalars;
+use crate::sweep::{sweep, ArrayMode, Sink, VarMode};
 use crate::{Float, Graph, Var};
 
 /// Options of [`Var::backward_with`].

@@ -15,56 +15,12 @@ use ndarray::{ArrayD, ArrayViewD, Dimension};
 use slotmap::{SlotMap, SparseSecondaryMap};
 use smallvec::SmallVec;
 
-use crate::arena::{Data, Grad, Inner, Node, VarId, CONST, LEAF, NO_ARRAY, PARAM};
+use crate::arena::{Data, Grad, Inner, VarId, CONST, LEAF, NO_ARRAY, PARAM};
 use crate::error::{or_panic, Error, Result};
 use crate::ops::{self, Op};
+use crate::storage::Storage;
 use crate::tape::{Args, Record, RecordOp};
 use crate::{Float, Var};
-
-/// The storage of a dropped graph, emptied: its tape and sweep buffers with their capacity. The
-/// next [`Graph::new`] on the same thread takes it instead of growing fresh vectors (see
-/// [`SPARE_MAX_BYTES`]). Not the arena: a slotmap keeps every slot it ever had and `clear` walks
-/// them all, so a small graph after a big one would pay for the big one at every `clear`.
-struct Storage<F> {
-    tape: Vec<Record<F>>,
-    arrays: Vec<ArrayD<F>>,
-    pending: Vec<Option<F>>,
-    /// How many variables the dropped graph's arena held: the next arena is allocated that large
-    /// at once instead of doubling its way up (each doubling copies every slot and frees the old
-    /// block, which glibc may trim and fault in again on the next graph).
-    arena_len: usize,
-}
-
-impl<F: Float> Storage<F> {
-    fn new() -> Self {
-        Storage {
-            tape: Vec::new(),
-            arrays: Vec::new(),
-            pending: Vec::new(),
-            arena_len: 0,
-        }
-    }
-
-    /// Heap bytes held by the (empty) buffers, and asked for by the next arena.
-    fn bytes(&self) -> usize {
-        use std::mem::size_of;
-        self.tape.capacity() * size_of::<Record<F>>()
-            + self.arrays.capacity() * size_of::<ArrayD<F>>()
-            + self.pending.capacity() * size_of::<Option<F>>()
-            + self.arena_len * (size_of::<Node<F>>() + 8)
-    }
-}
-
-/// The largest storage a dropped graph leaves for the next one on its thread (about 500,000
-/// scalar ops): a graph per training step or per call is the common pattern, and growing fresh
-/// vectors costs more than recording a small graph's ops (docs/performance.md). Bigger graphs
-/// give their memory back.
-pub(crate) const SPARE_MAX_BYTES: usize = 32 << 20;
-
-thread_local! {
-    /// At most one emptied [`Storage`] per thread, of either element type.
-    static SPARE: RefCell<Option<Box<dyn std::any::Any>>> = const { RefCell::new(None) };
-}
 
 /// A computation graph: the arena that owns every variable's value and gradient, and the tape of
 /// the ops recorded between them. Variables are used through [`Var`] handles that borrow the graph.
@@ -104,17 +60,12 @@ impl<F: Float> Graph<F> {
     /// assert_eq!(g32.scalar(1.0).dtype(), "f32");
     /// ```
     pub fn new() -> Self {
-        let spare = SPARE
-            .try_with(|spare| spare.borrow_mut().take())
-            .ok()
-            .flatten()
-            .and_then(|b| b.downcast::<Storage<F>>().ok());
         let Storage {
             tape,
             arrays,
             pending,
             arena_len,
-        } = spare.map_or_else(Storage::new, |b| *b);
+        } = Storage::take();
         Graph {
             inner: RefCell::new(Inner {
                 nodes: SlotMap::with_capacity_and_key(arena_len),
@@ -556,23 +507,20 @@ impl<F: Float> Default for Graph<F> {
 }
 
 /// Frees the graph's values and hands its emptied storage to the next [`Graph::new`] on this
-/// thread, when it holds at most 32 MiB (`SPARE_MAX_BYTES`).
+/// thread, when it holds at most 32 MiB (`storage.rs`).
 impl<F: Float> Drop for Graph<F> {
     fn drop(&mut self) {
         let inner = self.inner.get_mut();
         inner.clear_tape();
         inner.arrays.clear();
         inner.pending.clear();
-        let storage = Storage {
+        Storage {
             tape: std::mem::take(&mut inner.tape),
             arrays: std::mem::take(&mut inner.arrays),
             pending: std::mem::take(&mut inner.pending),
             arena_len: inner.nodes.len(),
-        };
-        if storage.bytes() <= SPARE_MAX_BYTES {
-            // (fails only while the thread is being torn down: then the storage is just freed)
-            let _ = SPARE.try_with(|spare| *spare.borrow_mut() = Some(Box::new(storage)));
         }
+        .give();
     }
 }
 

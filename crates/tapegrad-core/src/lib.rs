@@ -63,6 +63,8 @@ mod float;
 mod function;
 mod graph;
 mod ops;
+mod scalar_sweep;
+mod storage;
 mod sweep;
 mod tape;
 mod var;
