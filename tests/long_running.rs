@@ -10,6 +10,10 @@ use tapegrad::prelude::*;
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
+/// The heap counter is the process's: tests that measure it take turns (the test harness runs
+/// tests on several threads).
+static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Net heap bytes in use since `region` was made. (stats_alloc already counts a realloc's growth
 /// in `bytes_allocated`; `bytes_reallocated` is that same growth again, not to be added.)
 fn heap(region: &Region<'_, System>) -> isize {
@@ -31,6 +35,7 @@ fn cycle(g: &Graph) -> f64 {
 
 #[test]
 fn ten_thousand_cycles_keep_arena_and_heap_flat() {
+    let _turn = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
     let g: Graph = Graph::new();
     let region = Region::new(GLOBAL);
     let mut checksum = cycle(&g);
@@ -77,6 +82,7 @@ fn heap_op_cycle(g: &Graph) -> f64 {
 
 #[test]
 fn heap_parameters_and_any_arity_records_leak_nothing() {
+    let _turn = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
     let g: Graph = Graph::new();
     let checksum = heap_op_cycle(&g);
     let region = Region::new(GLOBAL);
@@ -102,6 +108,7 @@ fn heap_parameters_and_any_arity_records_leak_nothing() {
 #[test]
 #[ignore = "10^7 ops: about 4 s and 2 GB in release; run with --release -- --ignored"]
 fn chain_of_ten_million_ops() {
+    let _turn = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
     let g: Graph = Graph::new();
     let x = g.scalar(1.0);
     let mut y = x;
