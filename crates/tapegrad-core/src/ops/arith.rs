@@ -19,9 +19,7 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 use ndarray::ArrayD;
 
 use super::kernel::Kernel;
-use super::math::{Bounds, Math};
-use super::shape::ShapeOp;
-use super::{call, div, grads, mul, neg, scale, un, Grads, Op, Value};
+use super::{call, div, equal_to, grads, mul, neg, scale, square, sum_to, un, Grads, Op, Value};
 use crate::error::or_panic;
 use crate::error::{Error, Result};
 use crate::{Float, Var};
@@ -140,7 +138,7 @@ impl Binary {
             (Binary::Mul, _) => s(ScalarOp::Mul),
             (Binary::Div, false) => s(ScalarOp::Div),
             (Binary::Div, true) => s(ScalarOp::RDiv),
-            (Binary::Equal, _) => Op::Bounds(Bounds::InRange, c, c), // x == c: c <= x <= c
+            (Binary::Equal, _) => equal_to(c),
         }
     }
 }
@@ -203,7 +201,7 @@ impl ScalarOp {
             ScalarOp::Div => un(Op::Scalar(ScalarOp::Div, c), gy), // d(x / c) = 1 / c
             ScalarOp::RDiv => {
                 // d(c / x) = -c / x^2
-                let d = un(Op::Scalar(ScalarOp::RDiv, -c), call(Math::Square, x));
+                let d = un(Op::Scalar(ScalarOp::RDiv, -c), square(x));
                 mul(gy, &d)
             }
             ScalarOp::Pow => {
@@ -243,7 +241,7 @@ pub(crate) fn binary<'g, F: Float>(
         Operand::Array(a) => {
             let op: Op<F> = Op::Binary(kind);
             let x_shape = x.try_shape()?;
-            if super::shape::broadcast_shape(&x_shape, a.shape()).is_none() {
+            if super::broadcast_shape(&x_shape, a.shape()).is_none() {
                 let (lhs, rhs) = (x_shape, a.shape().to_vec());
                 let (lhs, rhs) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
                 return Err(Error::ShapeMismatch {
@@ -261,7 +259,7 @@ pub(crate) fn binary<'g, F: Float>(
 
 /// The two operands broadcast together (numpy's rules).
 pub(crate) fn check_broadcast(op: &'static str, shapes: &[&[usize]]) -> Result<()> {
-    if super::shape::broadcast_shape(shapes[0], shapes[1]).is_some() {
+    if super::broadcast_shape(shapes[0], shapes[1]).is_some() {
         Ok(())
     } else {
         Err(Error::ShapeMismatch {
@@ -424,7 +422,7 @@ impl<'g, F: Float> Neg for Var<'g, F> {
 /// computed from it into a new value (one pass over the data, not a copy and a second pass).
 #[inline(always)]
 fn pass_through<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool], negate: bool) -> Grads<T> {
-    let reduce = |x: &T, gy: &T| T::apply(Op::Shape(ShapeOp::SumTo, x.dims().into()), &[gy]);
+    let reduce = |x: &T, gy: &T| sum_to(gy, x.dims());
     let second = |g: T| if negate { neg(g) } else { g };
     let full = [
         needs[0] && gy.same_shape(&xs[0]),
@@ -434,11 +432,7 @@ fn pass_through<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool], negate: 
     let g1 = (needs[1] && !full[1]).then(|| second(reduce(&xs[1], &gy)));
     match full {
         [true, true] => {
-            let g1 = if negate {
-                T::apply(Op::Math(Math::Neg), &[&gy])
-            } else {
-                gy.clone()
-            };
+            let g1 = if negate { neg(gy.clone()) } else { gy.clone() };
             [Some(gy), Some(g1)]
         }
         [true, false] => [Some(gy), g1],

@@ -9,8 +9,7 @@
 
 use ndarray::{ArrayD, ArrayViewD, Axis, Slice};
 
-use super::arith::Binary;
-use super::{Op, Value};
+use super::{equal, mul, Op, Value};
 use crate::error::{or_panic, Error, Result};
 use crate::{Float, Var};
 
@@ -58,10 +57,7 @@ impl IndexOp {
     pub(crate) fn rule<F: Float, T: Value<F>>(self, p: &[usize], x: &T, y: &T, gy: T) -> Option<T> {
         Some(match self {
             // d max_axis = gy where x is a maximum (every tied maximum gets it, as DeZero)
-            IndexOp::MaxAxis | IndexOp::MinAxis => {
-                let mask = T::apply(Op::Binary(Binary::Equal), &[x, y]);
-                super::mul(mask, &gy)
-            }
+            IndexOp::MaxAxis | IndexOp::MinAxis => mul(equal(x, y), &gy),
             // d select = scatter the slices' gradients back, adding repeats
             IndexOp::Select => {
                 let mut q = vec![p[0], x.dims()[p[0]]];

@@ -65,7 +65,7 @@ impl<F: Float> Kernel<F> for Arrays<'_, '_, F> {
             }
         }
         // numpy broadcasting (shapes checked before).
-        let broadcast = super::shape::broadcast_shape(a.shape(), b.shape())
+        let broadcast = super::broadcast_shape(a.shape(), b.shape())
             .and_then(|s| Some((a.broadcast(IxDyn(&s))?, b.broadcast(IxDyn(&s))?)));
         let Some((a, b)) = broadcast else {
             unreachable!("checked shapes broadcast")

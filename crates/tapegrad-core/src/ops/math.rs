@@ -2,9 +2,8 @@
 //! log1p expm1`, and `clip`. Each row below is one op: its name, its formula and its backward
 //! rule, written with ops so that each has derivatives of every order.
 
-use super::arith::ScalarOp;
 use super::kernel::Kernel;
-use super::{call, div, mul, neg, offset, scale, un, Op, Value};
+use super::{call, div, mul, neg, offset, rsub, scale, Op, Value};
 use crate::error::{or_panic, Result};
 use crate::{Float, Var};
 
@@ -27,7 +26,7 @@ unary_ops! {
         Sign("sign", |x| sign(x), |_, _, _| None),
         /// d/dx sigmoid x = y (1 - y)
         Sigmoid("sigmoid", |x| sigmoid(x), |_, y, gy| {
-            Some(mul(gy, &mul(un(Op::Scalar(ScalarOp::RSub, F::one()), y.clone()), y)))
+            Some(mul(gy, &mul(rsub(F::one(), y.clone()), y)))
         }),
         /// d/dx max(x, 0) = 1 where x > 0, else 0
         Relu("relu", |x| if x > F::zero() { x } else { F::zero() }, |x, _, gy| {

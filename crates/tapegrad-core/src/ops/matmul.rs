@@ -6,8 +6,7 @@
 
 use ndarray::{ArrayD, ArrayView2, ArrayViewD, Ix2};
 
-use super::shape::bad_shape;
-use super::{grads, Grads, Op, Value};
+use super::{bad_shape, grads, Grads, Op, Value};
 use crate::error::{or_panic, Result};
 use crate::{Float, Var};
 

@@ -93,6 +93,7 @@ mod value;
 use ndarray::{ArrayD, ArrayViewD};
 
 pub(crate) use value::{add, call, div, mul, neg, offset, scale, small, un, unbroadcast};
+pub(crate) use value::{equal, rsub, sqrt, square, sum_to};
 pub(crate) use value::{Val, Value};
 
 use crate::error::Result;
@@ -141,6 +142,12 @@ pub(crate) enum Op<F> {
     /// 2-D matrix product `a b`, with either operand read transposed when its flag is set
     /// ([`matmul`]); backward rules multiply by transposes without copying them.
     MatMul(bool, bool),
+}
+
+/// `x == c` for a constant `c`, as an op of one input: `c <= x <= c`.
+#[inline(always)]
+pub(crate) fn equal_to<F: Copy>(c: F) -> Op<F> {
+    Op::Bounds(Bounds::InRange, c, c)
 }
 
 impl<F> From<Math> for Op<F> {
@@ -341,5 +348,35 @@ impl<F: Float> Op<F> {
             Op::Index(i, ref p) => grads![i.rule(p, x, y, gy)],
             Op::MatMul(ta, tb) => matmul::rule(xs, gy, ta, tb, needs),
         }
+    }
+}
+
+// Shape helpers shared by the families.
+
+/// The numpy broadcast of two shapes, if they broadcast.
+pub(crate) fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let n = a.len().max(b.len());
+    let dim = |s: &[usize], i: usize| {
+        if i < n - s.len() {
+            1
+        } else {
+            s[i - (n - s.len())]
+        }
+    };
+    (0..n)
+        .map(|i| match (dim(a, i), dim(b, i)) {
+            (p, q) if p == q || q == 1 => Some(p),
+            (1, q) => Some(q),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A shape-mismatch error naming the op and both shapes.
+pub(crate) fn bad_shape(op: &'static str, lhs: &[usize], rhs: &[usize]) -> crate::Error {
+    crate::Error::ShapeMismatch {
+        op,
+        lhs: lhs.to_vec(),
+        rhs: rhs.to_vec(),
     }
 }

@@ -13,7 +13,7 @@
 
 use ndarray::{ArrayD, ArrayViewD, Axis, CowArray, IxDyn};
 
-use super::{Op, Value};
+use super::{bad_shape, broadcast_shape, Op, Value};
 use crate::error::{or_panic, Error, Result};
 use crate::{Float, Var};
 
@@ -74,33 +74,6 @@ impl ShapeOp {
                 op(ShapeOp::Permute, inverse.into())
             }
         }
-    }
-}
-
-/// The numpy broadcast of two shapes, if they broadcast.
-pub(crate) fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
-    let n = a.len().max(b.len());
-    let dim = |s: &[usize], i: usize| {
-        if i < n - s.len() {
-            1
-        } else {
-            s[i - (n - s.len())]
-        }
-    };
-    (0..n)
-        .map(|i| match (dim(a, i), dim(b, i)) {
-            (p, q) if p == q || q == 1 => Some(p),
-            (1, q) => Some(q),
-            _ => None,
-        })
-        .collect()
-}
-
-pub(crate) fn bad_shape(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Error {
-    Error::ShapeMismatch {
-        op,
-        lhs: lhs.to_vec(),
-        rhs: rhs.to_vec(),
     }
 }
 

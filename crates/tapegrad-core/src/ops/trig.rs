@@ -2,8 +2,7 @@
 //! sinh cosh`. Each row below is one op: its name, its formula and its backward rule, written with
 //! ops so that each has derivatives of every order.
 
-use super::math::Math;
-use super::{call, div, mul, neg, un, Op, Value};
+use super::{call, div, mul, neg, offset, rsub, sqrt, square, Value};
 use crate::error::{or_panic, Result};
 use crate::{Float, Var};
 
@@ -15,10 +14,10 @@ unary_ops! {
         /// d/dx cos x = -sin x
         Cos("cos", |x| x.cos(), |x, _, gy| Some(neg(mul(gy, &call(Trig::Sin, x))))),
         /// d/dx tanh x = 1 - y^2
-        Tanh("tanh", |x| x.tanh(), |_, y, gy| Some(mul(gy, &one_minus(call(Math::Square, y))))),
+        Tanh("tanh", |x| x.tanh(), |_, y, gy| Some(mul(gy, &rsub(F::one(), square(y))))),
         /// d/dx atan x = 1 / (1 + x^2)
         Atan("atan", |x| x.atan(), |x, _, gy| {
-            Some(div(gy, &super::offset(call(Math::Square, x), F::one())))
+            Some(div(gy, &offset(square(x), F::one())))
         }),
         /// d/dx asin x = 1 / sqrt(1 - x^2)
         Asin("asin", |x| x.asin(), |x, _, gy| Some(div(gy, &sqrt_one_minus_square(x)))),
@@ -31,14 +30,9 @@ unary_ops! {
     }
 }
 
-/// `1 - a`, reusing `a`.
-fn one_minus<F: Float, T: Value<F>>(a: T) -> T {
-    un(Op::Scalar(super::arith::ScalarOp::RSub, F::one()), a)
-}
-
 /// `sqrt(1 - x^2)`, the denominator of asin's and acos's derivatives.
 fn sqrt_one_minus_square<F: Float, T: Value<F>>(x: &T) -> T {
-    un(Math::Sqrt, one_minus(call(Math::Square, x)))
+    sqrt(rsub(F::one(), square(x)))
 }
 
 impl<'g, F: Float> Var<'g, F> {

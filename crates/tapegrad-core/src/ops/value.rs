@@ -6,9 +6,10 @@ use ndarray::{ArrayD, ArrayViewD};
 use smallvec::{smallvec, SmallVec};
 
 use super::arith::{Binary, ScalarOp};
+use super::broadcast_shape;
 use super::kernel::InPlace;
 use super::math::Math;
-use super::shape::{self, ShapeOp};
+use super::shape::ShapeOp;
 use super::Op;
 use crate::buffer;
 use crate::{Float, Var};
@@ -129,7 +130,7 @@ impl<F: Float> Value<F> for Val<'_, F> {
             Val::A(mut a)
                 if op.is_elementwise()
                     && rest.iter().all(|r| {
-                        shape::broadcast_shape(a.shape(), r.shape()).as_deref() == Some(a.shape())
+                        broadcast_shape(a.shape(), r.shape()).as_deref() == Some(a.shape())
                     }) =>
             {
                 op.elementwise(InPlace(&mut *a, rest.first().map(|r| r.view())));
@@ -249,4 +250,29 @@ pub(crate) fn call<F: Float, T: Value<F>>(op: impl Into<Op<F>>, x: &T) -> T {
 #[inline(always)]
 pub(crate) fn offset<F: Float, T: Value<F>>(a: T, c: F) -> T {
     T::apply_owned(Op::Scalar(ScalarOp::Add, c), a, &[])
+}
+/// `c - a` for a constant `c`, reusing `a`.
+#[inline(always)]
+pub(crate) fn rsub<F: Float, T: Value<F>>(c: F, a: T) -> T {
+    T::apply_owned(Op::Scalar(ScalarOp::RSub, c), a, &[])
+}
+/// `x * x`, into a new value.
+#[inline(always)]
+pub(crate) fn square<F: Float, T: Value<F>>(x: &T) -> T {
+    T::apply(Op::Math(Math::Square), &[x])
+}
+/// `sqrt(a)`, reusing `a`.
+#[inline(always)]
+pub(crate) fn sqrt<F: Float, T: Value<F>>(a: T) -> T {
+    T::apply_owned(Op::Math(Math::Sqrt), a, &[])
+}
+/// 1 where `a == b`, else 0 (broadcasting).
+#[inline(always)]
+pub(crate) fn equal<F: Float, T: Value<F>>(a: &T, b: &T) -> T {
+    T::apply(Op::Binary(Binary::Equal), &[a, b])
+}
+/// `sum_to(a, shape)`, into a new value.
+#[inline(always)]
+pub(crate) fn sum_to<F: Float, T: Value<F>>(a: &T, shape: Vec<usize>) -> T {
+    T::apply(Op::Shape(ShapeOp::SumTo, shape.into()), &[a])
 }
