@@ -267,13 +267,7 @@ impl<F: Float> Graph<F> {
         }
         let constant = !ids.is_empty() && ids.iter().all(|&id| inner.nodes[id].is_const());
         let recording = self.is_recording() && !constant && !ids.is_empty();
-        let creator = if recording {
-            Self::next_creator(&inner.tape)
-        } else if constant {
-            CONST
-        } else {
-            LEAF
-        };
+        let creator = Self::creator(&inner.tape, recording, constant);
         let outputs: SmallVec<[VarId; 2]> = values
             .into_iter()
             .map(|a| {

@@ -409,6 +409,18 @@ impl<F: Float> Graph<F> {
         Some((xs, constant))
     }
 
+    /// The creator of an op's results: the next record's index when `recording`, else the
+    /// sentinel of a constant or a leaf.
+    pub(crate) fn creator(tape: &[Record<F>], recording: bool, constant: bool) -> u32 {
+        if recording {
+            Self::next_creator(tape)
+        } else if constant {
+            CONST
+        } else {
+            LEAF
+        }
+    }
+
     /// The creator index of the next record.
     ///
     /// # Panics
@@ -468,13 +480,7 @@ impl<F: Float> Graph<F> {
         }
         // Nothing to differentiate through constants: their results are constants, unrecorded.
         let recording = self.recording.get() && !constant;
-        let creator = if recording {
-            Self::next_creator(&inner.tape)
-        } else if constant {
-            CONST
-        } else {
-            LEAF
-        };
+        let creator = Self::creator(&inner.tape, recording, constant);
         let out = inner.insert(y, creator);
         if recording {
             // (the scalar sweep runs only on graphs with no array at all: on numbers' records)

@@ -9,7 +9,7 @@
 
 use ndarray::{ArrayD, ArrayViewD, Axis, Slice};
 
-use super::{equal, mul, Op, Value};
+use super::{check_axis, equal, mul, Op, Value};
 use crate::error::{or_panic, Error, Result};
 use crate::{Float, Var};
 
@@ -70,18 +70,6 @@ impl IndexOp {
                 q.extend_from_slice(&p[2..]);
                 T::apply(Op::Index(IndexOp::Select, q.into()), &[&gy])
             }
-        })
-    }
-}
-
-pub(crate) fn check_axis(op: &'static str, x: &[usize], axis: usize) -> Result<()> {
-    if axis < x.len() {
-        Ok(())
-    } else {
-        Err(Error::InvalidAxes {
-            op,
-            axes: vec![axis],
-            ndim: x.len(),
         })
     }
 }

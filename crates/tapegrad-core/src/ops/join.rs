@@ -8,6 +8,7 @@
 
 use ndarray::{ArrayD, ArrayViewD, Axis, Slice};
 
+use super::check_axis;
 use crate::error::{or_panic, Error, Result};
 use crate::{Float, Function, Var};
 
@@ -210,18 +211,6 @@ fn no_variable(op: &'static str) -> Error {
     Error::InvalidArgument {
         op,
         reason: "no variable given".into(),
-    }
-}
-
-fn check_axis(op: &'static str, shape: &[usize], axis: usize) -> Result<()> {
-    if axis < shape.len() {
-        Ok(())
-    } else {
-        Err(Error::InvalidAxes {
-            op,
-            axes: vec![axis],
-            ndim: shape.len(),
-        })
     }
 }
 

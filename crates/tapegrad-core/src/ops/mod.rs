@@ -380,3 +380,16 @@ pub(crate) fn bad_shape(op: &'static str, lhs: &[usize], rhs: &[usize]) -> crate
         rhs: rhs.to_vec(),
     }
 }
+
+/// `axis` is an axis of a variable of shape `x`.
+pub(crate) fn check_axis(op: &'static str, x: &[usize], axis: usize) -> Result<()> {
+    if axis < x.len() {
+        Ok(())
+    } else {
+        Err(crate::Error::InvalidAxes {
+            op,
+            axes: vec![axis],
+            ndim: x.len(),
+        })
+    }
+}
