@@ -287,8 +287,10 @@ impl<F: Float> Inner<F> {
 
     /// Whether one of `ids` changed after the record at `position` read it.
     pub(crate) fn changed_after(&self, position: usize, ids: &[VarId]) -> bool {
-        ids.iter()
-            .any(|&id| self.modified.get(id).is_some_and(|&t| t > position))
+        !self.modified.is_empty()
+            && ids
+                .iter()
+                .any(|&id| self.modified.get(id).is_some_and(|&t| t > position))
     }
 
     /// Replaces a variable's value.

@@ -334,9 +334,11 @@ pub(crate) fn sweep<F: Float, M: Mode<F>>(
                 outputs,
             )
         };
-        let changed = {
+        // (one borrow for both: which inputs take a gradient, and whether data changed)
+        let (needs, changed) = {
             let inner = graph.inner.borrow();
-            inner.changed_after(i, &inputs) || inner.changed_after(i, &outputs)
+            let changed = inner.changed_after(i, &inputs) || inner.changed_after(i, &outputs);
+            (needs(&inner.nodes, &inputs), changed)
         };
         if changed {
             return Err(Error::ModifiedAfterRecording {
@@ -361,7 +363,6 @@ pub(crate) fn sweep<F: Float, M: Mode<F>>(
                 (Sink::Capture(_), None) => {}
             }
         }
-        let needs = needs(&graph.inner.borrow().nodes, &inputs);
         // Anomalies are checked on the rule's results, so a recorded rule must not fail inside
         // (the guard restores the setting, also if the rule panics).
         let anomaly = AnomalyOff(graph, graph.replace_detect_anomaly(false));
