@@ -358,8 +358,13 @@ impl<F: Float> Graph<F> {
     /// (one or two live numbers of this graph in, a number out) compiles down to the formula, an
     /// arena insert and a tape push. Everything else (arrays, errors, anomaly detection, `clip`'s
     /// bounds) takes [`Graph::apply_general`], which gives the same results.
+    ///
+    /// `op` is anything that converts into an op (`Binary::Add`, `(ScalarOp::Pow, c)`,
+    /// `Math::Exp`): built here, each call site's op stays a constant the compiler folds (an `Op`
+    /// built by the caller can be shared between call sites and read back from memory).
     #[inline(always)]
-    pub(crate) fn apply1(&self, op: Op<F>, inputs: &[Var<'_, F>]) -> Result<Var<'_, F>> {
+    pub(crate) fn apply1(&self, op: impl Into<Op<F>>, inputs: &[Var<'_, F>]) -> Result<Var<'_, F>> {
+        let op: Op<F> = op.into();
         if inputs.len() <= 2
             && op.scalar_closed()
             && op.check_scalars().is_ok()

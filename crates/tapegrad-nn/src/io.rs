@@ -3,11 +3,15 @@
 //! model's [`Layer::params`](crate::layers::Layer::params) order).
 
 use std::fs::File;
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::ArrayD;
-use ndarray_npy::{NpzReader, NpzWriter, ReadableElement, WritableElement};
+use ndarray_npy::npy::header::Header;
+use ndarray_npy::{NpzWriter, ReadNpyExt, ReadableElement, WritableElement};
 use tapegrad_core::{Float, Var};
+use zip::ZipArchive;
 
 /// Why saving or loading parameters failed.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +74,9 @@ fn format_error(path: &Path, e: impl std::fmt::Display) -> IoError {
     }
 }
 
-/// Writes the values of `params` to `path` as `p0, p1, ...`.
+/// Writes the values of `params` to `path` as `p0, p1, ...`, atomically: every parameter is read
+/// first, the file is written next to `path` under a temporary name, synced, and renamed over it.
+/// A save that fails leaves whatever was at `path` as it was.
 ///
 /// ```
 /// use tapegrad_core::{ndarray::array, Graph};
@@ -85,24 +91,70 @@ fn format_error(path: &Path, e: impl std::fmt::Display) -> IoError {
 ///
 /// # Errors
 /// [`IoError::File`] or [`IoError::Format`] when writing fails; [`IoError::Graph`] for a stale
-/// parameter.
+/// parameter (then no file is touched).
 pub fn save_npz<F>(path: impl AsRef<Path>, params: &[Var<'_, F>]) -> Result<(), IoError>
 where
     F: Float + WritableElement,
 {
     let path = path.as_ref();
-    let file = File::create(path).map_err(|e| file_error(path, e))?;
-    let mut npz = NpzWriter::new(file);
-    for (k, p) in params.iter().enumerate() {
-        npz.add_array(format!("p{k}"), &p.try_data()?)
-            .map_err(|e| format_error(path, e))?;
+    let arrays = params
+        .iter()
+        .map(|p| p.try_data())
+        .collect::<Result<Vec<_>, _>>()?;
+    let temp = temporary_name(path);
+    let written = write_arrays(&temp, &arrays).and_then(|()| {
+        std::fs::rename(&temp, path).map_err(|e| file_error(path, e))?;
+        sync_directory(path);
+        Ok(())
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp); // (it may not exist; the first error is the one to report)
     }
-    npz.finish().map_err(|e| format_error(path, e))?;
-    Ok(())
+    written
+}
+
+/// A name in `path`'s directory that no other save uses at the same time.
+fn temporary_name(path: &Path) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let file = path
+        .file_name()
+        .map_or_else(|| "params.npz".into(), |f| f.to_string_lossy().into_owned());
+    path.with_file_name(format!(".{file}.{}.{n}.tmp", std::process::id()))
+}
+
+/// Writes `arrays` as an npz to `temp` and syncs it to disk.
+fn write_arrays<F: Float + WritableElement>(
+    temp: &Path,
+    arrays: &[ArrayD<F>],
+) -> Result<(), IoError> {
+    let file = File::create(temp).map_err(|e| file_error(temp, e))?;
+    let mut npz = NpzWriter::new(file);
+    for (k, a) in arrays.iter().enumerate() {
+        npz.add_array(format!("p{k}"), a)
+            .map_err(|e| format_error(temp, e))?;
+    }
+    let file = npz.finish().map_err(|e| format_error(temp, e))?;
+    file.sync_all().map_err(|e| file_error(temp, e))
+}
+
+/// Makes a rename in `path`'s directory durable where the platform allows it (best effort: a
+/// directory cannot be opened for syncing everywhere).
+fn sync_directory(path: &Path) {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
 }
 
 /// Reads `p0, p1, ...` from `path` into the values of `params`, checking every shape first: on
-/// any error no parameter is changed.
+/// any error no parameter is changed. Each array's header is read and its shape compared with its
+/// parameter's before any data is: a file from an untrusted source cannot make the reader
+/// allocate more than the parameters hold. Plain (`np.savez`) and compressed
+/// (`np.savez_compressed`) files are read alike.
 ///
 /// # Errors
 /// [`IoError::File`] for a missing file, [`IoError::Format`] for a file that is not an npz of
@@ -113,8 +165,8 @@ where
 {
     let path = path.as_ref();
     let file = File::open(path).map_err(|e| file_error(path, e))?;
-    let mut npz = NpzReader::new(file).map_err(|e| format_error(path, e))?;
-    let found = npz.len();
+    let mut zip = ZipArchive::new(BufReader::new(file)).map_err(|e| format_error(path, e))?;
+    let found = zip.len();
     if found != params.len() {
         return Err(IoError::Count {
             path: path.to_path_buf(),
@@ -125,16 +177,27 @@ where
     let mut arrays = Vec::with_capacity(params.len());
     for (k, p) in params.iter().enumerate() {
         let name = format!("p{k}");
-        let a: ArrayD<F> = npz.by_name(&name).map_err(|e| format_error(path, e))?;
         let expected = p.try_shape()?;
-        if a.shape() != expected {
+        // numpy names the entries `p0.npy`, ...; accept the bare name too, as ndarray-npy does.
+        let entry = if zip.index_for_name(&format!("{name}.npy")).is_some() {
+            format!("{name}.npy")
+        } else {
+            name.clone()
+        };
+        let mut reader = zip.by_name(&entry).map_err(|e| format_error(path, e))?;
+        let header = Header::from_reader(&mut reader).map_err(|e| format_error(path, e))?;
+        drop(reader);
+        if header.shape != expected {
             return Err(IoError::Shape {
                 path: path.to_path_buf(),
                 name,
                 expected,
-                found: a.shape().to_vec(),
+                found: header.shape,
             });
         }
+        // The shape is the parameter's: reading the data allocates what the parameter holds.
+        let reader = zip.by_name(&entry).map_err(|e| format_error(path, e))?;
+        let a = ArrayD::<F>::read_npy(reader).map_err(|e| format_error(path, e))?;
         arrays.push(a);
     }
     for (p, a) in params.iter().zip(arrays) {

@@ -235,7 +235,7 @@ pub(crate) fn binary<'g, F: Float>(
 ) -> Result<Var<'g, F>> {
     let g = x.graph;
     match rhs {
-        Operand::Var(v) => g.apply1(Op::Binary(kind), &[x, v]),
+        Operand::Var(v) => g.apply1(kind, &[x, v]),
         Operand::Scalar(c) => g.apply1(kind.with_scalar(c, swapped), &[x]),
         Operand::Array(a) if a.ndim() == 0 => g.apply1(kind.with_scalar(a[[]], swapped), &[x]),
         Operand::Array(a) => {
@@ -342,7 +342,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_powf(self, c: F) -> Result<Var<'g, F>> {
-        self.graph.apply1(Op::Scalar(ScalarOp::Pow, c), &[self])
+        self.graph.apply1((ScalarOp::Pow, c), &[self])
     }
 }
 
@@ -355,7 +355,7 @@ macro_rules! binary_operator {
             #[inline]
             #[track_caller]
             fn $method(self, rhs: Var<'g, F>) -> Var<'g, F> {
-                or_panic(self.graph.apply1(Op::Binary($kind), &[self, rhs]))
+                or_panic(self.graph.apply1($kind, &[self, rhs]))
             }
         }
         impl<'g, F: Float> $Trait<F> for Var<'g, F> {

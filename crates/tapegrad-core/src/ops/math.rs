@@ -154,7 +154,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_neg(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Neg.into(), &[self])
+        self.graph.apply1(Math::Neg, &[self])
     }
 
     /// `self * self`, elementwise.
@@ -179,7 +179,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_square(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Square.into(), &[self])
+        self.graph.apply1(Math::Square, &[self])
     }
 
     /// `e^self`, elementwise.
@@ -204,7 +204,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_exp(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Exp.into(), &[self])
+        self.graph.apply1(Math::Exp, &[self])
     }
 
     /// Natural logarithm, elementwise (NaN below 0, -inf at 0, as `f64::ln`).
@@ -230,7 +230,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_log(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Log.into(), &[self])
+        self.graph.apply1(Math::Log, &[self])
     }
 
     /// Square root, elementwise (NaN below 0).
@@ -256,7 +256,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_sqrt(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Sqrt.into(), &[self])
+        self.graph.apply1(Math::Sqrt, &[self])
     }
 
     /// Absolute value, elementwise.
@@ -284,7 +284,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_abs(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Abs.into(), &[self])
+        self.graph.apply1(Math::Abs, &[self])
     }
 
     /// -1, 0 or 1 by the sign of each element (0 at ±0, NaN for NaN). Its derivative is 0, so
@@ -311,7 +311,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_sign(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Sign.into(), &[self])
+        self.graph.apply1(Math::Sign, &[self])
     }
 
     /// The logistic function `1 / (1 + e^-x)`, elementwise, computed without overflow.
@@ -337,7 +337,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar).
     pub fn try_sigmoid(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Sigmoid.into(), &[self])
+        self.graph.apply1(Math::Sigmoid, &[self])
     }
 
     /// `max(x, 0)`, elementwise; its gradient is 0 at 0 (as PyTorch).
@@ -364,7 +364,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar).
     pub fn try_relu(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Relu.into(), &[self])
+        self.graph.apply1(Math::Relu, &[self])
     }
 
     /// `ln(1 + x)`, elementwise, accurate for small `x` (where `(1 + x).ln()` loses digits).
@@ -390,7 +390,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_log1p(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Log1p.into(), &[self])
+        self.graph.apply1(Math::Log1p, &[self])
     }
 
     /// `e^x - 1`, elementwise, accurate for small `x` (where `x.exp() - 1` loses digits).
@@ -416,7 +416,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_expm1(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Expm1.into(), &[self])
+        self.graph.apply1(Math::Expm1, &[self])
     }
 
     /// Each element limited to `[lo, hi]`; the gradient is 1 inside (bounds included), 0 outside.

@@ -150,6 +150,20 @@ pub(crate) fn equal_to<F: Copy>(c: F) -> Op<F> {
     Op::Bounds(Bounds::InRange, c, c)
 }
 
+impl<F> From<Binary> for Op<F> {
+    #[inline(always)]
+    fn from(b: Binary) -> Self {
+        Op::Binary(b)
+    }
+}
+
+impl<F> From<(ScalarOp, F)> for Op<F> {
+    #[inline(always)]
+    fn from((s, c): (ScalarOp, F)) -> Self {
+        Op::Scalar(s, c)
+    }
+}
+
 impl<F> From<Math> for Op<F> {
     #[inline(always)]
     fn from(m: Math) -> Self {

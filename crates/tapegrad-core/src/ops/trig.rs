@@ -59,7 +59,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_sin(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Trig::Sin.into(), &[self])
+        self.graph.apply1(Trig::Sin, &[self])
     }
 
     /// Cosine, elementwise.
@@ -85,7 +85,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_cos(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Trig::Cos.into(), &[self])
+        self.graph.apply1(Trig::Cos, &[self])
     }
 
     /// Hyperbolic tangent, elementwise.
@@ -111,7 +111,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_tanh(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Trig::Tanh.into(), &[self])
+        self.graph.apply1(Trig::Tanh, &[self])
     }
 
     /// Arctangent, elementwise, in `(-pi/2, pi/2)`.
@@ -137,7 +137,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_atan(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Trig::Atan.into(), &[self])
+        self.graph.apply1(Trig::Atan, &[self])
     }
 
     /// Arcsine, elementwise, in `[-pi/2, pi/2]` (NaN outside `[-1, 1]`).
@@ -163,7 +163,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_asin(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Trig::Asin.into(), &[self])
+        self.graph.apply1(Trig::Asin, &[self])
     }
 
     /// Arccosine, elementwise, in `[0, pi]` (NaN outside `[-1, 1]`).
@@ -189,7 +189,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_acos(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Trig::Acos.into(), &[self])
+        self.graph.apply1(Trig::Acos, &[self])
     }
 
     /// Hyperbolic sine, elementwise.
@@ -215,7 +215,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_sinh(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Trig::Sinh.into(), &[self])
+        self.graph.apply1(Trig::Sinh, &[self])
     }
 
     /// Hyperbolic cosine, elementwise.
@@ -241,6 +241,6 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     pub fn try_cosh(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Trig::Cosh.into(), &[self])
+        self.graph.apply1(Trig::Cosh, &[self])
     }
 }
