@@ -189,7 +189,9 @@ pub fn grad<'g, F: Float>(
 ///
 /// # Errors
 /// [`Error::GraphMismatch`] if the variables are not all of one graph, [`Error::StaleVar`] for a
-/// handle from before a `clear`. Empty `outputs` give zeros for every input.
+/// handle from before a `clear`, [`Error::InvalidArgument`] for an input that is a constant
+/// ([`Graph::constant`](crate::Graph::constant), or made from constants only). Empty `outputs`
+/// give zeros for every input.
 pub fn try_grad<'g, F: Float>(
     outputs: &[Var<'g, F>],
     inputs: &[Var<'g, F>],
@@ -206,6 +208,13 @@ pub fn try_grad<'g, F: Float>(
         .iter()
         .map(|&v| graph.check(v, "grad"))
         .collect::<Result<Vec<_>>>()?;
+    // (as PyTorch, which refuses an input that does not require grad)
+    if let Some(i) = inputs.iter().position(|v| v.is_constant()) {
+        return Err(Error::InvalidArgument {
+            op: "grad",
+            reason: format!("input {i} is a constant: no gradient flows to it"),
+        });
+    }
     let sink = Sink::Capture(&wanted);
     let found: Vec<Option<Var<'g, F>>> = if create_graph {
         let vars = sweep(&VarMode(graph), &seeds, None, sink)?;

@@ -109,7 +109,7 @@ impl<F: Float> Graph<F> {
                 out,
                 "  v{} [label=\"{}\", color=orange, style=filled]",
                 id.data().as_ffi(),
-                label.replace('"', "\\\"")
+                escape(&label)
             );
         }
         for r in seen_records {
@@ -182,4 +182,20 @@ impl<F: Float> Graph<F> {
             Ok(_) => Ok(png),
         }
     }
+}
+
+/// `s` as the inside of a Graphviz quoted string: backslashes and quotes escaped, so that a
+/// variable's name cannot end its label; line breaks as Graphviz's `\n`.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -45,7 +45,11 @@ pub struct Graph<F: Float = f64> {
     pub(crate) inner: RefCell<Inner<F>>,
     recording: Cell<bool>,
     detect_anomaly: Cell<bool>,
+    id: u64,
 }
+
+/// The next [`Graph::id`].
+static NEXT_GRAPH_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl<F: Float> Graph<F> {
     /// An empty graph, recording. It takes over the emptied tape and sweep buffers of the last
@@ -82,7 +86,19 @@ impl<F: Float> Graph<F> {
             }),
             recording: Cell::new(true),
             detect_anomaly: Cell::new(false),
+            id: NEXT_GRAPH_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
+    }
+
+    /// A number that no other graph of this process has, now or later: with [`Var::id`] it
+    /// names a variable across graphs (an optimizer keys its state by the pair).
+    ///
+    /// ```
+    /// let (a, b): (tapegrad_core::Graph, tapegrad_core::Graph) = (Default::default(), Default::default());
+    /// assert_ne!(a.id(), b.id());
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// A leaf variable holding `a` (any dimension; stored as an `ArrayD`).

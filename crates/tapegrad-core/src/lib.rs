@@ -61,6 +61,7 @@ pub mod dot;
 mod error;
 mod float;
 mod function;
+mod grad;
 mod graph;
 mod ops;
 mod scalar_sweep;

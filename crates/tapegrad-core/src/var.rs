@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 
-use crate::arena::{Data, Grad, Node, VarId, CONST, LEAF, PARAM};
+use crate::arena::{Data, Node, VarId, CONST, LEAF, PARAM};
 use crate::error::or_panic;
 use crate::error::{Error, Result};
 use crate::ops::Val;
@@ -15,7 +15,7 @@ use slotmap::{Key, KeyData};
 
 /// The error of a handle whose variable is gone, built only when needed: `ok_or(Error::StaleVar)`
 /// builds and drops an `Error` on every successful call.
-fn stale() -> Error {
+pub(crate) fn stale() -> Error {
     Error::StaleVar
 }
 
@@ -101,7 +101,7 @@ impl<'g, F: Float> Var<'g, F> {
         Ok(f(inner.val(self.id())))
     }
 
-    fn with_node_mut<R>(self, f: impl FnOnce(&mut Node<F>) -> R) -> Result<R> {
+    pub(crate) fn with_node_mut<R>(self, f: impl FnOnce(&mut Node<F>) -> R) -> Result<R> {
         let mut inner = self.graph.write()?;
         inner.nodes.get_mut(self.id()).map(f).ok_or_else(stale)
     }
@@ -219,127 +219,6 @@ impl<'g, F: Float> Var<'g, F> {
                 .into_dyn()),
         }
         Ok(())
-    }
-
-    /// Moves the gradient out, leaving none (a [`Var::grad`] and a [`Var::cleargrad`] in one,
-    /// without copying the array): what an optimizer step wants.
-    ///
-    /// ```
-    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
-    /// let x = g.scalar(3.0);
-    /// x.square().backward();
-    /// assert_eq!(x.take_grad().unwrap()[[]], 6.0);
-    /// assert!(x.grad().is_none());
-    /// ```
-    ///
-    /// # Panics
-    /// If the handle is stale.
-    #[track_caller]
-    pub fn take_grad(self) -> Option<ArrayD<F>> {
-        or_panic(self.try_take_grad())
-    }
-
-    /// Fallible [`Var::take_grad`].
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`] after the graph was cleared.
-    pub fn try_take_grad(self) -> Result<Option<ArrayD<F>>> {
-        let mut inner = self.graph.write()?;
-        let node = inner.nodes.get_mut(self.id()).ok_or_else(stale)?;
-        Ok(node.grad.take().map(|g| match g {
-            Grad::Array(a) => *a,
-            g => inner.grad_array(&g),
-        }))
-    }
-
-    /// The accumulated gradient, or `None` before a backward pass reached this variable (and for
-    /// intermediate variables whose gradient the pass freed).
-    ///
-    /// ```
-    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
-    /// let x = g.scalar(3.0);
-    /// assert!(x.grad().is_none());
-    /// (x + x).backward();
-    /// assert_eq!(x.grad().unwrap()[[]], 2.0);
-    /// ```
-    ///
-    /// # Panics
-    /// If the handle is stale (see [`Var::try_grad`]).
-    #[track_caller]
-    pub fn grad(self) -> Option<ArrayD<F>> {
-        or_panic(self.try_grad())
-    }
-
-    /// Fallible [`Var::grad`].
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`] after the graph was cleared.
-    pub fn try_grad(self) -> Result<Option<ArrayD<F>>> {
-        let inner = self.graph.read()?;
-        let node = inner.nodes.get(self.id()).ok_or_else(stale)?;
-        Ok(node.grad.as_ref().map(|g| inner.grad_array(g)))
-    }
-
-    /// The gradient as a variable of the graph, differentiable when it was computed with
-    /// `create_graph` (otherwise a leaf holding the value). `None` when there is no gradient.
-    ///
-    /// ```
-    /// use tapegrad_core::BackwardOptions;
-    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
-    /// let x = g.scalar(3.0);
-    /// x.powf(3.0).backward_with(BackwardOptions { create_graph: true, ..Default::default() });
-    /// let gx = x.grad_var().unwrap(); // 3x^2 = 27, itself a function of x
-    /// x.cleargrad();
-    /// gx.backward();
-    /// assert_eq!((gx.item(), x.grad().unwrap()[[]]), (27.0, 18.0)); // 6x = 18
-    /// ```
-    ///
-    /// # Panics
-    /// If the handle is stale.
-    #[track_caller]
-    pub fn grad_var(self) -> Option<Var<'g, F>> {
-        or_panic(self.try_grad_var())
-    }
-
-    /// Fallible [`Var::grad_var`].
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`] after the graph was cleared.
-    pub fn try_grad_var(self) -> Result<Option<Var<'g, F>>> {
-        let array = {
-            let mut inner = self.graph.write()?;
-            let node = inner.nodes.get_mut(self.id()).ok_or_else(stale)?;
-            match node.grad.take() {
-                None => return Ok(None),
-                Some(Grad::Var(id)) => {
-                    node.grad = Some(Grad::Var(id));
-                    return Ok(Some(Var::from_id(self.graph, id)));
-                }
-                Some(Grad::Array(a)) => *a,
-                Some(Grad::Scalar(s)) => ndarray::arr0(s).into_dyn(),
-            }
-        };
-        // Move the array into a leaf so that the handle stays the same on later calls.
-        let leaf = self.graph.leaf(array);
-        self.with_node_mut(|n| n.grad = Some(Grad::Var(leaf.id())))?;
-        Ok(Some(leaf))
-    }
-
-    /// Forgets the gradient (DeZero's `cleargrad`), e.g. before a second backward pass.
-    ///
-    /// ```
-    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
-    /// let x = g.scalar(3.0);
-    /// (x + x).backward();
-    /// x.cleargrad();
-    /// assert!(x.grad().is_none());
-    /// ```
-    ///
-    /// # Panics
-    /// If the handle is stale.
-    #[track_caller]
-    pub fn cleargrad(self) {
-        or_panic(self.with_node_mut(|n| n.grad = None))
     }
 
     /// Whether this variable was made by `var`/`scalar`/`param` or under `no_grad` (it has no

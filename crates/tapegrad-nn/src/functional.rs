@@ -28,17 +28,27 @@ pub fn linear<'g, F: Float>(x: Var<'g, F>, w: Var<'g, F>, b: Option<Var<'g, F>>)
 /// Fallible [`linear`].
 ///
 /// # Errors
-/// [`Error::ShapeMismatch`] from `matmul` or `add` for shapes that do not fit.
+/// [`Error::ShapeMismatch`] from `matmul` for shapes that do not fit, and (op `linear`) for a
+/// bias that is not 1-d with one element per output (as PyTorch, not broadcast).
 pub fn try_linear<'g, F: Float>(
     x: Var<'g, F>,
     w: Var<'g, F>,
     b: Option<Var<'g, F>>,
 ) -> Result<Var<'g, F>> {
     let y = x.try_matmul(w)?;
-    match b {
-        Some(b) => y.try_add(b),
-        None => Ok(y),
+    let Some(b) = b else {
+        return Ok(y);
+    };
+    let outputs = w.try_shape()?.last().copied().unwrap_or(1);
+    let bias = b.try_shape()?;
+    if bias != [outputs] {
+        return Err(Error::ShapeMismatch {
+            op: "linear",
+            lhs: bias,
+            rhs: vec![outputs],
+        });
     }
+    y.try_add(b)
 }
 
 /// Mean over all elements of `(a - b)^2` (PyTorch's default reduction).

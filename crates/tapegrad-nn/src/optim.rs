@@ -1,32 +1,97 @@
 //! Optimizers (DeZero steps 45-46): `SGD`, `MomentumSGD`, `AdaGrad`, `Adam`, each with optional
 //! weight decay and gradient-norm clipping applied to the gradients before the update. `step`
 //! updates every parameter that has a gradient and clears that gradient.
+//!
+//! A step checks everything before it changes anything: stale parameters, a gradient or a
+//! state whose shape is no longer the parameter's (its data was replaced by one of another
+//! shape), and hooks out of range are an [`Error`] from [`Optimizer::try_step`], with no
+//! parameter, gradient or state touched. State is kept per variable of a graph
+//! ([`Graph::id`](tapegrad_core::Graph::id) and [`Var::id`]): parameters of two graphs never
+//! share it.
 
 use std::collections::HashMap;
 
 use ndarray::{ArrayD, Zip};
-use tapegrad_core::{Float, Var, VarId};
+use tapegrad_core::or_panic;
+use tapegrad_core::{Error, Float, Var, VarId};
+
+/// Which variable an optimizer's state belongs to: its graph and its key in that graph.
+type Key = (u64, VarId);
+
+fn key<F: Float>(p: Var<'_, F>) -> Key {
+    (p.graph().id(), p.id())
+}
+
+/// A parameter and the gradient it is to be updated with.
+type Update<'g, F> = (Var<'g, F>, ArrayD<F>);
 
 /// Changes to the gradients before an update (DeZero's optimizer hooks).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Hooks {
-    /// Adds `rate * param` to each gradient (L2 weight decay).
+    /// Adds `rate * param` to each gradient (L2 weight decay). Finite.
     pub weight_decay: Option<f64>,
-    /// Scales all gradients down so that their joint L2 norm is at most this.
+    /// Scales all gradients down so that their joint L2 norm is at most this (as PyTorch's
+    /// `clip_grad_norm_`: a NaN norm makes every gradient NaN). Positive and finite.
     pub clip_grad_norm: Option<f64>,
 }
 
+fn invalid(reason: String) -> Error {
+    Error::InvalidArgument { op: "step", reason }
+}
+
 impl Hooks {
-    /// The parameters with a gradient, and their gradients after the hooks; the gradients are
-    /// moved out of the parameters (no copy), which leaves them cleared.
-    fn grads<'g, F: Float>(&self, params: &[Var<'g, F>]) -> Vec<(Var<'g, F>, ArrayD<F>)> {
-        let mut out: Vec<_> = params
-            .iter()
-            .filter_map(|&p| p.take_grad().map(|g| (p, g)))
-            .collect();
+    fn check(&self) -> Result<(), Error> {
+        if let Some(rate) = self.weight_decay.filter(|r| !r.is_finite()) {
+            return Err(invalid(format!("weight_decay must be finite, not {rate}")));
+        }
+        if let Some(max) = self.clip_grad_norm.filter(|m| !(m.is_finite() && *m > 0.0)) {
+            return Err(invalid(format!(
+                "clip_grad_norm must be positive and finite, not {max}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The parameters with a gradient, and their gradients after the hooks, once every check
+    /// passed (each state shape in `state` too); the gradients are moved out of the parameters
+    /// (no copy), which leaves them cleared.
+    fn grads<'g, F: Float>(
+        &self,
+        params: &[Var<'g, F>],
+        state: impl Fn(Key) -> Option<Vec<usize>>,
+    ) -> Result<Vec<Update<'g, F>>, Error> {
+        self.check()?;
+        let mut with_grad = Vec::new();
+        for &p in params {
+            let shape = p.try_shape()?;
+            let Some(grad_shape) = p.try_grad_shape()? else {
+                continue;
+            };
+            if grad_shape != shape {
+                return Err(Error::ShapeMismatch {
+                    op: "step (gradient and parameter)",
+                    lhs: grad_shape,
+                    rhs: shape,
+                });
+            }
+            if let Some(s) = state(key(p)).filter(|s| *s != shape) {
+                return Err(Error::ShapeMismatch {
+                    op: "step (optimizer state and parameter)",
+                    lhs: s,
+                    rhs: shape,
+                });
+            }
+            with_grad.push(p);
+        }
+        let mut out = Vec::with_capacity(with_grad.len());
+        for p in with_grad {
+            if let Some(g) = p.try_take_grad()? {
+                out.push((p, g));
+            }
+        }
         if let Some(rate) = self.weight_decay {
             for (p, g) in &mut out {
-                p.with_data(|w| g.scaled_add(F::from_f64(rate), &w));
+                p.try_with_data(|w| g.scaled_add(F::from_f64(rate), &w))?;
             }
         }
         if let Some(max) = self.clip_grad_norm {
@@ -40,21 +105,33 @@ impl Hooks {
                 .sum::<f64>()
                 .sqrt();
             let scale = max / (norm + 1e-6);
-            if scale < 1.0 {
+            if scale < 1.0 || scale.is_nan() {
+                // (a NaN scale too: NaN gradients, as PyTorch gives)
                 for (_, g) in &mut out {
                     let scale = F::from_f64(scale);
                     g.mapv_inplace(|v| v * scale);
                 }
             }
         }
-        out
+        Ok(out)
     }
 }
 
 /// An update rule for parameters.
 pub trait Optimizer<F: Float = f64> {
     /// Updates every parameter of `params` that has a gradient, then clears its gradient.
-    fn step(&mut self, params: &[Var<'_, F>]);
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`] for a parameter of a cleared graph, [`Error::ShapeMismatch`] when a
+    /// parameter's data no longer has the shape of its gradient or of the optimizer's state for
+    /// it, [`Error::InvalidArgument`] for hooks out of range. Nothing is changed then.
+    fn try_step(&mut self, params: &[Var<'_, F>]) -> Result<(), Error>;
+
+    /// [`Optimizer::try_step`], panicking with its error's message.
+    #[track_caller]
+    fn step(&mut self, params: &[Var<'_, F>]) {
+        or_panic(self.try_step(params));
+    }
 }
 
 /// Plain gradient descent: `p -= lr * g`.
@@ -88,10 +165,11 @@ impl Sgd {
 }
 
 impl<F: Float> Optimizer<F> for Sgd {
-    fn step(&mut self, params: &[Var<'_, F>]) {
-        for (p, g) in self.hooks.grads(params) {
-            p.update_data(|mut w| w.scaled_add(F::from_f64(-self.lr), &g));
+    fn try_step(&mut self, params: &[Var<'_, F>]) -> Result<(), Error> {
+        for (p, g) in self.hooks.grads(params, |_| None)? {
+            p.try_update_data(|mut w| w.scaled_add(F::from_f64(-self.lr), &g))?;
         }
+        Ok(())
     }
 }
 
@@ -104,7 +182,7 @@ pub struct MomentumSgd<F: Float = f64> {
     pub momentum: f64,
     /// Gradient hooks.
     pub hooks: Hooks,
-    velocity: HashMap<VarId, ArrayD<F>>,
+    velocity: HashMap<Key, ArrayD<F>>,
 }
 
 impl<F: Float> MomentumSgd<F> {
@@ -133,16 +211,19 @@ impl<F: Float> MomentumSgd<F> {
 }
 
 impl<F: Float> Optimizer<F> for MomentumSgd<F> {
-    fn step(&mut self, params: &[Var<'_, F>]) {
-        for (p, g) in self.hooks.grads(params) {
+    fn try_step(&mut self, params: &[Var<'_, F>]) -> Result<(), Error> {
+        let velocity = &self.velocity;
+        let grads = (self.hooks).grads(params, |k| velocity.get(&k).map(|v| v.shape().to_vec()))?;
+        for (p, g) in grads {
             let v = self
                 .velocity
-                .entry(p.id())
+                .entry(key(p))
                 .or_insert_with(|| ArrayD::zeros(g.raw_dim()));
             let (momentum, lr) = (F::from_f64(self.momentum), F::from_f64(self.lr));
             v.zip_mut_with(&g, |v, &g| *v = *v * momentum - g * lr);
-            p.update_data(|mut w| w += &*v);
+            p.try_update_data(|mut w| w += &*v)?;
         }
+        Ok(())
     }
 }
 
@@ -153,7 +234,7 @@ pub struct AdaGrad<F: Float = f64> {
     pub lr: f64,
     /// Gradient hooks.
     pub hooks: Hooks,
-    sum_sq: HashMap<VarId, ArrayD<F>>,
+    sum_sq: HashMap<Key, ArrayD<F>>,
 }
 
 impl<F: Float> AdaGrad<F> {
@@ -168,22 +249,25 @@ impl<F: Float> AdaGrad<F> {
 }
 
 impl<F: Float> Optimizer<F> for AdaGrad<F> {
-    fn step(&mut self, params: &[Var<'_, F>]) {
+    fn try_step(&mut self, params: &[Var<'_, F>]) -> Result<(), Error> {
         let eps = F::from_f64(1e-8);
-        for (p, g) in self.hooks.grads(params) {
+        let sum_sq = &self.sum_sq;
+        let grads = (self.hooks).grads(params, |k| sum_sq.get(&k).map(|h| h.shape().to_vec()))?;
+        for (p, g) in grads {
             let h = self
                 .sum_sq
-                .entry(p.id())
+                .entry(key(p))
                 .or_insert_with(|| ArrayD::zeros(g.raw_dim()));
             h.zip_mut_with(&g, |h, &g| *h += g * g);
             let lr = F::from_f64(self.lr);
-            p.update_data(|w| {
+            p.try_update_data(|w| {
                 Zip::from(w)
                     .and(&g)
                     .and(&*h)
                     .for_each(|w, &g, &h| *w = *w - lr * g / (h.sqrt() + eps));
-            });
+            })?;
         }
+        Ok(())
     }
 }
 
@@ -199,7 +283,7 @@ pub struct Adam<F: Float = f64> {
     /// Gradient hooks.
     pub hooks: Hooks,
     t: i32,
-    moments: HashMap<VarId, (ArrayD<F>, ArrayD<F>)>,
+    moments: HashMap<Key, (ArrayD<F>, ArrayD<F>)>,
 }
 
 impl<F: Float> Adam<F> {
@@ -217,15 +301,18 @@ impl<F: Float> Adam<F> {
 }
 
 impl<F: Float> Optimizer<F> for Adam<F> {
-    fn step(&mut self, params: &[Var<'_, F>]) {
+    fn try_step(&mut self, params: &[Var<'_, F>]) -> Result<(), Error> {
+        let moments = &self.moments;
+        let grads =
+            (self.hooks).grads(params, |k| moments.get(&k).map(|(m, _)| m.shape().to_vec()))?;
         self.t += 1;
         let (b1, b2) = (self.beta1, self.beta2);
         let lr_t = self.lr * (1.0 - b2.powi(self.t)).sqrt() / (1.0 - b1.powi(self.t));
         let eps = F::from_f64(1e-8);
-        for (p, g) in self.hooks.grads(params) {
+        for (p, g) in grads {
             let (m, v) = self
                 .moments
-                .entry(p.id())
+                .entry(key(p))
                 .or_insert_with(|| (ArrayD::zeros(g.raw_dim()), ArrayD::zeros(g.raw_dim())));
             let (b1, b2, lr_t) = (F::from_f64(b1), F::from_f64(b2), F::from_f64(lr_t));
             let one = F::one();
@@ -236,12 +323,13 @@ impl<F: Float> Optimizer<F> for Adam<F> {
                     *m = *m * b1 + g * (one - b1);
                     *v = *v * b2 + g * g * (one - b2);
                 });
-            p.update_data(|w| {
+            p.try_update_data(|w| {
                 Zip::from(w)
                     .and(&*m)
                     .and(&*v)
                     .for_each(|w, &m, &v| *w = *w - lr_t * m / (v.sqrt() + eps));
-            });
+            })?;
         }
+        Ok(())
     }
 }

@@ -204,6 +204,8 @@ impl ScalarOp {
                 let d = un(Op::Scalar(ScalarOp::RDiv, -c), square(x));
                 mul(gy, &d)
             }
+            // d x^0 = 0, also at x = 0 (where c x^(c-1) would be 0 * inf)
+            ScalarOp::Pow if c == F::zero() => scale(gy, c),
             ScalarOp::Pow => {
                 // d x^c = c x^(c-1)
                 let d = scale(call(Op::Scalar(ScalarOp::Pow, c - F::one()), x), c);
@@ -258,9 +260,9 @@ pub(crate) fn binary<'g, F: Float>(
 }
 
 /// The two operands broadcast together (numpy's rules).
-pub(crate) fn check_broadcast(op: &'static str, shapes: &[&[usize]]) -> Result<()> {
-    if super::broadcast_shape(shapes[0], shapes[1]).is_some() {
-        Ok(())
+pub(crate) fn check_broadcast(op: &'static str, shapes: &[&[usize]], elem: usize) -> Result<()> {
+    if let Some(shape) = super::broadcast_shape(shapes[0], shapes[1]) {
+        super::check_alloc(op, &shape, elem)
     } else {
         Err(Error::ShapeMismatch {
             op,

@@ -39,7 +39,20 @@ impl IndexOp {
 
     pub(crate) fn check(self, x: &[usize], p: &[usize]) -> Result<()> {
         match self {
-            IndexOp::MaxAxis | IndexOp::MinAxis => check_axis(self.name(), x, p[0]),
+            IndexOp::MaxAxis | IndexOp::MinAxis => {
+                check_axis(self.name(), x, p[0])?;
+                if x[p[0]] == 0 {
+                    // (numpy: "zero-size array to reduction operation maximum which has no identity")
+                    return Err(Error::InvalidArgument {
+                        op: self.name(),
+                        reason: format!(
+                            "axis {} of shape {x:?} is empty: it has no extremum",
+                            p[0]
+                        ),
+                    });
+                }
+                Ok(())
+            }
             IndexOp::Select => check_select(x, p),
             IndexOp::ScatterAdd => check_scatter_add(x, p),
         }
@@ -47,8 +60,8 @@ impl IndexOp {
 
     pub(crate) fn forward<F: Float>(self, x: &ArrayViewD<'_, F>, p: &[usize]) -> ArrayD<F> {
         match self {
-            IndexOp::MaxAxis => fold_axis(x, p[0], F::neg_infinity(), F::max),
-            IndexOp::MinAxis => fold_axis(x, p[0], F::infinity(), F::min),
+            IndexOp::MaxAxis => fold_axis(x, p[0], F::neg_infinity(), |a, b| pick(a, b, b > a)),
+            IndexOp::MinAxis => fold_axis(x, p[0], F::infinity(), |a, b| pick(a, b, b < a)),
             IndexOp::Select => select(x, p[0], &p[1..]),
             IndexOp::ScatterAdd => scatter_add(x, p[0], p[1], &p[2..]),
         }
@@ -139,6 +152,18 @@ fn slice_indices(slice: Slice, len: usize) -> Result<Vec<usize>> {
 }
 
 // Forward kernels (operands checked).
+
+/// `b` when `better`, else `a`; NaN when either is NaN (as numpy's `max`: a NaN is the result).
+#[inline]
+fn pick<F: Float>(a: F, b: F, better: bool) -> F {
+    if a.is_nan() || b.is_nan() {
+        F::nan()
+    } else if better {
+        b
+    } else {
+        a
+    }
+}
 
 /// Folds `axis` with `f` from `init`, keeping it as a length-1 axis (max, min).
 fn fold_axis<F: Float>(x: &ArrayViewD<'_, F>, axis: usize, init: F, f: fn(F, F) -> F) -> ArrayD<F> {

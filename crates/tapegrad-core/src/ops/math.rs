@@ -29,7 +29,7 @@ unary_ops! {
             Some(mul(gy, &mul(rsub(F::one(), y.clone()), y)))
         }),
         /// d/dx max(x, 0) = 1 where x > 0, else 0
-        Relu("relu", |x| if x > F::zero() { x } else { F::zero() }, |x, _, gy| {
+        Relu("relu", |x| if x < F::zero() { F::zero() } else { x }, |x, _, gy| {
             Some(mul(gy, &call(Math::Positive, x)))
         }),
         /// 1 where x > 0, else 0 (relu's derivative); derivative 0: no gradient flows
@@ -98,7 +98,16 @@ impl Bounds {
     #[inline(always)]
     pub(crate) fn kernel<F: Float, K: Kernel<F>>(self, lo: F, hi: F, k: K) -> K::Out {
         match self {
-            Bounds::Clip => k.unary(move |x| x.max(lo).min(hi)),
+            // (comparisons, not `max`/`min`, which would turn NaN into a bound)
+            Bounds::Clip => k.unary(move |x| {
+                if x < lo {
+                    lo
+                } else if x > hi {
+                    hi
+                } else {
+                    x
+                }
+            }),
             Bounds::InRange => k.unary(move |x| {
                 if lo <= x && x <= hi {
                     F::one()

@@ -245,10 +245,10 @@ impl<F: Float> Op<F> {
     /// Validates the operands' shapes (and the op's parameters) before anything is computed.
     pub(crate) fn check(&self, shapes: &[&[usize]]) -> Result<()> {
         match self {
-            Op::Binary(b) => arith::check_broadcast(b.name(), shapes),
+            Op::Binary(b) => arith::check_broadcast(b.name(), shapes, size_of::<F>()),
             Op::Scalar(..) | Op::Math(_) | Op::Trig(_) => Ok(()),
             Op::Bounds(b, lo, hi) => b.check(*lo, *hi),
-            Op::Shape(s, p) => s.check(shapes[0], p),
+            Op::Shape(s, p) => s.check(shapes[0], p, size_of::<F>()),
             Op::Index(i, p) => i.check(shapes[0], p),
             &Op::MatMul(ta, tb) => matmul::check(shapes[0], shapes[1], ta, tb),
         }
@@ -384,6 +384,31 @@ pub(crate) fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
             _ => None,
         })
         .collect()
+}
+
+/// Results of at least this many bytes are reserved once before they are computed.
+const LARGE: usize = 1 << 30;
+
+/// A result of `shape`, `elem` bytes per element, can exist: its size does not overflow, fits
+/// ndarray's limit of `isize::MAX` bytes, and, when large, the memory can be had (a refused
+/// reservation is this error, where the allocation itself would abort the process).
+pub(crate) fn check_alloc(op: &'static str, shape: &[usize], elem: usize) -> Result<()> {
+    let bytes = (shape.iter())
+        .try_fold(elem, |n, &d| n.checked_mul(d))
+        .filter(|&b| isize::try_from(b).is_ok());
+    let fits = match bytes {
+        Some(b) if b >= LARGE => Vec::<u8>::new().try_reserve_exact(b).is_ok(),
+        Some(_) => true,
+        None => false,
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(crate::Error::InvalidArgument {
+            op,
+            reason: format!("a result of shape {shape:?} does not fit in memory"),
+        })
+    }
 }
 
 /// A shape-mismatch error naming the op and both shapes.

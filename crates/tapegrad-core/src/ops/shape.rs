@@ -13,7 +13,7 @@
 
 use ndarray::{ArrayD, ArrayViewD, Axis, CowArray, IxDyn};
 
-use super::{bad_shape, broadcast_shape, Op, Value};
+use super::{bad_shape, broadcast_shape, check_alloc, Op, Value};
 use crate::error::{or_panic, Error, Result};
 use crate::{Float, Var};
 
@@ -38,10 +38,14 @@ impl ShapeOp {
         }
     }
 
-    pub(crate) fn check(self, x: &[usize], p: &[usize]) -> Result<()> {
+    /// `elem` is the size of an element in bytes (a result must fit in memory).
+    pub(crate) fn check(self, x: &[usize], p: &[usize], elem: usize) -> Result<()> {
         match self {
             ShapeOp::SumTo => check_sum_to(x, p),
-            ShapeOp::BroadcastTo => check_broadcast_to(x, p),
+            ShapeOp::BroadcastTo => {
+                check_broadcast_to(x, p)?;
+                check_alloc("broadcast_to", p, elem)
+            }
             ShapeOp::Reshape => check_reshape(x, p),
             ShapeOp::Permute => check_permute(x, p),
         }
@@ -93,7 +97,8 @@ fn check_broadcast_to(x: &[usize], shape: &[usize]) -> Result<()> {
 }
 
 fn check_reshape(x: &[usize], shape: &[usize]) -> Result<()> {
-    if x.iter().product::<usize>() == shape.iter().product::<usize>() {
+    let size = |s: &[usize]| s.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    if size(shape).is_some() && size(x) == size(shape) {
         Ok(())
     } else {
         Err(bad_shape("reshape", x, shape))
@@ -123,14 +128,48 @@ fn sum_to<F: Float>(x: &ArrayViewD<'_, F>, shape: &[usize]) -> ArrayD<F> {
     let lead = x.ndim() - shape.len();
     let mut y = CowArray::from(x.view()); // copied only if nothing is summed
     for _ in 0..lead {
-        y = y.sum_axis(Axis(0)).into();
+        y = sum_axis(y.view(), Axis(0)).into();
     }
     for (i, &s) in shape.iter().enumerate() {
         if s == 1 && y.shape()[i] != 1 {
-            y = y.sum_axis(Axis(i)).insert_axis(Axis(i)).into();
+            y = sum_axis(y.view(), Axis(i)).insert_axis(Axis(i)).into();
         }
     }
     y.into_owned()
+}
+
+/// Rows summed per block along a long axis: the error of a sum grows with the block, not the axis.
+const SUM_BLOCK: usize = 128;
+
+/// `x.sum_axis(axis)`, in blocks along a long axis as numpy sums pairwise: blocks of
+/// [`SUM_BLOCK`] summed in `f64`, then their sums the same way, level by level (a loop, not
+/// recursion). A naive sum of 2^25 f32 values of 0.1 is 37 % off; this one is within 2e-7.
+fn sum_axis<F: Float>(x: ArrayViewD<'_, F>, axis: Axis) -> ArrayD<F> {
+    if x.len_of(axis) <= SUM_BLOCK {
+        return x.sum_axis(axis);
+    }
+    let mut level = block_sums(x, axis);
+    while level.len_of(axis) > SUM_BLOCK {
+        level = block_sums(level.view(), axis);
+    }
+    level.sum_axis(axis)
+}
+
+/// The sums of consecutive blocks of `SUM_BLOCK` along `axis`, kept as that axis.
+fn block_sums<F: Float>(x: ArrayViewD<'_, F>, axis: Axis) -> ArrayD<F> {
+    let blocks: Vec<ArrayD<F>> = x
+        .axis_chunks_iter(axis, SUM_BLOCK)
+        .map(|b| {
+            b.fold_axis(axis, 0.0, |&acc, &v| acc + v.to_f64())
+                .mapv(F::from_f64)
+                .insert_axis(axis)
+        })
+        .collect();
+    let views: Vec<_> = blocks.iter().map(|b| b.view()).collect();
+    match ndarray::concatenate(axis, &views) {
+        Ok(a) => a,
+        Err(_) => unreachable!("blocks of one array have the same shape but along the axis"),
+    }
 }
 
 fn broadcast_to<F: Float>(x: &ArrayViewD<'_, F>, shape: &[usize]) -> ArrayD<F> {

@@ -1,0 +1,165 @@
+//! A variable's gradient: reading it (`grad`, `grad_var`, `grad_shape`), moving it out
+//! (`take_grad`) and forgetting it (`cleargrad`). Computing it is `backward.rs`'s job.
+
+use ndarray::ArrayD;
+
+use crate::arena::Grad;
+use crate::error::or_panic;
+use crate::error::Result;
+use crate::var::stale;
+use crate::{Float, Var};
+
+impl<'g, F: Float> Var<'g, F> {
+    /// Moves the gradient out, leaving none (a [`Var::grad`] and a [`Var::cleargrad`] in one,
+    /// without copying the array): what an optimizer step wants.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(3.0);
+    /// x.square().backward();
+    /// assert_eq!(x.take_grad().unwrap()[[]], 6.0);
+    /// assert!(x.grad().is_none());
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn take_grad(self) -> Option<ArrayD<F>> {
+        or_panic(self.try_take_grad())
+    }
+
+    /// Fallible [`Var::take_grad`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`] after the graph was cleared.
+    pub fn try_take_grad(self) -> Result<Option<ArrayD<F>>> {
+        let mut inner = self.graph.write()?;
+        let node = inner.nodes.get_mut(self.id()).ok_or_else(stale)?;
+        Ok(node.grad.take().map(|g| match g {
+            Grad::Array(a) => *a,
+            g => inner.grad_array(&g),
+        }))
+    }
+
+    /// The accumulated gradient, or `None` before a backward pass reached this variable (and for
+    /// intermediate variables whose gradient the pass freed).
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(3.0);
+    /// assert!(x.grad().is_none());
+    /// (x + x).backward();
+    /// assert_eq!(x.grad().unwrap()[[]], 2.0);
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale (see [`Var::try_grad`]).
+    #[track_caller]
+    pub fn grad(self) -> Option<ArrayD<F>> {
+        or_panic(self.try_grad())
+    }
+
+    /// Fallible [`Var::grad`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`] after the graph was cleared.
+    pub fn try_grad(self) -> Result<Option<ArrayD<F>>> {
+        let inner = self.graph.read()?;
+        let node = inner.nodes.get(self.id()).ok_or_else(stale)?;
+        Ok(node.grad.as_ref().map(|g| inner.grad_array(g)))
+    }
+
+    /// The gradient as a variable of the graph, differentiable when it was computed with
+    /// `create_graph` (otherwise a leaf holding the value). `None` when there is no gradient.
+    ///
+    /// ```
+    /// use tapegrad_core::BackwardOptions;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(3.0);
+    /// x.powf(3.0).backward_with(BackwardOptions { create_graph: true, ..Default::default() });
+    /// let gx = x.grad_var().unwrap(); // 3x^2 = 27, itself a function of x
+    /// x.cleargrad();
+    /// gx.backward();
+    /// assert_eq!((gx.item(), x.grad().unwrap()[[]]), (27.0, 18.0)); // 6x = 18
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn grad_var(self) -> Option<Var<'g, F>> {
+        or_panic(self.try_grad_var())
+    }
+
+    /// Fallible [`Var::grad_var`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`] after the graph was cleared.
+    pub fn try_grad_var(self) -> Result<Option<Var<'g, F>>> {
+        let array = {
+            let mut inner = self.graph.write()?;
+            let node = inner.nodes.get_mut(self.id()).ok_or_else(stale)?;
+            match node.grad.take() {
+                None => return Ok(None),
+                Some(Grad::Var(id)) => {
+                    node.grad = Some(Grad::Var(id));
+                    return Ok(Some(Var::from_id(self.graph, id)));
+                }
+                Some(Grad::Array(a)) => *a,
+                Some(Grad::Scalar(s)) => ndarray::arr0(s).into_dyn(),
+            }
+        };
+        // Move the array into a leaf so that the handle stays the same on later calls.
+        let leaf = self.graph.leaf(array);
+        self.with_node_mut(|n| n.grad = Some(Grad::Var(leaf.id())))?;
+        Ok(Some(leaf))
+    }
+
+    /// Forgets the gradient (DeZero's `cleargrad`), e.g. before a second backward pass.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(3.0);
+    /// (x + x).backward();
+    /// x.cleargrad();
+    /// assert!(x.grad().is_none());
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn cleargrad(self) {
+        or_panic(self.with_node_mut(|n| n.grad = None))
+    }
+
+    /// The shape of the accumulated gradient, without copying it; `None` when there is none.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![[1.0, 2.0, 3.0]]);
+    /// assert_eq!(x.grad_shape(), None);
+    /// x.sum().backward();
+    /// assert_eq!(x.grad_shape(), Some(vec![1, 3]));
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn grad_shape(self) -> Option<Vec<usize>> {
+        or_panic(self.try_grad_shape())
+    }
+
+    /// Fallible [`Var::grad_shape`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`] after the graph was cleared.
+    pub fn try_grad_shape(self) -> Result<Option<Vec<usize>>> {
+        let inner = self.graph.read()?;
+        let node = inner.nodes.get(self.id()).ok_or_else(stale)?;
+        Ok(node.grad.as_ref().map(|g| match g {
+            Grad::Scalar(_) => Vec::new(),
+            Grad::Array(a) => a.shape().to_vec(),
+            &Grad::Var(v) => inner.view_shape(v).to_vec(),
+        }))
+    }
+}
