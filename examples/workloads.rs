@@ -77,9 +77,12 @@ fn main() {
     }
     let usage =
         "usage: workloads [--floor | --pair] [--mem] chain|goldstein|wide|elem|function N [REPS]";
-    let workload = rest.first().expect(usage).clone();
-    let n: usize = rest.get(1).and_then(|s| s.parse().ok()).expect(usage);
-    let reps: usize = rest.get(2).map_or(5, |s| s.parse().expect(usage));
+    let args = (rest.first(), rest.get(1).map(|s| s.parse::<usize>()));
+    let reps = rest.get(2).map_or(Ok(5), |s| s.parse::<usize>());
+    let (Some(workload), Some(Ok(n)), Ok(reps)) = (args.0.cloned(), args.1, reps) else {
+        eprintln!("{usage}");
+        std::process::exit(2);
+    };
     if pair {
         run_pair(&workload, n, reps);
         return;

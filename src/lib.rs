@@ -31,9 +31,13 @@ pub use tapegrad_core::{
 /// softmax_cross_entropy, accuracy}`.
 pub use tapegrad_nn as nn;
 
-/// `use tapegrad::prelude::*;` brings `Graph`, `Var`, `BackwardOptions`, `Error`, `Float`.
+/// `use tapegrad::prelude::*;` brings `Graph`, `Var`, `BackwardOptions`, `Error`, `Float`, and
+/// the traits a training loop calls methods of, `Layer` and `Optimizer` (the layers and
+/// optimizers themselves are in `tapegrad::nn::prelude`).
 pub mod prelude {
     pub use tapegrad_core::prelude::*;
+    pub use tapegrad_nn::layers::Layer;
+    pub use tapegrad_nn::optim::Optimizer;
 }
 
 /// The README's examples, compiled and run as doctests.

@@ -403,3 +403,31 @@ fn scalar_constants_take_no_gradient() {
     z.backward(); // a constant seed keeps nothing
     assert!(z.grad().is_none() && c.grad().is_none());
 }
+
+#[test]
+fn detach_stops_gradients_at_every_order() {
+    let g: Graph = Graph::new();
+    let x = g.var(array![3.0, -2.0]);
+    let d = x.detach();
+    assert!(d.is_constant() && d.data() == x.data());
+    let y = (x * x * d).sum(); // d/dx = 2 x d = 2x^2, d2/dx2 = 2d = 2x
+    let gx = tapegrad::grad(&[y], &[x], true)[0];
+    assert_eq!(gx.data(), array![18.0, 8.0].into_dyn());
+    let ggx = tapegrad::grad(&[gx.sum()], &[x], false)[0];
+    assert_eq!(ggx.data(), array![6.0, -4.0].into_dyn());
+    g.clear();
+    assert_eq!(x.try_detach().unwrap_err(), tapegrad::Error::StaleVar);
+}
+
+#[test]
+fn debug_shows_the_value() {
+    let g: Graph = Graph::new();
+    let x = g.var(array![1.5, 2.0]);
+    let s = format!("{x:?}");
+    assert!(
+        s.contains("shape: [2]") && s.contains("value: [1.5, 2]"),
+        "{s}"
+    );
+    g.clear();
+    assert!(format!("{x:?}").contains("stale: true"));
+}

@@ -6,7 +6,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use tapegrad::ndarray::{array, Array2, Axis};
 use tapegrad::nn::datasets::spiral;
-use tapegrad::nn::functional::{accuracy, softmax_cross_entropy};
+use tapegrad::nn::functional::{accuracy, mean_squared_error, softmax_cross_entropy};
 use tapegrad::nn::layers::{Layer, Linear, Mlp};
 use tapegrad::nn::optim::{AdaGrad, Adam, Hooks, MomentumSgd, Optimizer, Sgd};
 use tapegrad::prelude::*;
@@ -156,10 +156,88 @@ fn weight_decay_and_clipping_hooks() {
 fn linear_is_lazy_and_reproducible() {
     let g: Graph = Graph::new();
     let (a, b) = (Linear::new(&g, 4, 7), Linear::new(&g, 4, 7));
-    assert_eq!(a.params().len(), 1); // only the bias before the first forward pass
+    let params = a.params();
+    assert_eq!(params.len(), 2); // the weight is a handle before the first forward pass
+    assert_eq!(params[0].shape(), vec![0, 4]);
     let x = g.var(Array2::<f64>::ones((2, 3)));
     assert_eq!(a.forward(x).data(), b.forward(x).data());
-    assert_eq!(a.params()[0].shape(), vec![3, 4]);
+    assert_eq!(params[0].shape(), vec![3, 4]);
+    assert_eq!(a.params(), params, "the same handles");
+    // made at construction with the input size: the same weights as made lazily from the seed
+    let c = Linear::with_input(&g, 3, 4, 7);
+    assert_eq!(c.params()[0].data(), params[0].data());
+}
+
+/// The PyTorch habit: `optim.Adam(model.parameters())` before the loop. Every weight trains.
+#[test]
+fn params_collected_before_the_first_pass_train_every_weight() {
+    let x = Array2::from_shape_fn((20, 1), |(i, _)| i as f64 / 20.0);
+    let t: Array2<f64> = x.mapv(|v| (2.0 * std::f64::consts::PI * v).sin());
+    let g: Graph = Graph::new();
+    let model = Mlp::new(&g, &[10, 1], |h| h.sigmoid(), 0);
+    let params = model.params(); // before any forward pass
+    assert_eq!(params.len(), 4);
+    let mut opt = Adam::new(0.05);
+    let mut last = f64::NAN;
+    for _ in 0..1000 {
+        g.clear();
+        let y = model.forward(g.constant(x.clone()));
+        let loss = mean_squared_error(y, g.constant(t.clone()));
+        loss.backward();
+        opt.step(&params);
+        last = loss.item();
+    }
+    assert!(last < 0.02, "loss {last}");
+    let made: Vec<Vec<usize>> = params.iter().map(|p| p.shape()).collect();
+    assert_eq!(made, [vec![1, 10], vec![10], vec![10, 1], vec![1]]);
+    // the weights moved from their initial values
+    let fresh = Mlp::new(&g, &[10, 1], |h| h.sigmoid(), 0);
+    fresh.forward(g.constant(x.clone()));
+    assert_ne!(fresh.params()[0].data(), params[0].data());
+    assert_ne!(fresh.params()[2].data(), params[2].data());
+}
+
+#[test]
+fn a_model_saved_right_after_it_is_built_reloads_whole() {
+    let dir = std::env::temp_dir().join(format!("tapegrad_lazy_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let x = Array2::<f64>::ones((2, 5));
+    // saved before any pass: the unmade weights are saved as such, and load into a fresh model
+    let g: Graph = Graph::new();
+    let built = Mlp::new(&g, &[3, 2], |h| h.tanh(), 1);
+    let path = dir.join("built.npz");
+    tapegrad::nn::io::save_npz(&path, &built.params()).unwrap();
+    let fresh = Mlp::new(&g, &[3, 2], |h| h.tanh(), 1);
+    tapegrad::nn::io::load_npz(&path, &fresh.params()).unwrap();
+    assert_eq!(
+        fresh.forward(g.var(x.clone())).data(),
+        built.forward(g.var(x.clone())).data()
+    );
+    // a trained model's checkpoint loads into a model just built, before its first pass
+    let trained = dir.join("trained.npz");
+    tapegrad::nn::io::save_npz(&trained, &built.params()).unwrap();
+    let other = Mlp::new(&g, &[3, 2], |h| h.tanh(), 99);
+    tapegrad::nn::io::load_npz(&trained, &other.params()).unwrap();
+    assert_eq!(
+        other.forward(g.var(x.clone())).data(),
+        built.forward(g.var(x.clone())).data()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_activation_may_capture_values() {
+    let g: Graph = Graph::new();
+    let slope = 0.1;
+    // a leaky relu, its slope captured
+    let model = Mlp::new(
+        &g,
+        &[4, 1],
+        move |h| h.relu() * (1.0 - slope) + h * slope,
+        0,
+    );
+    let y = model.forward(g.var(Array2::<f64>::ones((3, 2))));
+    assert_eq!(y.shape(), vec![3, 1]);
 }
 
 /// DeZero step 48: MLP (10, 3) with sigmoid on the spiral, SGD lr 1.0, batch 30, 300 epochs.
@@ -294,4 +372,21 @@ fn data_loader_covers_every_example_once_per_epoch() {
     let mut again = DataLoader::new(&data, 32, true, 5);
     let labels: Vec<usize> = again.epoch().flat_map(|(_, t)| t).collect();
     assert_eq!(labels, first_labels, "the same seed gives the same order");
+}
+
+#[test]
+fn the_preludes_bring_what_a_training_loop_calls() {
+    // `Layer` and `Optimizer` from `tapegrad::prelude` (already imported above), the types from
+    // `tapegrad::nn::prelude`
+    use tapegrad::nn::prelude::{Mlp as PMlp, Sgd as PSgd};
+    let g: Graph = Graph::new();
+    let model = PMlp::new(&g, &[3, 1], |h| h.tanh(), 0);
+    let params = model.params();
+    model
+        .forward(g.var(Array2::<f64>::ones((2, 2))))
+        .sum()
+        .backward();
+    let before = params[0].data();
+    PSgd::new(0.1).step(&params);
+    assert_ne!(params[0].data(), before);
 }

@@ -34,7 +34,9 @@ pub enum Error {
         op: &'static str,
     },
     /// The handle points into a graph that was cleared after the handle was made.
-    #[error("stale variable: its graph was cleared after the variable was made")]
+    #[error(
+        "stale variable: its graph was cleared after the variable was made (make what must survive clear, such as a weight, with Graph::param)"
+    )]
     StaleVar,
     /// `item()` of a variable that does not hold exactly one element.
     #[error("item: the variable must hold exactly one element, but its shape is {shape:?}")]

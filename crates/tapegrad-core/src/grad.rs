@@ -162,4 +162,30 @@ impl<'g, F: Float> Var<'g, F> {
             &Grad::Var(v) => inner.view_shape(v).to_vec(),
         }))
     }
+
+    /// A constant with this variable's value (PyTorch's `detach`): no gradient flows back
+    /// through it, at any order.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(3.0);
+    /// let y = x * x.detach(); // d/dx = x (the detached factor is a constant)
+    /// y.backward();
+    /// assert_eq!(x.grad().unwrap()[[]], 3.0);
+    /// ```
+    ///
+    /// # Panics
+    /// If the handle is stale.
+    #[track_caller]
+    pub fn detach(self) -> Var<'g, F> {
+        or_panic(self.try_detach())
+    }
+
+    /// Fallible [`Var::detach`].
+    ///
+    /// # Errors
+    /// [`Error::StaleVar`](crate::Error::StaleVar) after the graph was cleared.
+    pub fn try_detach(self) -> Result<Var<'g, F>> {
+        Ok(self.graph.constant(self.try_data()?))
+    }
 }

@@ -310,6 +310,32 @@ impl<F: Float> Graph<F> {
         inner.names.retain(|id, _| nodes.contains_key(id));
     }
 
+    /// One step of a training loop: clears the graph (as [`Graph::clear`]: every variable but the
+    /// parameters goes), then runs `f`. A loop written with it cannot forget the `clear` that
+    /// keeps its memory and its step time flat.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let w = g.param(array![1.0, -2.0]); // survives every step
+    /// for _ in 0..100 {
+    ///     let loss = g.step(|| {
+    ///         let loss = (w * w).sum();
+    ///         loss.backward();
+    ///         let gw = w.take_grad().unwrap();
+    ///         w.update_data(|mut v| v.scaled_add(-0.1, &gw));
+    ///         loss.item()
+    ///     });
+    ///     assert!(loss.is_finite());
+    /// }
+    /// assert!(w.data().iter().all(|v| v.abs() < 1e-8));
+    /// assert_eq!(g.len(), 3); // w, and the last step's w * w and sum: no more
+    /// ```
+    pub fn step<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.clear();
+        f()
+    }
+
     /// Number of live variables in the arena.
     ///
     /// ```

@@ -448,9 +448,12 @@ impl<F: Float> fmt::Debug for Var<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Var");
         d.field("id", &self.id());
-        match self.try_shape() {
-            Ok(shape) => d.field("shape", &shape),
-            Err(_) => d.field("stale", &true),
+        match self.with_val(|v| v.view().to_string()) {
+            Ok(value) => d
+                .field("shape", &self.shape())
+                .field("value", &format_args!("{value}")),
+            Err(Error::StaleVar) => d.field("stale", &true),
+            Err(_) => d.field("value", &"<graph busy>"),
         };
         d.finish()
     }

@@ -151,7 +151,9 @@ fn sync_directory(path: &Path) {
 }
 
 /// Reads `p0, p1, ...` from `path` into the values of `params`, checking every shape first: on
-/// any error no parameter is changed. Each array's header is read and its shape compared with its
+/// any error no parameter is changed. A lazy [`Linear`](crate::layers::Linear) weight not made
+/// yet (shape `[0, out]`) takes the stored `[in, out]`, so a checkpoint loads into a model just
+/// built. Each array's header is read and its shape compared with its
 /// parameter's before any data is: a file from an untrusted source cannot make the reader
 /// allocate more than the parameters hold. Plain (`np.savez`) and compressed
 /// (`np.savez_compressed`) files are read alike.
@@ -187,7 +189,11 @@ where
         let mut reader = zip.by_name(&entry).map_err(|e| format_error(path, e))?;
         let header = Header::from_reader(&mut reader).map_err(|e| format_error(path, e))?;
         drop(reader);
-        if header.shape != expected {
+        // A lazy layer's weight not made yet (`[0, out]`) takes the stored `[in, out]`.
+        let unmade = expected.first() == Some(&0)
+            && header.shape.len() == expected.len()
+            && header.shape[1..] == expected[1..];
+        if header.shape != expected && !unmade {
             return Err(IoError::Shape {
                 path: path.to_path_buf(),
                 name,

@@ -2,7 +2,7 @@
 //! ([`Graph::param`]): they survive `g.clear()`, so a model is built once and a training loop
 //! clears the graph every step.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 
 use ndarray::{Array2, ArrayD};
 use rand::rngs::StdRng;
@@ -29,66 +29,88 @@ pub trait Layer<'g, F: Float = f64> {
         }
     }
 
-    /// The parameters made so far (a lazy layer has none before its first forward pass).
+    /// The parameters, every one from the moment the layer is built (a lazy weight is a handle
+    /// whose value the first forward pass makes): collect them once, before the training loop.
     fn params(&self) -> Vec<Var<'g, F>>;
 }
 
-/// `y = x W + b`, with `W` of shape `[in, out]` made at the first forward pass from the input's
-/// width (as DeZero's `Linear(out_size)`), initialised `N(0, 1/in)`, and `b` zeros.
+/// `y = x W + b`, with `W` of shape `[in, out]` initialised `N(0, 1/in)` and `b` zeros.
+///
+/// [`Linear::new`] leaves the input size open, as DeZero's `Linear(out_size)`: `W` is a handle
+/// from the start (in [`Layer::params`], so an optimizer or a checkpoint given the parameters
+/// before the first pass sees it), whose value is made at the first forward pass from the input's
+/// width; until then it holds an empty `[0, out]` array. [`Linear::with_input`] makes it at once,
+/// as PyTorch's `nn.Linear(in, out)`.
 ///
 /// ```
 /// use tapegrad_core::{ndarray::Array2, Graph};
 /// use tapegrad_nn::layers::{Layer, Linear};
 /// let g: Graph = Graph::new();
 /// let layer = Linear::new(&g, 3, 0);
+/// let params = layer.params(); // the weight and the bias, before any pass
+/// assert_eq!(params[0].shape(), vec![0, 3]);
 /// let y = layer.forward(g.var(Array2::<f64>::ones((5, 2))));
 /// assert_eq!(y.shape(), vec![5, 3]);
-/// assert_eq!(layer.params().len(), 2);
+/// assert_eq!(params[0].shape(), vec![2, 3]); // the same handle, now made
 /// ```
 pub struct Linear<'g, F: Float = f64> {
-    graph: &'g Graph<F>,
     out_size: usize,
-    w: Cell<Option<Var<'g, F>>>,
+    w: Var<'g, F>,
     b: Var<'g, F>,
     rng: RefCell<StdRng>,
 }
 
 impl<'g, F: Float> Linear<'g, F> {
-    /// A layer with `out_size` outputs; `seed` makes its initial weights reproducible.
+    /// A layer with `out_size` outputs whose input size is taken from its first input; `seed`
+    /// makes its initial weights reproducible.
     pub fn new(graph: &'g Graph<F>, out_size: usize, seed: u64) -> Self {
         Linear {
-            graph,
             out_size,
-            w: Cell::new(None),
+            w: graph.param(ArrayD::zeros(vec![0, out_size])),
             b: graph.param(ArrayD::zeros(vec![out_size])),
             rng: RefCell::new(StdRng::seed_from_u64(seed)),
         }
     }
 
-    fn weight(&self, in_size: usize) -> Var<'g, F> {
-        if let Some(w) = self.w.get() {
-            return w;
-        }
-        let scale = (1.0 / in_size as f64).sqrt();
+    /// A layer of `in_size` inputs and `out_size` outputs, its weight made now.
+    ///
+    /// ```
+    /// use tapegrad_core::Graph;
+    /// use tapegrad_nn::layers::{Layer, Linear};
+    /// let g: Graph = Graph::new();
+    /// let layer = Linear::with_input(&g, 4, 3, 0);
+    /// assert_eq!(layer.params()[0].shape(), vec![4, 3]);
+    /// ```
+    pub fn with_input(graph: &'g Graph<F>, in_size: usize, out_size: usize, seed: u64) -> Self {
+        let layer = Self::new(graph, out_size, seed);
+        layer.make_weight(in_size);
+        layer
+    }
+
+    /// Gives the weight its initial value for `in_size` inputs.
+    fn make_weight(&self, in_size: usize) {
+        let scale = (1.0 / in_size.max(1) as f64).sqrt();
         let mut rng = self.rng.borrow_mut();
         let w = Array2::from_shape_simple_fn((in_size, self.out_size), || {
             let z: f64 = StandardNormal.sample(&mut *rng);
             F::from_f64(z * scale)
         });
-        let w = self.graph.param(w);
-        self.w.set(Some(w));
-        w
+        self.w.set_data(w.into_dyn());
     }
 }
 
 impl<'g, F: Float> Layer<'g, F> for Linear<'g, F> {
     fn try_forward(&self, x: Var<'g, F>) -> Result<Var<'g, F>> {
         let in_size = *x.try_shape()?.last().unwrap_or(&1);
-        try_linear(x, self.weight(in_size), Some(self.b))
+        // (not made yet: neither at construction nor by `load_npz`)
+        if self.w.try_shape()?.first() == Some(&0) && in_size > 0 {
+            self.make_weight(in_size);
+        }
+        try_linear(x, self.w, Some(self.b))
     }
 
     fn params(&self) -> Vec<Var<'g, F>> {
-        self.w.get().into_iter().chain([self.b]).collect()
+        vec![self.w, self.b]
     }
 }
 
@@ -105,15 +127,16 @@ impl<'g, F: Float> Layer<'g, F> for Linear<'g, F> {
 /// ```
 pub struct Mlp<'g, F: Float = f64> {
     layers: Vec<Linear<'g, F>>,
-    activation: fn(Var<'g, F>) -> Var<'g, F>,
+    activation: Box<dyn Fn(Var<'g, F>) -> Var<'g, F> + 'g>,
 }
 
 impl<'g, F: Float> Mlp<'g, F> {
-    /// Layers of `sizes` outputs; layer `k` is seeded with `seed + k`.
+    /// Layers of `sizes` outputs; layer `k` is seeded with `seed + k`. `activation` may be any
+    /// closure (one that captures a slope, say).
     pub fn new(
         graph: &'g Graph<F>,
         sizes: &[usize],
-        activation: fn(Var<'g, F>) -> Var<'g, F>,
+        activation: impl Fn(Var<'g, F>) -> Var<'g, F> + 'g,
         seed: u64,
     ) -> Self {
         let layers = sizes
@@ -121,7 +144,10 @@ impl<'g, F: Float> Mlp<'g, F> {
             .enumerate()
             .map(|(k, &n)| Linear::new(graph, n, seed + k as u64))
             .collect();
-        Mlp { layers, activation }
+        Mlp {
+            layers,
+            activation: Box::new(activation),
+        }
     }
 }
 

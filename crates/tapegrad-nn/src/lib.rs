@@ -14,3 +14,21 @@ pub mod functional;
 pub mod io;
 pub mod layers;
 pub mod optim;
+
+/// `use tapegrad_nn::prelude::*;` (or `tapegrad::nn::prelude::*`) brings the traits whose methods
+/// a training loop calls, [`Layer`](layers::Layer) and [`Optimizer`](optim::Optimizer), with the
+/// layers and optimizers.
+///
+/// ```
+/// use tapegrad_core::{ndarray::Array2, Graph};
+/// use tapegrad_nn::prelude::*;
+/// let g: Graph = Graph::new();
+/// let model = Mlp::new(&g, &[4, 1], |h| h.tanh(), 0);
+/// let params = model.params();
+/// model.forward(g.var(Array2::<f64>::ones((2, 3)))).sum().backward();
+/// Sgd::new(0.1).step(&params);
+/// ```
+pub mod prelude {
+    pub use crate::layers::{Layer, Linear, Mlp};
+    pub use crate::optim::{AdaGrad, Adam, Hooks, MomentumSgd, Optimizer, Sgd};
+}
