@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use tapegrad::nn::layers::{Layer, Mlp};
 use tapegrad::nn::optim::Sgd;
 use tapegrad::prelude::*;

@@ -10,10 +10,10 @@
 //! against central differences at first order (`gradient_check`) and second order
 //! (`gradgrad_check`), and used in a graph.
 
-use tapegrad::check::{gradgrad_check, gradient_check};
-use tapegrad::ndarray::{array, ArrayD, ArrayViewD, Axis};
-use tapegrad::prelude::*;
 use tapegrad::Result;
+use tapegrad::check::{gradgrad_check, gradient_check};
+use tapegrad::ndarray::{ArrayD, ArrayViewD, Axis, array};
+use tapegrad::prelude::*;
 
 /// `log(sum(exp(x)))` over the last axis, computed as `m + log(sum(exp(x - m)))` with `m` the
 /// maximum, so that it never overflows. Its gradient is `softmax(x) = exp(x - y)`.

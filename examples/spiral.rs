@@ -16,7 +16,7 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::prelude::*;
 use tapegrad::ndarray::{Array2, Axis};
-use tapegrad::nn::datasets::{spiral, DataLoader};
+use tapegrad::nn::datasets::{DataLoader, spiral};
 use tapegrad::nn::functional::{accuracy, softmax_cross_entropy};
 use tapegrad::nn::layers::{Layer, Mlp};
 use tapegrad::nn::optim::{Optimizer, Sgd};

@@ -23,8 +23,8 @@
 #![forbid(unsafe_code)]
 
 pub use tapegrad_core::{
-    check, concat, dot, grad, hvp, ndarray, or_panic, stack, try_concat, try_grad, try_stack,
-    BackwardOptions, Error, Float, Function, Graph, NoGrad, Operand, Result, Var, VarId,
+    BackwardOptions, Error, Float, Function, Graph, NoGrad, Operand, Result, Var, VarId, check,
+    concat, dot, grad, hvp, ndarray, or_panic, stack, try_concat, try_grad, try_stack,
 };
 
 /// Neural-network pieces (`tapegrad-nn`): `tapegrad::nn::functional::{linear, mean_squared_error,

@@ -2,7 +2,7 @@
 //! never an internal panic, a silent wrong number or an abort. Checkpoint files are in
 //! `tests/checkpoints.rs`, changed data in `tests/data_changes.rs`.
 
-use tapegrad::ndarray::{array, ArrayD, ArrayViewD};
+use tapegrad::ndarray::{ArrayD, ArrayViewD, array};
 use tapegrad::nn::functional::try_linear;
 use tapegrad::nn::optim::{AdaGrad, Adam, Hooks, MomentumSgd, Optimizer, Sgd};
 use tapegrad::{BackwardOptions, Error, Function, Graph, Var};

@@ -1,7 +1,7 @@
 //! Semantics of the backward sweep: accumulation, cleargrad, retain_grad, no_grad, leaves,
 //! operators with constants, and a deep chain.
 
-use tapegrad::ndarray::{arr0, array, ArrayD};
+use tapegrad::ndarray::{ArrayD, arr0, array};
 use tapegrad::prelude::*;
 
 fn g0(x: Var<'_>) -> f64 {

@@ -5,9 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
-use tapegrad::ndarray::{array, ArrayD};
-use tapegrad::nn::io::{load_npz, save_npz, IoError};
 use tapegrad::Graph;
+use tapegrad::ndarray::{ArrayD, array};
+use tapegrad::nn::io::{IoError, load_npz, save_npz};
 
 /// A fresh directory for one test.
 fn dir(name: &str) -> PathBuf {

@@ -1,6 +1,6 @@
 //! Every `Error` variant through the `try_*` API, and the same message from the panicking form.
 
-use tapegrad::ndarray::{array, ArrayD};
+use tapegrad::ndarray::{ArrayD, array};
 use tapegrad::prelude::*;
 
 #[test]

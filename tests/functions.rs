@@ -5,9 +5,9 @@
 
 mod common;
 
-use tapegrad::ndarray::{array, ArrayD, ArrayViewD, Zip};
-use tapegrad::prelude::*;
 use tapegrad::Result;
+use tapegrad::ndarray::{ArrayD, ArrayViewD, Zip, array};
+use tapegrad::prelude::*;
 
 /// `ln(1 + e^x)`, stably; d/dx = sigmoid(x).
 struct Softplus;
@@ -18,7 +18,7 @@ impl<F: Float> Function<F> for Softplus {
     }
     fn forward(&self, xs: &[ArrayViewD<'_, F>]) -> Result<Vec<ArrayD<F>>, String> {
         Ok(vec![
-            xs[0].mapv(|x| x.max(F::zero()) + (-x.abs()).exp().ln_1p())
+            xs[0].mapv(|x| x.max(F::zero()) + (-x.abs()).exp().ln_1p()),
         ])
     }
     fn backward<'g>(
@@ -46,9 +46,11 @@ impl<F: Float> Function<F> for SquaredDifference {
                 xs[1].shape()
             ));
         }
-        Ok(vec![Zip::from(&xs[0])
-            .and(&xs[1])
-            .map_collect(|&a, &b| (a - b) * (a - b))])
+        Ok(vec![
+            Zip::from(&xs[0])
+                .and(&xs[1])
+                .map_collect(|&a, &b| (a - b) * (a - b)),
+        ])
     }
     fn backward<'g>(
         &self,
@@ -69,10 +71,12 @@ impl<F: Float> Function<F> for MulAdd {
         "mul_add"
     }
     fn forward(&self, xs: &[ArrayViewD<'_, F>]) -> Result<Vec<ArrayD<F>>, String> {
-        Ok(vec![Zip::from(&xs[0])
-            .and(&xs[1])
-            .and(&xs[2])
-            .map_collect(|&a, &b, &c| a * b + c)])
+        Ok(vec![
+            Zip::from(&xs[0])
+                .and(&xs[1])
+                .and(&xs[2])
+                .map_collect(|&a, &b, &c| a * b + c),
+        ])
     }
     fn backward<'g>(
         &self,

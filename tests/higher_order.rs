@@ -4,7 +4,7 @@
 mod common;
 
 use approx::assert_relative_eq;
-use tapegrad::ndarray::{arr0, array, ArrayD};
+use tapegrad::ndarray::{ArrayD, arr0, array};
 use tapegrad::prelude::*;
 
 const CREATE: BackwardOptions = BackwardOptions {

@@ -20,11 +20,7 @@ fn weigh<'g, F: Float>(y: Var<'g, F>) -> Var<'g, F> {
 /// `concat`, `split` and `chunk` need an axis: a 0-d input of the checks becomes a 1-element
 /// vector first.
 fn as_vector<'g, F: Float>(x: Var<'g, F>) -> Var<'g, F> {
-    if x.ndim() == 0 {
-        x.reshape(&[1])
-    } else {
-        x
-    }
+    if x.ndim() == 0 { x.reshape(&[1]) } else { x }
 }
 
 opcheck!(concat_three, 3, (-2.0, 2.0), |xs| {

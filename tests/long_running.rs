@@ -4,7 +4,7 @@
 
 use std::alloc::System;
 
-use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tapegrad::prelude::*;
 
 #[global_allocator]
@@ -50,7 +50,9 @@ fn ten_thousand_cycles_keep_arena_and_heap_flat() {
     }
     let (live_100, tape_100, heap_100) = at_100.unwrap();
     let (live, tape, heap_end) = (g.len(), g.tape_len(), heap(&region));
-    println!("iteration 100: {live_100} vars, {tape_100} records, {heap_100} B; 10,000: {live} vars, {tape} records, {heap_end} B");
+    println!(
+        "iteration 100: {live_100} vars, {tape_100} records, {heap_100} B; 10,000: {live} vars, {tape} records, {heap_end} B"
+    );
     assert_eq!((live, tape), (live_100, tape_100));
     assert!(
         heap_end <= heap_100,

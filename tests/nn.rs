@@ -4,7 +4,7 @@
 mod common;
 
 use tapegrad::check::{gradgrad_check, gradient_check};
-use tapegrad::ndarray::{array, Array2, ArrayD};
+use tapegrad::ndarray::{Array2, ArrayD, array};
 use tapegrad::nn::functional::{
     accuracy, linear, mean_squared_error, softmax_cross_entropy, try_accuracy,
     try_softmax_cross_entropy,

@@ -1,10 +1,10 @@
 //! Layers, optimizers and training (DeZero steps 45-48): every optimizer minimises a quadratic,
 //! the hooks do what they say, and an MLP learns the spiral.
 
+use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use tapegrad::ndarray::{array, Array2, Axis};
+use tapegrad::ndarray::{Array2, Axis, array};
 use tapegrad::nn::datasets::spiral;
 use tapegrad::nn::functional::{accuracy, mean_squared_error, softmax_cross_entropy};
 use tapegrad::nn::layers::{Layer, Linear, Mlp};

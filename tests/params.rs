@@ -1,7 +1,7 @@
 //! Parameters: leaves that survive `clear` with their value, gradient and name, while every
 //! other handle goes stale.
 
-use tapegrad::ndarray::{array, ArrayD};
+use tapegrad::ndarray::{ArrayD, array};
 use tapegrad::prelude::*;
 
 #[test]

@@ -7,7 +7,7 @@
 use std::cell::Cell;
 
 use proptest::prelude::*;
-use tapegrad::check::{gradgrad_check_with, gradient_check_with, CheckOptions};
+use tapegrad::check::{CheckOptions, gradgrad_check_with, gradient_check_with};
 use tapegrad::ndarray::{ArrayD, Axis, IxDyn};
 use tapegrad::prelude::*;
 

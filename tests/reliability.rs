@@ -1,7 +1,7 @@
 //! Reliability: anomaly detection, seeds, threads, and algebraic identities that must hold
 //! exactly (or to a few ulps).
 
-use tapegrad::ndarray::{array, ArrayD};
+use tapegrad::ndarray::{ArrayD, array};
 use tapegrad::prelude::*;
 
 fn g0(x: Var<'_>) -> f64 {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use tapegrad::ndarray::{array, ArrayD, Axis, Slice};
+use tapegrad::ndarray::{ArrayD, Axis, Slice, array};
 use tapegrad::prelude::*;
 
 /// Inputs of the given shapes, deterministic values in [lo, hi).

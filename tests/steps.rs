@@ -3,7 +3,7 @@
 
 use approx::assert_relative_eq;
 use tapegrad::check::{numerical_grad, numerical_grad_eps};
-use tapegrad::ndarray::{arr0, array, ArrayD};
+use tapegrad::ndarray::{ArrayD, arr0, array};
 use tapegrad::prelude::*;
 
 const RTOL: f64 = 1e-12;

@@ -6,7 +6,7 @@ mod common;
 
 use std::alloc::System;
 
-use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tapegrad::ndarray::ArrayD;
 use tapegrad::nn::functional::{linear, mean_squared_error};
 use tapegrad::prelude::*;
@@ -58,7 +58,9 @@ fn ten_thousand_training_steps_stay_flat_and_learn() {
     }
     let (live_100, heap_100) = at_100.unwrap();
     let (live, heap_end) = (g.len(), heap(&region));
-    println!("loss {first_loss:.4} -> {loss_value:.4}; step 100: {live_100} vars, {heap_100} B; step 10,000: {live} vars, {heap_end} B");
+    println!(
+        "loss {first_loss:.4} -> {loss_value:.4}; step 100: {live_100} vars, {heap_100} B; step 10,000: {live} vars, {heap_end} B"
+    );
     assert_eq!(live, live_100);
     assert!(
         heap_end <= heap_100,

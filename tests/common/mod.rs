@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use tapegrad::check::{gradgrad_check_with, gradient_check_with, CheckOptions};
+use tapegrad::check::{CheckOptions, gradgrad_check_with, gradient_check_with};
 use tapegrad::ndarray::ArrayD;
 use tapegrad::prelude::*;
 

@@ -4,11 +4,11 @@
 use std::mem::ManuallyDrop;
 
 use ndarray::{ArrayD, ArrayViewD};
-use slotmap::{new_key_type, SlotMap, SparseSecondaryMap};
+use slotmap::{SlotMap, SparseSecondaryMap, new_key_type};
 
+use crate::Float;
 use crate::ops::Val;
 use crate::tape::{Args, Record, RecordOp};
-use crate::Float;
 
 new_key_type! {
     /// The arena key of a variable. Generational: after [`Graph::clear`] an old key finds nothing

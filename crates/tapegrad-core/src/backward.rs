@@ -21,9 +21,9 @@
 
 use ndarray::ArrayD;
 
-use crate::error::{or_panic, Error, Result};
+use crate::error::{Error, Result, or_panic};
 use crate::scalar_sweep::sweep_scalars;
-use crate::sweep::{sweep, ArrayMode, Sink, VarMode};
+use crate::sweep::{ArrayMode, Sink, VarMode, sweep};
 use crate::{Float, Graph, Var};
 
 /// Options of [`Var::backward_with`].

@@ -27,7 +27,9 @@ pub enum DotError {
         source: std::io::Error,
     },
     /// The `dot` program is not installed (the `.dot` file was written).
-    #[error("the Graphviz `dot` program was not found; install Graphviz (e.g. `apt-get install graphviz`) to render {dot_file}")]
+    #[error(
+        "the Graphviz `dot` program was not found; install Graphviz (e.g. `apt-get install graphviz`) to render {dot_file}"
+    )]
     GraphvizMissing {
         /// The DOT file that was written and can be rendered later.
         dot_file: PathBuf,
@@ -84,10 +86,10 @@ impl<F: Float> Graph<F> {
             if seen_vars.insert(id, ()).is_some() {
                 continue;
             }
-            if let Some(r) = inner.nodes[id].creator() {
-                if seen_records.insert(r as usize) {
-                    stack.extend(inner.tape[r as usize].inputs().iter().copied());
-                }
+            if let Some(r) = inner.nodes[id].creator()
+                && seen_records.insert(r as usize)
+            {
+                stack.extend(inner.tape[r as usize].inputs().iter().copied());
             }
         }
         let mut vars: Vec<VarId> = seen_vars.keys().collect();

@@ -10,8 +10,8 @@
 use ndarray::{ArrayD, ArrayViewD};
 use smallvec::SmallVec;
 
-use crate::arena::{Data, Inner, VarId, CONST, LEAF};
-use crate::error::{or_panic, Error, Result};
+use crate::arena::{CONST, Data, Inner, LEAF, VarId};
+use crate::error::{Error, Result, or_panic};
 use crate::tape::{Args, RecordOp};
 use crate::{Float, Graph, Var};
 
@@ -171,18 +171,18 @@ impl<F: Float> Graph<F> {
         f: impl Function<F>,
         inputs: &[Var<'g, F>],
     ) -> Result<Vec<Var<'g, F>>> {
-        if inputs.len() <= 2 {
-            if let Some(y) = self.apply_on_numbers(&f, inputs)? {
-                let y = y.map(|(y, partials)| {
-                    let mut inner = self.inner.borrow_mut();
-                    let creator = Self::next_creator(&inner.tape);
-                    let out = inner.insert_scalar(y, creator);
-                    let args = Args::inline(inputs, out);
-                    inner.push_record(RecordOp::Function(Box::new(f)), true, args, partials);
-                    out
-                });
-                return Ok(vec![Var::from_id(self, y.unwrap_or_else(|id| id))]);
-            }
+        if inputs.len() <= 2
+            && let Some(y) = self.apply_on_numbers(&f, inputs)?
+        {
+            let y = y.map(|(y, partials)| {
+                let mut inner = self.inner.borrow_mut();
+                let creator = Self::next_creator(&inner.tape);
+                let out = inner.insert_scalar(y, creator);
+                let args = Args::inline(inputs, out);
+                inner.push_record(RecordOp::Function(Box::new(f)), true, args, partials);
+                out
+            });
+            return Ok(vec![Var::from_id(self, y.unwrap_or_else(|id| id))]);
         }
         self.apply_boxed(Box::new(f), inputs)
     }
@@ -375,11 +375,11 @@ fn remove_scratch<F: Float>(inner: &mut Inner<F>, scratch: Vec<VarId>) {
     let mut first = inner.arrays.len();
     let mut arrays = 0;
     for id in scratch {
-        if let Some(node) = inner.nodes.remove(id) {
-            if let Data::Array(k) = node.data() {
-                first = first.min(k as usize);
-                arrays += 1;
-            }
+        if let Some(node) = inner.nodes.remove(id)
+            && let Data::Array(k) = node.data()
+        {
+            first = first.min(k as usize);
+            arrays += 1;
         }
     }
     if first + arrays == inner.arrays.len() {

@@ -4,8 +4,8 @@
 use ndarray::ArrayD;
 
 use crate::arena::Grad;
-use crate::error::or_panic;
 use crate::error::Result;
+use crate::error::or_panic;
 use crate::var::stale;
 use crate::{Float, Var};
 

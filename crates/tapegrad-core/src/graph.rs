@@ -15,8 +15,8 @@ use ndarray::{ArrayD, ArrayViewD, Dimension};
 use slotmap::{SlotMap, SparseSecondaryMap};
 use smallvec::SmallVec;
 
-use crate::arena::{Data, Grad, Inner, VarId, CONST, LEAF, NO_ARRAY, PARAM};
-use crate::error::{or_panic, Error, Result};
+use crate::arena::{CONST, Data, Grad, Inner, LEAF, NO_ARRAY, PARAM, VarId};
+use crate::error::{Error, Result, or_panic};
 use crate::ops::{self, Op};
 use crate::storage::Storage;
 use crate::tape::{Args, Record, RecordOp};
@@ -520,10 +520,11 @@ impl<F: Float> Graph<F> {
             }
             inner.store(a)
         };
-        if let Data::Scalar(s) = y {
-            if self.detect_anomaly.get() && !s.is_finite() {
-                return Err(self.forward_anomaly(&op, inner.tape.len()));
-            }
+        if let Data::Scalar(s) = y
+            && self.detect_anomaly.get()
+            && !s.is_finite()
+        {
+            return Err(self.forward_anomaly(&op, inner.tape.len()));
         }
         // Nothing to differentiate through constants: their results are constants, unrecorded.
         let recording = self.recording.get() && !constant;

@@ -71,8 +71,8 @@ mod tape;
 mod var;
 
 pub use arena::VarId;
-pub use backward::{grad, hvp, try_grad, BackwardOptions};
-pub use error::{or_panic, Error, Result};
+pub use backward::{BackwardOptions, grad, hvp, try_grad};
+pub use error::{Error, Result, or_panic};
 pub use float::Float;
 pub use function::Function;
 pub use graph::{Graph, NoGrad};

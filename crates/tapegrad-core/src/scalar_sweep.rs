@@ -3,7 +3,7 @@
 
 use slotmap::{Key, SlotMap};
 
-use crate::arena::{Grad, Inner, Node, VarId, CONST};
+use crate::arena::{CONST, Grad, Inner, Node, VarId};
 use crate::error::{Error, Result};
 use crate::tape::Args;
 use crate::{Float, Graph};

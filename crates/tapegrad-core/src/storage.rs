@@ -5,9 +5,9 @@ use std::cell::RefCell;
 
 use ndarray::ArrayD;
 
+use crate::Float;
 use crate::arena::Node;
 use crate::tape::Record;
-use crate::Float;
 
 /// The storage of a dropped graph, emptied: its tape and sweep buffers with their capacity. The
 /// next [`Graph::new`] on the same thread takes it instead of growing fresh vectors (see

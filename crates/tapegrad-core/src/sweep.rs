@@ -9,10 +9,10 @@ use ndarray::ArrayD;
 use slotmap::{SecondaryMap, SlotMap};
 use smallvec::SmallVec;
 
-use crate::arena::{Data, Grad, Node, VarId, LEAF};
+use crate::arena::{Data, Grad, LEAF, Node, VarId};
 use crate::buffer;
 use crate::error::{Error, Result};
-use crate::function::{run_backward, Function};
+use crate::function::{Function, run_backward};
 use crate::ops::{self, Grads, Op, Val};
 use crate::tape::RecordOp;
 use crate::{Float, Graph, Var};

@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 
-use crate::arena::{Data, Node, VarId, CONST, LEAF, PARAM};
+use crate::arena::{CONST, Data, LEAF, Node, PARAM, VarId};
 use crate::error::or_panic;
 use crate::error::{Error, Result};
 use crate::ops::Val;

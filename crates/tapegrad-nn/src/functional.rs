@@ -3,7 +3,7 @@
 //! order, comes from theirs; each has a `try_` twin.
 
 use ndarray::{ArrayD, Axis, IxDyn};
-use tapegrad_core::{or_panic, Error, Float, Result, Var};
+use tapegrad_core::{Error, Float, Result, Var, or_panic};
 
 /// `x W + b`: an affine layer's math, with `x` of shape `[n, in]`, `w` of `[in, out]` and `b`
 /// (broadcast over the rows) of `[out]`.
@@ -172,7 +172,7 @@ pub fn try_accuracy<F: Float>(logits: Var<'_, F>, labels: &[usize]) -> Result<F>
     let correct = data
         .axis_iter(Axis(0))
         .zip(labels)
-        .filter(|(row, &t)| {
+        .filter(|&(ref row, &t)| {
             // First maximum: a later element wins only if strictly larger.
             let mut best = 0;
             for (j, &v) in row.iter().enumerate() {

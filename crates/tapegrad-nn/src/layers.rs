@@ -5,8 +5,8 @@
 use std::cell::RefCell;
 
 use ndarray::{Array2, ArrayD};
-use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
 use tapegrad_core::{Float, Graph, Result, Var};
 

@@ -19,7 +19,7 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 use ndarray::ArrayD;
 
 use super::kernel::Kernel;
-use super::{call, div, equal_to, grads, mul, neg, scale, square, sum_to, un, Grads, Op, Value};
+use super::{Grads, Op, Value, call, div, equal_to, grads, mul, neg, scale, square, sum_to, un};
 use crate::error::or_panic;
 use crate::error::{Error, Result};
 use crate::{Float, Var};

@@ -9,8 +9,8 @@
 
 use ndarray::{ArrayD, ArrayViewD, Axis, Slice};
 
-use super::{check_axis, equal, mul, Op, Value};
-use crate::error::{or_panic, Error, Result};
+use super::{Op, Value, check_axis, equal, mul};
+use crate::error::{Error, Result, or_panic};
 use crate::{Float, Var};
 
 /// Picking ops; the parameter is `[axis]` for the extrema, `[axis, indices...]` for `Select`

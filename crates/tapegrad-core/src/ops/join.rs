@@ -9,7 +9,7 @@
 use ndarray::{ArrayD, ArrayViewD, Axis, Slice};
 
 use super::check_axis;
-use crate::error::{or_panic, Error, Result};
+use crate::error::{Error, Result, or_panic};
 use crate::{Float, Function, Var};
 
 /// `xs` joined along `axis` (`torch.cat`): every other axis must have the same length. The

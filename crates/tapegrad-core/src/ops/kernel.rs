@@ -3,8 +3,8 @@
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn, Zip};
 
-use crate::buffer;
 use crate::Float;
+use crate::buffer;
 
 /// Arrays of at least this many elements are computed on all cores (rayon): below it, splitting
 /// the work and waking the pool's threads costs more than it saves (docs/performance.md).
@@ -59,10 +59,11 @@ impl<F: Float> Kernel<F> for Arrays<'_, '_, F> {
     }
     fn binary(self, f: impl Fn(F, F) -> F + Sync + Send) -> ArrayD<F> {
         let (a, b) = (&self.0[0], &self.0[1]);
-        if a.len() >= PARALLEL_MIN && a.shape() == b.shape() {
-            if let (Some(p), Some(q)) = (a.as_slice(), b.as_slice()) {
-                return buffer::par_zip_map(a.shape(), p, q, f);
-            }
+        if a.len() >= PARALLEL_MIN
+            && a.shape() == b.shape()
+            && let (Some(p), Some(q)) = (a.as_slice(), b.as_slice())
+        {
+            return buffer::par_zip_map(a.shape(), p, q, f);
         }
         // numpy broadcasting (shapes checked before).
         let broadcast = super::broadcast_shape(a.shape(), b.shape())

@@ -3,8 +3,8 @@
 //! rule, written with ops so that each has derivatives of every order.
 
 use super::kernel::Kernel;
-use super::{call, div, mul, neg, offset, rsub, scale, Op, Value};
-use crate::error::{or_panic, Result};
+use super::{Op, Value, call, div, mul, neg, offset, rsub, scale};
+use crate::error::{Result, or_panic};
 use crate::{Float, Var};
 
 unary_ops! {

@@ -6,8 +6,8 @@
 
 use ndarray::{ArrayD, ArrayView2, ArrayViewD, Ix2};
 
-use super::{bad_shape, grads, Grads, Op, Value};
-use crate::error::{or_panic, Result};
+use super::{Grads, Op, Value, bad_shape, grads};
+use crate::error::{Result, or_panic};
 use crate::{Float, Var};
 
 pub(crate) fn check(a: &[usize], b: &[usize], ta: bool, tb: bool) -> Result<()> {
@@ -123,11 +123,7 @@ mod tests {
         let y = mm::<TA, TB>(&[g.var(a.clone()), g.var(b.clone())]).data();
         let matrix = |x: &ArrayD<f64>, t: bool| {
             let x = x.clone().into_dimensionality::<Ix2>().unwrap();
-            if t {
-                x.reversed_axes()
-            } else {
-                x
-            }
+            if t { x.reversed_axes() } else { x }
         };
         assert_eq!(y, matrix(&a, TA).dot(&matrix(&b, TB)).into_dyn());
         gradient_check(mm::<TA, TB>, &[a.clone(), b.clone()]).unwrap();

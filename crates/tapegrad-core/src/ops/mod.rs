@@ -92,12 +92,12 @@ mod value;
 
 use ndarray::{ArrayD, ArrayViewD};
 
+pub(crate) use value::{Val, Value};
 pub(crate) use value::{add, call, div, mul, neg, offset, scale, small, un, unbroadcast};
 pub(crate) use value::{equal, rsub, sqrt, square, sum_to};
-pub(crate) use value::{Val, Value};
 
-use crate::error::Result;
 use crate::Float;
+use crate::error::Result;
 use arith::{Binary, ScalarOp};
 use index::IndexOp;
 use kernel::{Arrays, Kernel, Probe, Scalars};

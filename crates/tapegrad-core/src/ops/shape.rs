@@ -13,8 +13,8 @@
 
 use ndarray::{ArrayD, ArrayViewD, Axis, CowArray, IxDyn};
 
-use super::{bad_shape, broadcast_shape, check_alloc, Op, Value};
-use crate::error::{or_panic, Error, Result};
+use super::{Op, Value, bad_shape, broadcast_shape, check_alloc};
+use crate::error::{Error, Result, or_panic};
 use crate::{Float, Var};
 
 /// Ops that change a value's shape; the parameter is the target shape (the permutation for

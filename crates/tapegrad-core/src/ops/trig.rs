@@ -2,8 +2,8 @@
 //! sinh cosh`. Each row below is one op: its name, its formula and its backward rule, written with
 //! ops so that each has derivatives of every order.
 
-use super::{call, div, mul, neg, offset, rsub, sqrt, square, Value};
-use crate::error::{or_panic, Result};
+use super::{Value, call, div, mul, neg, offset, rsub, sqrt, square};
+use crate::error::{Result, or_panic};
 use crate::{Float, Var};
 
 unary_ops! {

@@ -3,14 +3,14 @@
 //! derivative is written once; and the shorthands the rules are written with.
 
 use ndarray::{ArrayD, ArrayViewD};
-use smallvec::{smallvec, SmallVec};
+use smallvec::{SmallVec, smallvec};
 
+use super::Op;
 use super::arith::{Binary, ScalarOp};
 use super::broadcast_shape;
 use super::kernel::InPlace;
 use super::math::Math;
 use super::shape::ShapeOp;
-use super::Op;
 use crate::buffer;
 use crate::{Float, Var};
 
