@@ -1,6 +1,6 @@
 //! One SGD step of an MLP 784-1000-10 (sigmoid, softmax cross entropy) on a batch of 100, f32:
 //! tapegrad against the same step written by hand with ndarray, in one group.
-//! Run with `cargo bench --bench mlp_step`.
+//! Run with `cargo bench --features bench --bench mlp_step`.
 
 use std::time::Duration;
 

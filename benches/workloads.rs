@@ -1,6 +1,6 @@
 //! Criterion benches of the workloads (see examples/workloads.rs): tapegrad and its hand-written
 //! floor side by side in one group per workload, at sizes that keep `cargo bench` short.
-//! Run with `cargo bench --bench workloads`.
+//! Run with `cargo bench --features bench --bench workloads`.
 
 use std::time::Duration;
 

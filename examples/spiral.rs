@@ -3,8 +3,8 @@
 //! under a progress bar, then writes two plots: the loss curve and the decision boundary.
 //!
 //! ```text
-//! cargo run --release --example spiral                 # plots into target/spiral/
-//! cargo run --release --example spiral -- docs         # the plots shown in the README
+//! cargo run --release --features plots --example spiral          # plots into target/spiral/
+//! cargo run --release --features plots --example spiral -- docs  # the plots shown in the README
 //! ```
 //!
 //! The plots' text uses DejaVu Sans, compiled in (the `dejavu` crate), so no system font or
