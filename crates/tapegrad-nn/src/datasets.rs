@@ -77,6 +77,15 @@ pub struct DataLoader<'d, F, D: Dataset<F>> {
 
 impl<'d, F: Clone + num_traits::Zero, D: Dataset<F>> DataLoader<'d, F, D> {
     /// Batches of `batch_size` (the last one may be smaller); `seed` drives the shuffling.
+    ///
+    /// ```
+    /// use tapegrad_core::ndarray::array;
+    /// use tapegrad_nn::datasets::DataLoader;
+    /// let data = (array![[1.0], [2.0], [3.0]], vec![0, 1, 0]);
+    /// let batches: Vec<_> = DataLoader::new(&data, 2, false, 0).epoch().collect();
+    /// assert_eq!(batches[0].1, vec![0, 1]); // in order, without shuffling
+    /// assert_eq!(batches[1].0, array![[3.0]].into_dyn());
+    /// ```
     pub fn new(data: &'d D, batch_size: usize, shuffle: bool, seed: u64) -> Self {
         DataLoader {
             data,

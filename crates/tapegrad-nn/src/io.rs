@@ -158,6 +158,20 @@ fn sync_directory(path: &Path) {
 /// allocate more than the parameters hold. Plain (`np.savez`) and compressed
 /// (`np.savez_compressed`) files are read alike.
 ///
+/// ```
+/// use tapegrad_core::{ndarray::array, Graph};
+/// use tapegrad_nn::io::{load_npz, save_npz, IoError};
+/// let g: Graph = Graph::new();
+/// let path = std::env::temp_dir().join("tapegrad_doc_load.npz");
+/// save_npz(&path, &[g.param(array![1.0, 2.0])]).unwrap();
+/// let w = g.param(array![0.0, 0.0]);
+/// load_npz(&path, &[w]).unwrap();
+/// assert_eq!(w.data(), array![1.0, 2.0].into_dyn());
+/// let wrong = g.param(array![0.0]); // another shape: an error, and nothing changes
+/// assert!(matches!(load_npz(&path, &[wrong]), Err(IoError::Shape { .. })));
+/// assert_eq!(wrong.data(), array![0.0].into_dyn());
+/// ```
+///
 /// # Errors
 /// [`IoError::File`] for a missing file, [`IoError::Format`] for a file that is not an npz of
 /// this element type, [`IoError::Count`] and [`IoError::Shape`] when it does not fit the model.

@@ -12,7 +12,25 @@ use tapegrad_core::{Float, Graph, Result, Var};
 
 use crate::functional::try_linear;
 
-/// Something that maps a batch to a batch and owns parameters.
+/// Something that maps a batch to a batch and owns parameters. A model of layers is one too:
+///
+/// ```
+/// use tapegrad_core::{ndarray::Array2, Graph, Result, Var};
+/// use tapegrad_nn::layers::{Layer, Linear};
+/// struct TwoLayers<'g> { a: Linear<'g>, b: Linear<'g> }
+/// impl<'g> Layer<'g> for TwoLayers<'g> {
+///     fn try_forward(&self, x: Var<'g>) -> Result<Var<'g>> {
+///         self.b.try_forward(self.a.try_forward(x)?.try_relu()?)
+///     }
+///     fn params(&self) -> Vec<Var<'g>> {
+///         [self.a.params(), self.b.params()].concat()
+///     }
+/// }
+/// let g: Graph = Graph::new();
+/// let model = TwoLayers { a: Linear::new(&g, 8, 0), b: Linear::new(&g, 1, 1) };
+/// assert_eq!(model.forward(g.var(Array2::<f64>::ones((4, 3)))).shape(), vec![4, 1]);
+/// assert_eq!(model.params().len(), 4);
+/// ```
 pub trait Layer<'g, F: Float = f64> {
     /// The forward pass, recorded on the graph.
     ///

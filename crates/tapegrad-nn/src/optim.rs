@@ -1,4 +1,4 @@
-//! Optimizers (DeZero steps 45-46): `SGD`, `MomentumSGD`, `AdaGrad`, `Adam`, each with optional
+//! Optimizers (DeZero steps 45-46): [`Sgd`], [`MomentumSgd`], [`AdaGrad`], [`Adam`], each with optional
 //! weight decay and gradient-norm clipping applied to the gradients before the update. `step`
 //! updates every parameter that has a gradient and clears that gradient.
 //!
@@ -26,6 +26,17 @@ fn key<F: Float>(p: Var<'_, F>) -> Key {
 type Update<'g, F> = (Var<'g, F>, ArrayD<F>);
 
 /// Changes to the gradients before an update (DeZero's optimizer hooks).
+///
+/// ```
+/// use tapegrad_core::{ndarray::array, Graph};
+/// use tapegrad_nn::optim::{Hooks, Optimizer, Sgd};
+/// let g: Graph = Graph::new();
+/// let w = g.param(array![3.0, 4.0]);
+/// (w * w).sum().backward(); // gradient (6, 8), norm 10
+/// let hooks = Hooks { clip_grad_norm: Some(1.0), ..Hooks::default() };
+/// Sgd { lr: 1.0, hooks }.step(&[w]); // clipped to norm 1: (0.6, 0.8)
+/// assert!((w.data()[0] - 2.4).abs() < 1e-6 && (w.data()[1] - 3.2).abs() < 1e-6);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Hooks {
     /// Adds `rate * param` to each gradient (L2 weight decay). Finite.
@@ -118,6 +129,18 @@ impl Hooks {
 }
 
 /// An update rule for parameters.
+///
+/// ```
+/// use tapegrad_core::{ndarray::array, Error, Graph};
+/// use tapegrad_nn::optim::{Optimizer, Sgd};
+/// let g: Graph = Graph::new();
+/// let w = g.param(array![1.0]);
+/// let t = g.var(array![2.0]); // not a parameter: stale after the clear
+/// (w * t).sum().backward();
+/// g.clear();
+/// assert_eq!(Sgd::new(0.1).try_step(&[w, t]).unwrap_err(), Error::StaleVar);
+/// assert_eq!(w.data()[0], 1.0); // nothing changed
+/// ```
 pub trait Optimizer<F: Float = f64> {
     /// Updates every parameter of `params` that has a gradient, then clears its gradient.
     ///
@@ -239,6 +262,16 @@ pub struct AdaGrad<F: Float = f64> {
 
 impl<F: Float> AdaGrad<F> {
     /// AdaGrad with no hooks.
+    ///
+    /// ```
+    /// use tapegrad_core::{ndarray::array, Graph};
+    /// use tapegrad_nn::optim::{AdaGrad, Optimizer};
+    /// let g: Graph = Graph::new();
+    /// let w = g.param(array![1.0]);
+    /// (w * 2.0).sum().backward(); // gradient 2: h = 4, step lr * 2 / sqrt(4) = lr
+    /// AdaGrad::new(0.1).step(&[w]);
+    /// assert!((w.data()[0] - 0.9).abs() < 1e-8);
+    /// ```
     pub fn new(lr: f64) -> Self {
         AdaGrad {
             lr,
@@ -288,6 +321,16 @@ pub struct Adam<F: Float = f64> {
 
 impl<F: Float> Adam<F> {
     /// Adam with the usual betas (0.9, 0.999) and no hooks.
+    ///
+    /// ```
+    /// use tapegrad_core::{ndarray::array, Graph};
+    /// use tapegrad_nn::optim::{Adam, Optimizer};
+    /// let g: Graph = Graph::new();
+    /// let w = g.param(array![1.0]);
+    /// (w * 3.0).sum().backward();
+    /// Adam::new(0.1).step(&[w]); // the first step moves by lr, whatever the gradient's size
+    /// assert!((w.data()[0] - 0.9).abs() < 1e-6);
+    /// ```
     pub fn new(lr: f64) -> Self {
         Adam {
             lr,
