@@ -1,4 +1,4 @@
-//! Prints the result of each DeZero step from 3 to 24 (shared/REFERENCE.md), one line each.
+//! Prints the result of each DeZero step from 3 to 24 (docs/reference.md), one line each.
 //! Run with `cargo run --example steps`.
 
 use tapegrad::check::numerical_grad;

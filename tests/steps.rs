@@ -1,4 +1,4 @@
-//! DeZero steps 3 to 24: every stage-1/2 row of shared/REFERENCE.md, in f64 (relative tolerance
+//! DeZero steps 3 to 24: every stage-1/2 row of docs/reference.md, in f64 (relative tolerance
 //! 1e-12 unless the row says otherwise), and Goldstein-Price also in f32.
 
 use approx::assert_relative_eq;
