@@ -39,3 +39,19 @@ gradcheck!(reused_in_a_diamond, 2, (0.5, 2.0), |xs| {
     let t = xs[0] * xs[1];
     (t + xs[0]) / (t - xs[1] * 3.0 as T)
 });
+
+#[test]
+fn operators_take_arrays_of_any_dimension_on_either_side() {
+    use tapegrad::ndarray::{Array2, array};
+    let g: tapegrad::Graph = tapegrad::Graph::new();
+    let x = g.var(array![1.0, 2.0]);
+    let y = x * array![3.0, 4.0] + array![10.0, 20.0] - x / array![1.0, 2.0];
+    assert_eq!(y.data(), array![12.0, 27.0].into_dyn());
+    let z = (array![2.0, 2.0] * x + Array2::<f64>::ones((2, 2))).sum(); // broadcasting, 2-d on the right
+    z.backward();
+    assert_eq!(x.grad().unwrap(), array![4.0, 4.0].into_dyn()); // 2 per row, two rows
+    assert_eq!(
+        x.try_mul(array![1.0, 1.0, 1.0]).unwrap_err().to_string(),
+        "mul: shape mismatch between [2] and [3]"
+    );
+}

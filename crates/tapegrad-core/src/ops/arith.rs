@@ -16,7 +16,7 @@
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-use ndarray::ArrayD;
+use ndarray::{Array, ArrayD, Dimension};
 
 use super::kernel::Kernel;
 use super::{Grads, Op, Value, call, div, equal_to, grads, mul, neg, scale, square, sum_to, un};
@@ -58,9 +58,9 @@ impl<F: Float> From<F> for Operand<'_, F> {
         Operand::Scalar(c)
     }
 }
-impl<F: Float> From<ArrayD<F>> for Operand<'_, F> {
-    fn from(a: ArrayD<F>) -> Self {
-        Operand::Array(a)
+impl<F: Float, D: Dimension> From<Array<F, D>> for Operand<'_, F> {
+    fn from(a: Array<F, D>) -> Self {
+        Operand::Array(a.into_dyn())
     }
 }
 
@@ -368,20 +368,21 @@ macro_rules! binary_operator {
                 or_panic(self.graph.apply1($kind.with_scalar(rhs, false), &[self]))
             }
         }
-        impl<'g, F: Float> $Trait<ArrayD<F>> for Var<'g, F> {
+        // (an array of any dimension, `array![1., 2.]` as well as an `ArrayD`)
+        impl<'g, F: Float, D: Dimension> $Trait<Array<F, D>> for Var<'g, F> {
             type Output = Var<'g, F>;
             #[inline]
             #[track_caller]
-            fn $method(self, rhs: ArrayD<F>) -> Var<'g, F> {
-                or_panic(binary($kind, self, Operand::Array(rhs), false))
+            fn $method(self, rhs: Array<F, D>) -> Var<'g, F> {
+                or_panic(binary($kind, self, Operand::Array(rhs.into_dyn()), false))
             }
         }
-        impl<'g, F: Float> $Trait<Var<'g, F>> for ArrayD<F> {
+        impl<'g, F: Float, D: Dimension> $Trait<Var<'g, F>> for Array<F, D> {
             type Output = Var<'g, F>;
             #[inline]
             #[track_caller]
             fn $method(self, rhs: Var<'g, F>) -> Var<'g, F> {
-                or_panic(binary($kind, rhs, Operand::Array(self), true))
+                or_panic(binary($kind, rhs, Operand::Array(self.into_dyn()), true))
             }
         }
         impl<'g> $Trait<Var<'g, f64>> for f64 {
