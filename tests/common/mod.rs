@@ -145,3 +145,66 @@ macro_rules! opcheck {
         }
     };
 }
+
+/// First- and second-order checks of `f` on inputs of the given shapes (one per input), values
+/// in `[lo, hi)`, in `F`: the broadcasting cases of binary ops, and ops whose inputs differ.
+pub fn check_shapes<F: Float, Fun>(f: Fun, shapes: &[&[usize]], lo: f64, hi: f64)
+where
+    Fun: for<'g> Fn(&[Var<'g, F>]) -> Var<'g, F>,
+{
+    for seed in [3, 11] {
+        let inputs: Vec<ArrayD<F>> = (shapes.iter().enumerate())
+            .map(|(k, s)| values(s, seed * 31 + k as u64, lo, hi))
+            .collect();
+        if let Err(e) = gradient_check_with(&f, &inputs, options::<F>()) {
+            panic!("{F} {shapes:?} seed {seed}: {e}", F = F::DTYPE);
+        }
+        if let Err(e) = gradgrad_check_with(&f, &inputs, options::<F>()) {
+            panic!(
+                "second order, {F} {shapes:?} seed {seed}: {e}",
+                F = F::DTYPE
+            );
+        }
+    }
+}
+
+/// [`opcheck!`] plus the second order in f32; with `shapes`, also a case of inputs of different
+/// shapes (broadcasting), in f64 and f32. The one-line check of every op of the tensor issue.
+#[macro_export]
+macro_rules! fullcheck {
+    ($name:ident, $n:expr, ($lo:expr, $hi:expr), |$xs:ident| $body:expr $(, shapes $shapes:expr)?) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            opcheck!(base, $n, ($lo, $hi), |$xs| $body);
+            mod f32_second_order {
+                #[allow(unused_imports)]
+                use super::*;
+                #[allow(dead_code)]
+                type T = f32;
+                #[test]
+                fn matrix() {
+                    common::check2::<T, _>(|$xs| $body, $n, &[2, 3], $lo, $hi);
+                }
+            }
+            $(
+            mod shapes {
+                #[allow(unused_imports)]
+                use super::*;
+                #[test]
+                fn f64() {
+                    #[allow(dead_code)]
+                    type T = f64;
+                    common::check_shapes::<T, _>(|$xs| $body, $shapes, $lo, $hi);
+                }
+                #[test]
+                fn f32() {
+                    #[allow(dead_code)]
+                    type T = f32;
+                    common::check_shapes::<T, _>(|$xs| $body, $shapes, $lo, $hi);
+                }
+            }
+            )?
+        }
+    };
+}

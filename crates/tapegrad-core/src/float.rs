@@ -28,6 +28,10 @@ pub trait Float:
     fn from_f64(v: f64) -> Self;
     /// Widens (or keeps) the value as an `f64`.
     fn to_f64(self) -> f64;
+    /// The error function (the `libm` crate's `erf`/`erff`).
+    fn erf(self) -> Self;
+    /// Rounds half-way cases to the even neighbour, as numpy and PyTorch do (`2.5 -> 2`).
+    fn round_even(self) -> Self;
 }
 
 impl Float for f64 {
@@ -38,6 +42,12 @@ impl Float for f64 {
     fn to_f64(self) -> f64 {
         self
     }
+    fn erf(self) -> Self {
+        libm::erf(self)
+    }
+    fn round_even(self) -> Self {
+        self.round_ties_even()
+    }
 }
 
 impl Float for f32 {
@@ -47,5 +57,11 @@ impl Float for f32 {
     }
     fn to_f64(self) -> f64 {
         self as f64
+    }
+    fn erf(self) -> Self {
+        libm::erff(self)
+    }
+    fn round_even(self) -> Self {
+        self.round_ties_even()
     }
 }

@@ -80,13 +80,46 @@ macro_rules! unary_ops {
     };
 }
 
+/// Defines `Var` methods in pairs: the panicking form, with its docs (and example), and its
+/// fallible `try_` twin, whose body is given. `self` is named in the signature so that the body
+/// can use it.
+macro_rules! var_methods {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident / $try:ident ($self:ident $(, $arg:ident : $ty:ty)* $(,)?) $body:block
+    )*) => {
+        impl<'g, F: $crate::Float> $crate::Var<'g, F> {
+            $(
+                $(#[$doc])*
+                ///
+                /// # Panics
+                #[doc = concat!("With the message of [`Var::", stringify!($try), "`]'s error.")]
+                #[track_caller]
+                pub fn $name($self $(, $arg: $ty)*) -> $crate::Var<'g, F> {
+                    $crate::error::or_panic($self.$try($($arg),*))
+                }
+
+                #[doc = concat!("Fallible [`Var::", stringify!($name), "`].")]
+                ///
+                /// # Errors
+                /// An [`Error`](crate::Error) naming the op for an argument or shape it cannot
+                /// take; [`Error::GraphMismatch`](crate::Error::GraphMismatch) and
+                /// [`Error::StaleVar`](crate::Error::StaleVar) for bad handles.
+                pub fn $try($self $(, $arg: $ty)*) -> $crate::error::Result<$crate::Var<'g, F>> $body
+            )*
+        }
+    };
+}
+
 pub(crate) mod arith;
 pub(crate) mod index;
 pub(crate) mod join;
 mod kernel;
 pub(crate) mod math;
 pub(crate) mod matmul;
+pub(crate) mod pairwise;
 pub(crate) mod shape;
+pub(crate) mod special;
 pub(crate) mod trig;
 mod value;
 
@@ -102,7 +135,9 @@ use arith::{Binary, ScalarOp};
 use index::IndexOp;
 use kernel::{Arrays, Kernel, Probe, Scalars};
 use math::{Bounds, Math};
+use pairwise::Pairwise;
 use shape::ShapeOp;
+use special::Special;
 use trig::Trig;
 
 /// One optional gradient per input, as returned by a backward rule (every built-in op has one or
@@ -133,6 +168,10 @@ pub(crate) enum Op<F> {
     Math(Math),
     /// Trigonometric and hyperbolic functions ([`trig`]).
     Trig(Trig),
+    /// Special functions and roundings ([`special`]).
+    Special(Special),
+    /// `maximum minimum pow atan2`, broadcasting ([`pairwise`]).
+    Pairwise(Pairwise),
     /// `clip` and its derivative, with their bounds `lo, hi` ([`math`]).
     Bounds(Bounds, F, F),
     /// Shape ops, with the target shape or permutation ([`shape`]).
@@ -171,6 +210,13 @@ impl<F> From<Math> for Op<F> {
     }
 }
 
+impl<F> From<Special> for Op<F> {
+    #[inline(always)]
+    fn from(s: Special) -> Self {
+        Op::Special(s)
+    }
+}
+
 impl<F> From<Trig> for Op<F> {
     #[inline(always)]
     fn from(t: Trig) -> Self {
@@ -186,6 +232,8 @@ impl<F: Float> Op<F> {
             Op::Scalar(s, _) => s.name(),
             Op::Math(m) => m.name(),
             Op::Trig(t) => t.name(),
+            Op::Special(s) => s.name(),
+            Op::Pairwise(p) => p.name(),
             Op::Bounds(b, ..) => b.name(),
             Op::Shape(s, _) => s.name(),
             Op::Index(i, _) => i.name(),
@@ -203,9 +251,13 @@ impl<F: Float> Op<F> {
                 let t = |flag: bool| if flag { "^T" } else { "" };
                 format!("matmul(a{} b{})", t(ta), t(tb))
             }
-            Op::Binary(_) | Op::Math(_) | Op::Trig(_) | Op::Index(..) | Op::MatMul(..) => {
-                self.name().to_owned()
-            }
+            Op::Binary(_)
+            | Op::Math(_)
+            | Op::Trig(_)
+            | Op::Special(_)
+            | Op::Pairwise(_)
+            | Op::Index(..)
+            | Op::MatMul(..) => self.name().to_owned(),
         }
     }
 
@@ -216,7 +268,13 @@ impl<F: Float> Op<F> {
         match self {
             Op::Shape(_, s) => s.is_empty(),
             Op::Index(..) | Op::MatMul(..) => false,
-            Op::Binary(_) | Op::Scalar(..) | Op::Math(_) | Op::Trig(_) | Op::Bounds(..) => true,
+            Op::Binary(_)
+            | Op::Scalar(..)
+            | Op::Math(_)
+            | Op::Trig(_)
+            | Op::Special(_)
+            | Op::Pairwise(_)
+            | Op::Bounds(..) => true,
         }
     }
 
@@ -236,6 +294,8 @@ impl<F: Float> Op<F> {
             | Op::Scalar(..)
             | Op::Math(_)
             | Op::Trig(_)
+            | Op::Special(_)
+            | Op::Pairwise(_)
             | Op::Shape(..)
             | Op::Index(..)
             | Op::MatMul(..) => Ok(()),
@@ -246,7 +306,8 @@ impl<F: Float> Op<F> {
     pub(crate) fn check(&self, shapes: &[&[usize]]) -> Result<()> {
         match self {
             Op::Binary(b) => arith::check_broadcast(b.name(), shapes, size_of::<F>()),
-            Op::Scalar(..) | Op::Math(_) | Op::Trig(_) => Ok(()),
+            Op::Scalar(..) | Op::Math(_) | Op::Trig(_) | Op::Special(_) => Ok(()),
+            Op::Pairwise(p) => arith::check_broadcast(p.name(), shapes, size_of::<F>()),
             Op::Bounds(b, lo, hi) => b.check(*lo, *hi),
             Op::Shape(s, p) => s.check(shapes[0], p, size_of::<F>()),
             Op::Index(i, p) => i.check(shapes[0], p),
@@ -262,6 +323,8 @@ impl<F: Float> Op<F> {
             Op::Scalar(s, c) => Some(s.kernel(c, k)),
             Op::Math(m) => Some(m.kernel(k)),
             Op::Trig(t) => Some(t.kernel(k)),
+            Op::Special(s) => Some(s.kernel(k)),
+            Op::Pairwise(p) => Some(p.kernel(k)),
             Op::Bounds(b, lo, hi) => Some(b.kernel(lo, hi, k)),
             Op::Shape(..) | Op::Index(..) | Op::MatMul(..) => None,
         }
@@ -292,6 +355,8 @@ impl<F: Float> Op<F> {
             | Op::Scalar(..)
             | Op::Math(_)
             | Op::Trig(_)
+            | Op::Special(_)
+            | Op::Pairwise(_)
             | Op::Bounds(..)
             | Op::MatMul(..) => false,
         }
@@ -315,6 +380,8 @@ impl<F: Float> Op<F> {
             Op::Scalar(s, c) => s.kernel(c, Arrays(xs)),
             Op::Math(m) => m.kernel(Arrays(xs)),
             Op::Trig(t) => t.kernel(Arrays(xs)),
+            Op::Special(s) => s.kernel(Arrays(xs)),
+            Op::Pairwise(p) => p.kernel(Arrays(xs)),
             Op::Bounds(b, lo, hi) => b.kernel(lo, hi, Arrays(xs)),
             Op::Shape(s, ref p) => s.forward(&xs[0], p),
             Op::Index(i, ref p) => i.forward(&xs[0], p),
@@ -340,8 +407,14 @@ impl<F: Float> Op<F> {
         match self {
             Op::Binary(b) => b.passes_gradient(),
             Op::Math(m) => m.passes_gradient(),
+            Op::Pairwise(p) => p.passes_gradient(),
             Op::Bounds(b, ..) => b.passes_gradient(),
-            Op::Scalar(..) | Op::Trig(_) | Op::Shape(..) | Op::Index(..) | Op::MatMul(..) => true,
+            Op::Scalar(..)
+            | Op::Trig(_)
+            | Op::Special(_)
+            | Op::Shape(..)
+            | Op::Index(..)
+            | Op::MatMul(..) => true,
         }
     }
 
@@ -357,6 +430,8 @@ impl<F: Float> Op<F> {
             Op::Scalar(s, c) => grads![Some(s.rule(c, x, gy))],
             Op::Math(m) => grads![m.rule(x, y, gy)],
             Op::Trig(t) => grads![t.rule(x, y, gy)],
+            Op::Special(s) => grads![s.rule(x, y, gy)],
+            Op::Pairwise(p) => p.rule(xs, y, gy),
             Op::Bounds(b, lo, hi) => grads![b.rule(lo, hi, x, gy)],
             Op::Shape(s, ref p) => grads![Some(s.rule(p, x, gy))],
             Op::Index(i, ref p) => grads![i.rule(p, x, y, gy)],
