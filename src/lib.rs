@@ -22,10 +22,9 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub use tapegrad_core::{
-    BackwardOptions, Error, Float, Function, Graph, NoGrad, Operand, Result, Var, VarId, check,
-    concat, dot, grad, hvp, ndarray, or_panic, stack, try_concat, try_grad, try_stack,
-};
+// Everything the engine exports (`Graph`, `Var`, `grad`, `concat`, `where_`, `einsum`, ...);
+// the `prelude` below is this crate's own, with the nn traits added.
+pub use tapegrad_core::*;
 
 /// Neural-network pieces (`tapegrad-nn`): `tapegrad::nn::functional::{linear, mean_squared_error,
 /// softmax_cross_entropy, accuracy}`.

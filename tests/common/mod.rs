@@ -208,3 +208,27 @@ macro_rules! fullcheck {
         }
     };
 }
+
+/// The checks of [`fullcheck!`] for an op that takes inputs of given shapes only (an index, an
+/// axis): first and second order on those shapes, in f64 and f32.
+#[macro_export]
+macro_rules! shapecheck {
+    ($name:ident, ($lo:expr, $hi:expr), |$xs:ident| $body:expr, shapes $shapes:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[test]
+            fn f64() {
+                #[allow(dead_code)]
+                type T = f64;
+                common::check_shapes::<T, _>(|$xs| $body, $shapes, $lo, $hi);
+            }
+            #[test]
+            fn f32() {
+                #[allow(dead_code)]
+                type T = f32;
+                common::check_shapes::<T, _>(|$xs| $body, $shapes, $lo, $hi);
+            }
+        }
+    };
+}

@@ -79,6 +79,7 @@ pub use graph::{Graph, NoGrad};
 pub use ndarray;
 pub use ops::arith::Operand;
 pub use ops::join::{concat, stack, try_concat, try_stack};
+pub use ops::select::{try_where_, where_};
 pub use var::Var;
 
 /// The names almost every user needs: `use tapegrad_core::prelude::*;`.

@@ -112,12 +112,14 @@ macro_rules! var_methods {
 }
 
 pub(crate) mod arith;
+pub(crate) mod gather;
 pub(crate) mod index;
 pub(crate) mod join;
 mod kernel;
 pub(crate) mod math;
 pub(crate) mod matmul;
 pub(crate) mod pairwise;
+pub(crate) mod select;
 pub(crate) mod shape;
 pub(crate) mod special;
 pub(crate) mod trig;
