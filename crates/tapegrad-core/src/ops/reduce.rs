@@ -1,0 +1,472 @@
+//! Reductions beyond `sum`: `mean_axes var_axes std_axes logsumexp` composed from ops;
+//! `prod_axes norm norm_p cumsum max min` as [`Function`]s (their derivatives need care at
+//! zeros and ties); `argmax argmin` (indices, not differentiable).
+//!
+//! | op | y | gradient |
+//! |---|---|---|
+//! | logsumexp(axes) | m + ln sum e^(x - m), m the (constant) maximum | softmax(x) gy |
+//! | var_axes(axes, c) | sum (x - mean)^2 / (n - c) | |
+//! | prod_axes(axes) | product | gy times the product of the others (right with zeros) |
+//! | norm, norm_p(p) | (sum abs(x)^p)^(1/p) | gy sign(x) abs(x)^(p-1) / y^(p-1); 0 where y = 0 (PyTorch) |
+//! | cumsum(a) | running sum along a | the running sum of gy from the end |
+//! | max, min | over all elements | gy shared evenly by the elements equal to y (PyTorch) |
+
+use ndarray::{ArrayD, ArrayViewD, Axis, Zip};
+
+use crate::error::{Error, Result, or_panic};
+use crate::{Float, Function, Var};
+
+/// The shapes of a reduction over `axes` of a variable of shape `shape`.
+struct Reduction {
+    /// The result's shape without them.
+    dropped: Vec<usize>,
+    /// Elements per result.
+    count: usize,
+}
+
+fn reduction(op: &'static str, shape: &[usize], axes: &[usize]) -> Result<Reduction> {
+    let mut seen = vec![false; shape.len()];
+    for &a in axes {
+        if a >= shape.len() || std::mem::replace(&mut seen[a], true) {
+            return Err(Error::InvalidAxes {
+                op,
+                axes: axes.to_vec(),
+                ndim: shape.len(),
+            });
+        }
+    }
+    let seen = &seen;
+    let pick = |reduced: bool| (0..shape.len()).filter(move |&i| seen[i] == reduced);
+    Ok(Reduction {
+        dropped: pick(false).map(|i| shape[i]).collect(),
+        count: pick(true).map(|i| shape[i]).product(),
+    })
+}
+
+/// `y` (reduced with kept axes) reshaped to drop them unless `keepdims`.
+fn finish<'g, F: Float>(y: Var<'g, F>, r: &Reduction, keepdims: bool) -> Result<Var<'g, F>> {
+    if keepdims {
+        Ok(y)
+    } else {
+        y.try_reshape(&r.dropped)
+    }
+}
+
+/// `f` folded over `axes` of `x`, each kept as a length-1 axis.
+fn fold_axes<F: Float>(
+    x: ArrayViewD<'_, F>,
+    axes: &[usize],
+    init: F,
+    f: fn(F, F) -> F,
+) -> ArrayD<F> {
+    let mut y = x.to_owned();
+    for &a in axes {
+        y = y
+            .fold_axis(Axis(a), init, |&acc, &v| f(acc, v))
+            .insert_axis(Axis(a));
+    }
+    y
+}
+
+/// The product over `axes`, kept as length-1 axes.
+struct Prod {
+    axes: Vec<usize>,
+}
+
+impl<F: Float> Function<F> for Prod {
+    fn name(&self) -> &'static str {
+        "prod_axes"
+    }
+
+    fn forward(&self, xs: &[ArrayViewD<'_, F>]) -> Result<Vec<ArrayD<F>>, String> {
+        Ok(vec![fold_axes(
+            xs[0].view(),
+            &self.axes,
+            F::one(),
+            |a, b| a * b,
+        )])
+    }
+
+    // d prod / dx_i = the product of the others: each element's lane, with itself replaced by
+    // 1, multiplied out (a product again, so it differentiates at every order; no division)
+    fn backward<'g>(
+        &self,
+        xs: &[Var<'g, F>],
+        _: &[Var<'g, F>],
+        gys: &[Var<'g, F>],
+    ) -> Result<Vec<Option<Var<'g, F>>>> {
+        let x = xs[0];
+        let shape = x.try_shape()?;
+        let n: usize = self.axes.iter().map(|&a| shape[a]).product();
+        let m = shape.iter().product::<usize>() / n.max(1);
+        // the kept axes first, the reduced ones last, flattened to (m, n)
+        let mut perm: Vec<usize> = (0..shape.len())
+            .filter(|a| !self.axes.contains(a))
+            .collect();
+        perm.extend_from_slice(&self.axes);
+        let permuted: Vec<usize> = perm.iter().map(|&a| shape[a]).collect();
+        let lanes = x.try_permute(&perm)?.try_reshape(&[m, 1, n])?;
+        let eye = ArrayD::from_shape_fn(vec![1, n, n], |i| i[1] == i[2]);
+        let others = (lanes.try_broadcast_to(&[m, n, n])?)
+            .try_masked_fill(&eye, F::one())?
+            .try_prod_axes(&[2], false)?;
+        let mut inverse = vec![0; perm.len()];
+        for (k, &a) in perm.iter().enumerate() {
+            inverse[a] = k;
+        }
+        let others = others.try_reshape(&permuted)?.try_permute(&inverse)?;
+        Ok(vec![Some(others.try_mul(gys[0])?)])
+    }
+}
+
+/// `(sum |x|^p)^(1/p)` over all elements.
+struct Norm<F> {
+    p: F,
+}
+
+impl<F: Float> Function<F> for Norm<F> {
+    fn name(&self) -> &'static str {
+        "norm"
+    }
+
+    fn forward(&self, xs: &[ArrayViewD<'_, F>]) -> Result<Vec<ArrayD<F>>, String> {
+        let p = self.p;
+        let y = if p == F::from_f64(2.0) {
+            xs[0].iter().map(|&v| v * v).sum::<F>().sqrt()
+        } else {
+            xs[0]
+                .iter()
+                .map(|&v| v.abs().powf(p))
+                .sum::<F>()
+                .powf(p.recip())
+        };
+        Ok(vec![ndarray::arr0(y).into_dyn()])
+    }
+
+    // d y / dx = sign(x) |x|^(p-1) / y^(p-1) (x / y for p = 2); 0 where y = 0, as PyTorch
+    fn backward<'g>(
+        &self,
+        xs: &[Var<'g, F>],
+        ys: &[Var<'g, F>],
+        gys: &[Var<'g, F>],
+    ) -> Result<Vec<Option<Var<'g, F>>>> {
+        let (x, y, p) = (xs[0], ys[0], self.p);
+        if y.try_item()? == F::zero() {
+            return Ok(vec![Some(x.try_mul(F::zero())?)]);
+        }
+        let gx = if p == F::from_f64(2.0) {
+            x.try_mul(gys[0].try_div(y)?)?
+        } else {
+            let scale = gys[0].try_div(y.try_powf(p - F::one())?)?;
+            x.try_sign()?
+                .try_mul(x.try_abs()?.try_powf(p - F::one())?)?
+                .try_mul(scale)?
+        };
+        Ok(vec![Some(gx)])
+    }
+}
+
+/// The running sum along `axis`.
+struct Cumsum {
+    axis: usize,
+}
+
+impl<F: Float> Function<F> for Cumsum {
+    fn name(&self) -> &'static str {
+        "cumsum"
+    }
+
+    fn forward(&self, xs: &[ArrayViewD<'_, F>]) -> Result<Vec<ArrayD<F>>, String> {
+        let mut y = xs[0].to_owned();
+        y.accumulate_axis_inplace(Axis(self.axis), |&prev, cur| *cur += prev);
+        Ok(vec![y])
+    }
+
+    // d cumsum: gx_i = sum_{j >= i} gy_j, the running sum from the end
+    fn backward<'g>(
+        &self,
+        _: &[Var<'g, F>],
+        _: &[Var<'g, F>],
+        gys: &[Var<'g, F>],
+    ) -> Result<Vec<Option<Var<'g, F>>>> {
+        let a = self.axis;
+        Ok(vec![Some(gys[0].try_flip(a)?.try_cumsum(a)?.try_flip(a)?)])
+    }
+}
+
+/// The maximum (or minimum) of all elements.
+struct Extremum {
+    max: bool,
+}
+
+impl<F: Float> Function<F> for Extremum {
+    fn name(&self) -> &'static str {
+        if self.max { "max" } else { "min" }
+    }
+
+    fn forward(&self, xs: &[ArrayViewD<'_, F>]) -> Result<Vec<ArrayD<F>>, String> {
+        let better = |a: F, b: F| if self.max { b > a } else { b < a };
+        let mut it = xs[0].iter().copied();
+        let first = it.next().ok_or("an empty variable has no extremum")?;
+        let y = it.fold(first, |a, b| {
+            if a.is_nan() || b.is_nan() {
+                F::nan()
+            } else if better(a, b) {
+                b
+            } else {
+                a
+            }
+        });
+        Ok(vec![ndarray::arr0(y).into_dyn()])
+    }
+
+    // gy shared evenly by the elements equal to the extremum
+    fn backward<'g>(
+        &self,
+        xs: &[Var<'g, F>],
+        ys: &[Var<'g, F>],
+        gys: &[Var<'g, F>],
+    ) -> Result<Vec<Option<Var<'g, F>>>> {
+        let (x, y) = (xs[0], ys[0].try_item()?);
+        let hits = x.try_with_data(|a| a.mapv(|v| if v == y { F::one() } else { F::zero() }))?;
+        let count = hits.iter().copied().sum::<F>();
+        let share = x.graph.constant(hits / count);
+        Ok(vec![Some(share.try_mul(gys[0])?)])
+    }
+}
+
+/// The index of the first maximum (or minimum) along `axis`, NaN counting as the maximum.
+fn arg_extremum<F: Float>(x: Var<'_, F>, axis: usize, max: bool) -> Result<ArrayD<usize>> {
+    let op = if max { "argmax" } else { "argmin" };
+    let shape = x.try_shape()?;
+    super::check_axis(op, &shape, axis)?;
+    if shape[axis] == 0 {
+        return Err(Error::InvalidArgument {
+            op,
+            reason: format!("axis {axis} of shape {shape:?} is empty"),
+        });
+    }
+    x.try_with_data(|a| {
+        Zip::from(a.lanes(Axis(axis))).map_collect(|lane| {
+            let mut best = 0;
+            for (i, &v) in lane.iter().enumerate() {
+                let b = lane[best];
+                if b.is_nan() {
+                    break;
+                }
+                if v.is_nan() || (max && v > b) || (!max && v < b) {
+                    best = i;
+                }
+            }
+            best
+        })
+    })
+}
+
+var_methods! {
+    /// Mean over `axes`, kept as length-1 axes when `keepdims` (`torch.mean(dim)`).
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![[1.0, 2.0], [3.0, 6.0]]);
+    /// assert_eq!(x.mean_axes(&[1], false).data(), array![1.5, 4.5].into_dyn());
+    /// ```
+    fn mean_axes / try_mean_axes(self, axes: &[usize], keepdims: bool) {
+        let r = reduction("mean_axes", &self.try_shape()?, axes)?;
+        self.try_sum_axes(axes, keepdims)?.try_div(F::from_f64(r.count as f64))
+    }
+
+    /// Variance over `axes`: the sum of squared deviations from the mean divided by
+    /// `n - correction` (`torch.var`; PyTorch's default correction is 1, the unbiased estimate).
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![1.0, 2.0, 3.0, 4.0]);
+    /// assert!((x.var_axes(&[0], false, 1).item() - 5.0 / 3.0).abs() < 1e-15);
+    /// assert_eq!(x.var_axes(&[0], false, 0).item(), 1.25);
+    /// ```
+    fn var_axes / try_var_axes(self, axes: &[usize], keepdims: bool, correction: usize) {
+        let r = reduction("var_axes", &self.try_shape()?, axes)?;
+        let mean = self.try_mean_axes(axes, true)?;
+        let dev = self.try_sub(mean)?.try_square()?.try_sum_axes(axes, keepdims)?;
+        dev.try_div(F::from_f64(r.count as f64 - correction as f64))
+    }
+
+    /// Standard deviation over `axes`: the square root of [`Var::var_axes`] (`torch.std`).
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![[1.0, 3.0], [2.0, 2.0]]);
+    /// assert_eq!(x.std_axes(&[1], false, 0).data(), array![1.0, 0.0].into_dyn());
+    /// ```
+    fn std_axes / try_std_axes(self, axes: &[usize], keepdims: bool, correction: usize) {
+        self.try_var_axes(axes, keepdims, correction)?.try_sqrt()
+    }
+
+    /// `ln sum e^x` over `axes`, computed without overflow (the maximum is taken out first:
+    /// stable at 1e3 and beyond). Its gradient is the softmax over `axes`.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![1000.0, 1000.0]);
+    /// let y = x.logsumexp(&[0], false);
+    /// y.backward();
+    /// assert!((y.item() - (1000.0 + 2f64.ln())).abs() < 1e-12);
+    /// assert_eq!(x.grad().unwrap(), array![0.5, 0.5].into_dyn());
+    /// ```
+    fn logsumexp / try_logsumexp(self, axes: &[usize], keepdims: bool) {
+        let r = reduction("logsumexp", &self.try_shape()?, axes)?;
+        // the maximum as a constant (infinite maxima as 0, as PyTorch, so inf - inf is avoided)
+        let m = self.try_with_data(|a| fold_axes(a, axes, F::neg_infinity(), |a, b| a.max(b)))?;
+        let m = m.mapv(|v| if v.is_infinite() { F::zero() } else { v });
+        let m = self.graph.constant(m);
+        let s = self.try_sub(m)?.try_exp()?.try_sum_axes(axes, true)?.try_log()?.try_add(m)?;
+        finish(s, &r, keepdims)
+    }
+
+    /// Product over `axes` (`torch.prod`); the gradient of each element is the product of the
+    /// others, right also where elements are 0.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![2.0, 0.0, 4.0]);
+    /// let y = x.prod_axes(&[0], false);
+    /// y.backward();
+    /// assert_eq!(y.item(), 0.0);
+    /// assert_eq!(x.grad().unwrap(), array![0.0, 8.0, 0.0].into_dyn());
+    /// ```
+    fn prod_axes / try_prod_axes(self, axes: &[usize], keepdims: bool) {
+        let r = reduction("prod_axes", &self.try_shape()?, axes)?;
+        let y = self.graph.try_apply(Prod { axes: axes.to_vec() }, &[self])?[0];
+        finish(y, &r, keepdims)
+    }
+
+    /// The L2 norm of all elements, 0-d (`torch.linalg.norm` of the flattened variable); its
+    /// gradient `x / norm` is 0 at the origin, as PyTorch's.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![3.0, 4.0]);
+    /// let y = x.norm();
+    /// y.backward();
+    /// assert_eq!(y.item(), 5.0);
+    /// assert_eq!(x.grad().unwrap(), array![0.6, 0.8].into_dyn());
+    /// ```
+    fn norm / try_norm(self) {
+        self.try_norm_p(F::from_f64(2.0))
+    }
+
+    /// The p-norm `(sum |x|^p)^(1/p)` of all elements, for a finite `p > 0`.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// assert_eq!(g.var(array![3.0, -4.0]).norm_p(1.0).item(), 7.0);
+    /// ```
+    fn norm_p / try_norm_p(self, p: F) {
+        if !(p > F::zero() && p.is_finite()) {
+            return Err(Error::InvalidArgument { op: "norm", reason: format!("p = {p} is not a finite number > 0") });
+        }
+        Ok(self.graph.try_apply(Norm { p }, &[self])?[0])
+    }
+
+    /// The running sum along `axis` (`torch.cumsum`).
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![1.0, 2.0, 3.0]);
+    /// let y = x.cumsum(0);
+    /// y.sum().backward();
+    /// assert_eq!(y.data(), array![1.0, 3.0, 6.0].into_dyn());
+    /// assert_eq!(x.grad().unwrap(), array![3.0, 2.0, 1.0].into_dyn());
+    /// ```
+    fn cumsum / try_cumsum(self, axis: usize) {
+        super::check_axis("cumsum", &self.try_shape()?, axis)?;
+        Ok(self.graph.try_apply(Cumsum { axis }, &[self])?[0])
+    }
+
+    /// The maximum of all elements, 0-d (`torch.max()`); tied maxima share the gradient evenly,
+    /// as PyTorch's. NaN anywhere gives NaN.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![1.0, 3.0, 3.0]);
+    /// let y = x.max();
+    /// y.backward();
+    /// assert_eq!(y.item(), 3.0);
+    /// assert_eq!(x.grad().unwrap(), array![0.0, 0.5, 0.5].into_dyn());
+    /// ```
+    fn max / try_max(self) {
+        Ok(self.graph.try_apply(Extremum { max: true }, &[self])?[0])
+    }
+
+    /// The minimum of all elements, 0-d (`torch.min()`); ties share the gradient evenly.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// assert_eq!(g.var(array![1.0, -3.0]).min().item(), -3.0);
+    /// ```
+    fn min / try_min(self) {
+        Ok(self.graph.try_apply(Extremum { max: false }, &[self])?[0])
+    }
+}
+
+impl<F: Float> Var<'_, F> {
+    /// The index of the first maximum along `axis`, which is removed (`torch.argmax(dim)`; NaN
+    /// counts as the maximum). Not differentiable: an index array.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![[1.0, 5.0, 5.0], [7.0, 0.0, 2.0]]);
+    /// assert_eq!(x.argmax(1), array![1, 0].into_dyn());
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_argmax`]'s error.
+    #[track_caller]
+    pub fn argmax(self, axis: usize) -> ArrayD<usize> {
+        or_panic(self.try_argmax(axis))
+    }
+
+    /// Fallible [`Var::argmax`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidAxes`] for an axis out of range; [`Error::InvalidArgument`] for an empty
+    /// axis; [`Error::StaleVar`].
+    pub fn try_argmax(self, axis: usize) -> Result<ArrayD<usize>> {
+        arg_extremum(self, axis, true)
+    }
+
+    /// The index of the first minimum along `axis`, which is removed (`torch.argmin(dim)`).
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// assert_eq!(g.var(array![[1.0, -5.0], [0.0, 2.0]]).argmin(0), array![1, 0].into_dyn());
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_argmin`]'s error.
+    #[track_caller]
+    pub fn argmin(self, axis: usize) -> ArrayD<usize> {
+        or_panic(self.try_argmin(axis))
+    }
+
+    /// Fallible [`Var::argmin`].
+    ///
+    /// # Errors
+    /// As [`Var::try_argmax`].
+    pub fn try_argmin(self, axis: usize) -> Result<ArrayD<usize>> {
+        arg_extremum(self, axis, false)
+    }
+}

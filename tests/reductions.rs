@@ -1,0 +1,259 @@
+//! Gradient checks and semantics of ops/reduce.rs and ops/layout.rs: reductions and PyTorch's
+//! shape ops, first and second order, f64 and f32, with their errors.
+
+mod common;
+
+use tapegrad::ndarray::{ArrayD, array};
+use tapegrad::prelude::*;
+
+shapecheck!(
+    mean_axes,
+    (-2.0, 2.0),
+    |xs| xs[0].mean_axes(&[0, 2], false).square(),
+    shapes & [&[2, 3, 2]]
+);
+shapecheck!(
+    var_axes,
+    (-2.0, 2.0),
+    |xs| xs[0].var_axes(&[1], true, 1),
+    shapes & [&[2, 3]]
+);
+shapecheck!(
+    var_axes_biased,
+    (-2.0, 2.0),
+    |xs| xs[0].var_axes(&[0, 1], false, 0),
+    shapes & [&[2, 3]]
+);
+shapecheck!(
+    std_axes,
+    (-2.0, 2.0),
+    |xs| xs[0].std_axes(&[1], false, 1),
+    shapes & [&[2, 4]]
+);
+shapecheck!(
+    logsumexp,
+    (-2.0, 2.0),
+    |xs| xs[0].logsumexp(&[1], false),
+    shapes & [&[2, 3]]
+);
+shapecheck!(
+    logsumexp_all,
+    (-2.0, 2.0),
+    |xs| xs[0].logsumexp(&[0, 1], true),
+    shapes & [&[2, 3]]
+);
+shapecheck!(
+    prod_axes,
+    (-2.0, 2.0),
+    |xs| xs[0].prod_axes(&[1], false),
+    shapes & [&[2, 3]]
+);
+shapecheck!(
+    prod_axes_two,
+    (0.5, 1.5),
+    |xs| xs[0].prod_axes(&[0, 2], true),
+    shapes & [&[2, 2, 3]]
+);
+fullcheck!(norm, 1, (0.5, 2.0), |xs| xs[0].norm());
+fullcheck!(norm_p3, 1, (0.5, 2.0), |xs| xs[0].norm_p(3.0 as T));
+shapecheck!(
+    cumsum,
+    (-2.0, 2.0),
+    |xs| xs[0].cumsum(1).square(),
+    shapes & [&[2, 3]]
+);
+fullcheck!(max_all, 1, (-2.0, 2.0), |xs| xs[0].max() * xs[0].sum());
+shapecheck!(
+    min_all,
+    (-2.0, 2.0),
+    |xs| xs[0].min().square(),
+    shapes & [&[2, 2]]
+);
+
+shapecheck!(
+    unsqueeze,
+    (-2.0, 2.0),
+    |xs| xs[0].unsqueeze(1).square(),
+    shapes & [&[2, 3]]
+);
+shapecheck!(
+    squeeze,
+    (-2.0, 2.0),
+    |xs| xs[0].squeeze(1).square(),
+    shapes & [&[2, 1, 3]]
+);
+shapecheck!(
+    flatten,
+    (-2.0, 2.0),
+    |xs| xs[0].flatten().cumsum(0),
+    shapes & [&[2, 3]]
+);
+shapecheck!(
+    expand,
+    (-2.0, 2.0),
+    |xs| xs[0].expand(&[2, 3]).square(),
+    shapes & [&[3]]
+);
+shapecheck!(
+    repeat,
+    (-2.0, 2.0),
+    |xs| xs[0].repeat(&[2, 1, 2]).cumsum(2),
+    shapes & [&[2, 3]]
+);
+shapecheck!(
+    flip,
+    (-2.0, 2.0),
+    |xs| xs[0].flip(1).cumsum(1),
+    shapes & [&[2, 3]]
+);
+shapecheck!(
+    pad,
+    (-2.0, 2.0),
+    |xs| xs[0].pad(&[(1, 0), (2, 1)], 0.5 as T).cumsum(1).square(),
+    shapes & [&[2, 3]]
+);
+shapecheck!(
+    tril,
+    (-2.0, 2.0),
+    |xs| xs[0].tril(0).cumsum(0).square(),
+    shapes & [&[3, 3]]
+);
+shapecheck!(
+    triu,
+    (-2.0, 2.0),
+    |xs| xs[0].triu(-1).cumsum(1).square(),
+    shapes & [&[2, 3, 3]]
+);
+
+#[test]
+fn reductions_match_pytorch() {
+    let g: Graph = Graph::new();
+    let x = g.var(array![[1.0, 2.0, 3.0], [4.0, 5.0, 7.0]]);
+    // torch.var(x, dim=1) (correction 1), torch.std(x, dim=0, correction=0)
+    let v = x.var_axes(&[1], false, 1).data();
+    assert!((v[0] - 1.0).abs() < 1e-15 && (v[1] - 7.0 / 3.0).abs() < 1e-15);
+    assert_eq!(
+        x.std_axes(&[0], false, 0).data(),
+        array![1.5, 1.5, 2.0].into_dyn()
+    );
+    assert_eq!(x.prod_axes(&[0, 1], false).item(), 840.0);
+    assert_eq!(
+        x.cumsum(0).data(),
+        array![[1.0, 2.0, 3.0], [5.0, 7.0, 10.0]].into_dyn()
+    );
+    assert_eq!(x.argmax(0), array![1, 1, 1].into_dyn());
+    assert_eq!(x.argmin(1), array![0, 0].into_dyn());
+    assert_eq!((x.max().item(), x.min().item()), (7.0, 1.0));
+    // logsumexp is stable at 1e3 and at -inf
+    let big = g.var(array![1000.0, 1000.0, f64::NEG_INFINITY]);
+    assert!((big.logsumexp(&[0], false).item() - (1000.0 + 2f64.ln())).abs() < 1e-12);
+    let ninf = g.var(array![f64::NEG_INFINITY, f64::NEG_INFINITY]);
+    assert_eq!(ninf.logsumexp(&[0], false).item(), f64::NEG_INFINITY);
+    // argmax: NaN is the maximum (first NaN), ties go to the first
+    assert_eq!(g.var(array![1.0, f64::NAN, 3.0, f64::NAN]).argmax(0)[[]], 1);
+    assert_eq!(g.var(array![3.0, 1.0, 3.0]).argmax(0)[[]], 0);
+}
+
+#[test]
+fn zeros_and_ties_follow_pytorch() {
+    let g: Graph = Graph::new();
+    // prod with zeros: the product of the others
+    let x = g.var(array![0.0, 0.0, 3.0]);
+    x.prod_axes(&[0], false).backward();
+    assert_eq!(x.grad().unwrap(), array![0.0, 0.0, 0.0].into_dyn());
+    let y = g.var(array![0.0, 2.0, 3.0]);
+    y.prod_axes(&[0], false).backward();
+    assert_eq!(y.grad().unwrap(), array![6.0, 0.0, 0.0].into_dyn());
+    // the norm at 0 has gradient 0, at every order
+    let z = g.var(array![0.0, 0.0]);
+    let gz = tapegrad::grad(&[z.norm()], &[z], true)[0];
+    assert_eq!(gz.data(), array![0.0, 0.0].into_dyn());
+    // max over all: ties share evenly
+    let t = g.var(array![[2.0, 1.0], [2.0, 2.0]]);
+    t.max().backward();
+    assert_eq!(
+        t.grad().unwrap(),
+        array![[1.0, 0.0], [1.0, 1.0]].into_dyn() / 3.0
+    );
+}
+
+#[test]
+fn shape_ops_match_pytorch() {
+    let g: Graph = Graph::new();
+    let x = g.var(array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+    assert_eq!(x.unsqueeze(0).shape(), vec![1, 2, 3]);
+    assert_eq!(x.unsqueeze(2).shape(), vec![2, 3, 1]);
+    assert_eq!(g.scalar(1.0).flatten().shape(), vec![1]);
+    // torch.tensor([[1, 2, 3], [4, 5, 6]]).repeat(1, 2)
+    let r = x.repeat(&[1, 2]).data();
+    assert_eq!(
+        r,
+        array![
+            [1.0, 2.0, 3.0, 1.0, 2.0, 3.0],
+            [4.0, 5.0, 6.0, 4.0, 5.0, 6.0]
+        ]
+        .into_dyn()
+    );
+    assert_eq!(x.repeat(&[2, 1]).data().shape(), &[4, 3]);
+    assert_eq!(
+        x.flip(0).data(),
+        array![[4.0, 5.0, 6.0], [1.0, 2.0, 3.0]].into_dyn()
+    );
+    let p = x.pad(&[(1, 0), (0, 1)], -1.0).data();
+    let want = array![
+        [-1.0, -1.0, -1.0, -1.0],
+        [1.0, 2.0, 3.0, -1.0],
+        [4.0, 5.0, 6.0, -1.0]
+    ];
+    assert_eq!(p, want.into_dyn());
+    assert_eq!(
+        x.tril(-1).data(),
+        array![[0.0, 0.0, 0.0], [4.0, 0.0, 0.0]].into_dyn()
+    );
+    assert_eq!(
+        x.triu(1).data(),
+        array![[0.0, 2.0, 3.0], [0.0, 0.0, 6.0]].into_dyn()
+    );
+    // tril keeps no NaN from the dropped part
+    let n = g.var(array![[1.0, f64::NAN], [2.0, 3.0]]).tril(0).data();
+    assert_eq!(n, array![[1.0, 0.0], [2.0, 3.0]].into_dyn());
+}
+
+#[test]
+fn bad_arguments_are_errors() {
+    let g: Graph = Graph::new();
+    let x = g.var(array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+    let e = x.try_squeeze(1).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "squeeze: axis 1 of shape [2, 3] has length 3, not 1"
+    );
+    assert!(matches!(x.try_unsqueeze(3), Err(Error::InvalidAxes { .. })));
+    let e = x.try_pad(&[(1, 1)], 0.0).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "pad: 1 (before, after) pairs for a 2-d variable"
+    );
+    assert!(x.try_repeat(&[2]).is_err());
+    assert!(g.var(array![1.0]).try_tril(0).is_err());
+    assert!(matches!(
+        x.try_mean_axes(&[0, 0], false),
+        Err(Error::InvalidAxes {
+            op: "mean_axes",
+            ..
+        })
+    ));
+    assert!(matches!(
+        x.try_logsumexp(&[2], false),
+        Err(Error::InvalidAxes { .. })
+    ));
+    assert!(matches!(x.try_cumsum(2), Err(Error::InvalidAxes { .. })));
+    assert!(matches!(x.try_argmax(2), Err(Error::InvalidAxes { .. })));
+    assert!(g.var(ArrayD::<f64>::zeros(vec![0])).try_max().is_err());
+    assert!(
+        g.var(ArrayD::<f64>::zeros(vec![2, 0]))
+            .try_argmax(1)
+            .is_err()
+    );
+    assert!(x.try_norm_p(0.0).is_err());
+}
