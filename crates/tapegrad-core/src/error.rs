@@ -18,7 +18,7 @@
 #[non_exhaustive]
 pub enum Error {
     /// Two operands of `op` have shapes that do not fit together.
-    #[error("{op}: shape mismatch between {lhs:?} and {rhs:?}")]
+    #[error("{}", mismatch_message(op, lhs, rhs))]
     ShapeMismatch {
         /// The operation, as spelled by its method (`add`, `mul`, ...).
         op: &'static str,
@@ -108,6 +108,25 @@ pub enum Error {
         /// The op's index on the tape (for a forward anomaly: where it would have been recorded).
         position: usize,
     },
+}
+
+/// `op: shape mismatch between [..] and [..]`; for `matmul`, with the inner sizes that differ.
+fn mismatch_message(op: &str, lhs: &[usize], rhs: &[usize]) -> String {
+    let base = format!("{op}: shape mismatch between {lhs:?} and {rhs:?}");
+    // a vector is a row on the left and a column on the right
+    let inner = match (lhs.len(), rhs.len()) {
+        (0, _) | (_, 0) => None,
+        (1, 1) => Some((lhs[0], rhs[0])),
+        (m, 1) => Some((lhs[m - 1], rhs[0])),
+        (1, n) => Some((lhs[0], rhs[n - 2])),
+        (m, n) => Some((lhs[m - 1], rhs[n - 2])),
+    };
+    match inner {
+        Some((k, k2)) if op == "matmul" && k != k2 => {
+            format!("{base}: the inner sizes {k} and {k2} differ")
+        }
+        _ => base,
+    }
 }
 
 /// Shorthand for `std::result::Result<T, tapegrad_core::Error>`.

@@ -78,6 +78,7 @@ pub use function::Function;
 pub use graph::{Graph, NoGrad};
 pub use ndarray;
 pub use ops::arith::Operand;
+pub use ops::einsum::{einsum, try_einsum};
 pub use ops::join::{concat, stack, try_concat, try_stack};
 pub use ops::select::{try_where_, where_};
 pub use var::Var;

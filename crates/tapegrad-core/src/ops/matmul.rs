@@ -1,14 +1,18 @@
-//! The 2-D matrix product (DeZero step 41): `matmul`, with ndarray's product (its GEMM).
+//! The matrix product (DeZero step 41), with ndarray's GEMM: the 2-D product as a built-in op,
+//! the batched one as a [`Function`], and `matmul` with PyTorch's rules (vectors, stacks of
+//! matrices, broadcast batch axes) composed from the two.
 //!
 //! | op | y | gradients |
 //! |---|---|---|
 //! | matmul | x0 x1 (2-D) | (gy x1^T, x0^T gy), transposes read in place |
+//! | batched | x0[i] x1[i] (3-D) | the same, batch by batch |
 
-use ndarray::{ArrayD, ArrayView2, ArrayViewD, Ix2};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array3, ArrayD, ArrayView2, ArrayViewD, Ix2, Ix3};
 
-use super::{Grads, Op, Value, bad_shape, grads};
+use super::{Grads, Op, Value, bad_shape, broadcast_shape, grads};
 use crate::error::{Result, or_panic};
-use crate::{Float, Var};
+use crate::{Float, Function, Var};
 
 pub(crate) fn check(a: &[usize], b: &[usize], ta: bool, tb: bool) -> Result<()> {
     // the length of the summed axis: a's columns and b's rows, swapped by a transpose flag
@@ -63,11 +67,133 @@ pub(crate) fn rule<F: Float, T: Value<F>>(
     grads![ga, gb]
 }
 
+/// `a b` for 3-D operands `(batch, n, k)` and `(batch, k, m)`, either read transposed in its
+/// last two axes when its flag is set: the batched product, one GEMM per batch.
+struct Batched {
+    ta: bool,
+    tb: bool,
+}
+
+impl<F: Float> Function<F> for Batched {
+    fn name(&self) -> &'static str {
+        "matmul"
+    }
+
+    fn forward(&self, xs: &[ArrayViewD<'_, F>]) -> Result<Vec<ArrayD<F>>, String> {
+        let (Ok(a), Ok(b)) = (
+            xs[0].view().into_dimensionality::<Ix3>(),
+            xs[1].view().into_dimensionality::<Ix3>(),
+        ) else {
+            return Err("batched operands must be 3-D".into());
+        };
+        let (sa, sb) = (a.shape(), b.shape());
+        let n = if self.ta { sa[2] } else { sa[1] };
+        let m = if self.tb { sb[1] } else { sb[2] };
+        let mut y = Array3::zeros((sa[0], n, m));
+        for ((ai, bi), mut yi) in a.outer_iter().zip(b.outer_iter()).zip(y.outer_iter_mut()) {
+            general_mat_mul(
+                F::one(),
+                &flip(ai, self.ta),
+                &flip(bi, self.tb),
+                F::zero(),
+                &mut yi,
+            );
+        }
+        Ok(vec![y.into_dyn()])
+    }
+
+    // the 2-D rule, batch by batch (see `rule`)
+    fn backward<'g>(
+        &self,
+        xs: &[Var<'g, F>],
+        _: &[Var<'g, F>],
+        gys: &[Var<'g, F>],
+    ) -> Result<Vec<Option<Var<'g, F>>>> {
+        let (a, b, gy, ta, tb) = (xs[0], xs[1], gys[0], self.ta, self.tb);
+        let mm = |ta, tb, x: Var<'g, F>, y: Var<'g, F>| -> Result<Var<'g, F>> {
+            Ok(x.graph.try_apply(Batched { ta, tb }, &[x, y])?[0])
+        };
+        let ga = if ta {
+            mm(tb, true, b, gy)?
+        } else {
+            mm(false, !tb, gy, b)?
+        };
+        let gb = if tb {
+            mm(true, ta, gy, a)?
+        } else {
+            mm(!ta, false, a, gy)?
+        };
+        Ok(vec![Some(ga), Some(gb)])
+    }
+}
+
+/// The batched product of `(batch, n, k)` and `(batch, k, m)` variables.
+pub(crate) fn batched<'g, F: Float>(a: Var<'g, F>, b: Var<'g, F>) -> Result<Var<'g, F>> {
+    let f = Batched {
+        ta: false,
+        tb: false,
+    };
+    Ok(a.graph.try_apply(f, &[a, b])?[0])
+}
+
+/// `m`, or its transpose (a view) when `t`.
+fn flip<F>(m: ArrayView2<'_, F>, t: bool) -> ArrayView2<'_, F> {
+    if t { m.reversed_axes() } else { m }
+}
+
+/// `a b` with PyTorch's rules (see [`Var::matmul`]).
+fn matmul<'g, F: Float>(a: Var<'g, F>, b: Var<'g, F>) -> Result<Var<'g, F>> {
+    a.graph.check(b, "matmul")?;
+    let (sa, sb) = (a.try_shape()?, b.try_shape()?);
+    let mismatch = || bad_shape("matmul", &sa, &sb);
+    match (sa.len(), sb.len()) {
+        (0, _) | (_, 0) => Err(mismatch()),
+        (1, 1) if sa == sb => a.try_mul(b)?.try_sum(),
+        (1, 1) => Err(mismatch()),
+        (2, 2) => a.graph.apply1(Op::MatMul(false, false), &[a, b]),
+        // a vector on the left is a one-row matrix, on the right a one-column matrix, and the
+        // added axis goes again
+        (1, nb) => {
+            let y = matmul(a.try_unsqueeze(0)?, b).map_err(|_| mismatch())?;
+            y.try_squeeze(nb - 2)
+        }
+        (na, 1) => {
+            let y = matmul(a, b.try_unsqueeze(1)?).map_err(|_| mismatch())?;
+            y.try_squeeze(na - 1)
+        }
+        (na, nb) => {
+            let (n, k, k2, m) = (sa[na - 2], sa[na - 1], sb[nb - 2], sb[nb - 1]);
+            let batch = broadcast_shape(&sa[..na - 2], &sb[..nb - 2]).ok_or_else(mismatch)?;
+            if k != k2 {
+                return Err(mismatch());
+            }
+            let count: usize = batch.iter().product();
+            let with = |tail: &[usize]| [&batch[..], tail].concat();
+            if nb == 2 {
+                // one matrix on the right: a single product of the stacked rows
+                let rows = a.try_reshape(&[count * n, k])?;
+                let y = a.graph.apply1(Op::MatMul(false, false), &[rows, b])?;
+                return y.try_reshape(&with(&[n, m]));
+            }
+            let a3 = a
+                .try_broadcast_to(&with(&[n, k]))?
+                .try_reshape(&[count, n, k])?;
+            let b3 = b
+                .try_broadcast_to(&with(&[k, m]))?
+                .try_reshape(&[count, k, m])?;
+            batched(a3, b3)?.try_reshape(&with(&[n, m]))
+        }
+    }
+}
+
 impl<'g, F: Float> Var<'g, F> {
-    /// Matrix product of two 2-D variables.
+    /// Matrix product with PyTorch's rules (`torch.matmul`): two 2-D operands multiply as
+    /// matrices; two vectors give their dot product (0-d); a vector on the left acts as a row
+    /// and on the right as a column, and that axis is removed from the result; operands of more
+    /// axes are stacks of matrices in their last two axes, whose leading (batch) axes broadcast.
     ///
     /// ```
-    /// use ndarray::array;
+    /// use ndarray::{array, Array3};
     /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
     /// let x = g.var(array![[1.0, 2.0]]);
     /// let w = g.var(array![[3.0], [4.0]]);
@@ -75,6 +201,9 @@ impl<'g, F: Float> Var<'g, F> {
     /// y.backward();
     /// assert_eq!(y.data(), array![[11.0]].into_dyn());
     /// assert_eq!(w.grad().unwrap(), array![[1.0], [2.0]].into_dyn());
+    /// let batch = g.var(Array3::<f64>::ones((5, 4, 2))); // (b, n, k) x (k, m)
+    /// assert_eq!(batch.matmul(w).shape(), vec![5, 4, 1]);
+    /// assert_eq!(g.var(array![1.0, 2.0]).matmul(w).shape(), vec![1]);
     /// ```
     ///
     /// # Panics
@@ -87,10 +216,12 @@ impl<'g, F: Float> Var<'g, F> {
     /// Fallible [`Var::matmul`].
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) (op `matmul`) unless both are 2-D with matching inner sizes;
-    /// [`Error::GraphMismatch`](crate::Error::GraphMismatch), [`Error::StaleVar`](crate::Error::StaleVar).
+    /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) (op `matmul`, its message naming
+    /// the inner sizes) for a 0-d operand, inner sizes that differ or batch axes that do not
+    /// broadcast; [`Error::GraphMismatch`](crate::Error::GraphMismatch),
+    /// [`Error::StaleVar`](crate::Error::StaleVar).
     pub fn try_matmul(self, w: Var<'g, F>) -> Result<Var<'g, F>> {
-        self.graph.apply1(Op::MatMul(false, false), &[self, w])
+        matmul(self, w)
     }
 }
 

@@ -112,6 +112,7 @@ macro_rules! var_methods {
 }
 
 pub(crate) mod arith;
+pub(crate) mod einsum;
 pub(crate) mod gather;
 pub(crate) mod index;
 pub(crate) mod join;

@@ -155,7 +155,7 @@ impl<F: Float> Function<F> for Norm<F> {
             return Ok(vec![Some(x.try_mul(F::zero())?)]);
         }
         let gx = if p == F::from_f64(2.0) {
-            x.try_mul(gys[0].try_div(y)?)?
+            x.try_div(y)?.try_mul(gys[0])?
         } else {
             let scale = gys[0].try_div(y.try_powf(p - F::one())?)?;
             x.try_sign()?

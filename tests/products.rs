@@ -1,0 +1,199 @@
+//! matmul with PyTorch's rules (vectors, batches, broadcast batch axes), dot, outer and einsum:
+//! values against plain loops, gradients at first and second order, errors.
+
+mod common;
+
+use tapegrad::ndarray::{ArrayD, Dimension, IxDyn, array};
+use tapegrad::prelude::*;
+
+shapecheck!(
+    matmul_2d,
+    (-1.0, 1.0),
+    |xs| xs[0].matmul(xs[1]),
+    shapes & [&[2, 3], &[3, 4]]
+);
+shapecheck!(
+    matmul_vec_mat,
+    (-1.0, 1.0),
+    |xs| xs[0].matmul(xs[1]),
+    shapes & [&[3], &[3, 2]]
+);
+shapecheck!(
+    matmul_mat_vec,
+    (-1.0, 1.0),
+    |xs| xs[0].matmul(xs[1]),
+    shapes & [&[2, 3], &[3]]
+);
+shapecheck!(
+    matmul_vec_vec,
+    (-1.0, 1.0),
+    |xs| xs[0].matmul(xs[1]),
+    shapes & [&[3], &[3]]
+);
+shapecheck!(
+    matmul_batch_mat,
+    (-1.0, 1.0),
+    |xs| xs[0].matmul(xs[1]),
+    shapes & [&[2, 2, 3], &[3, 2]]
+);
+shapecheck!(
+    matmul_batch_batch,
+    (-1.0, 1.0),
+    |xs| xs[0].matmul(xs[1]).square(),
+    shapes & [&[2, 2, 3], &[2, 3, 2]]
+);
+shapecheck!(
+    matmul_broadcast,
+    (-1.0, 1.0),
+    |xs| xs[0].matmul(xs[1]).square(),
+    shapes & [&[2, 1, 2, 3], &[3, 3, 2]]
+);
+shapecheck!(
+    matmul_vec_batch,
+    (-1.0, 1.0),
+    |xs| xs[0].matmul(xs[1]).square(),
+    shapes & [&[3], &[2, 3, 2]]
+);
+shapecheck!(
+    dot,
+    (-1.0, 1.0),
+    |xs| xs[0].dot(xs[1]).square(),
+    shapes & [&[4], &[4]]
+);
+shapecheck!(
+    outer,
+    (-1.0, 1.0),
+    |xs| xs[0].outer(xs[1]).square(),
+    shapes & [&[2], &[3]]
+);
+shapecheck!(
+    einsum_matmul,
+    (-1.0, 1.0),
+    |xs| tapegrad::einsum("ij,jk->ik", &[xs[0], xs[1]]).square(),
+    shapes & [&[2, 3], &[3, 2]]
+);
+shapecheck!(
+    einsum_batched,
+    (-1.0, 1.0),
+    |xs| tapegrad::einsum("bij,bjk->bik", &[xs[0], xs[1]]).square(),
+    shapes & [&[2, 2, 3], &[2, 3, 2]]
+);
+shapecheck!(
+    einsum_three,
+    (-1.0, 1.0),
+    |xs| tapegrad::einsum("ij,jk,k->i", &[xs[0], xs[1], xs[2]]).square(),
+    shapes & [&[2, 3], &[3, 2], &[2]]
+);
+
+/// `a @ b` by loops, for (.., n, k) x (.., k, m) with equal batch axes.
+fn naive(a: &ArrayD<f64>, b: &ArrayD<f64>) -> ArrayD<f64> {
+    let (sa, sb) = (a.shape(), b.shape());
+    let nd = sa.len();
+    let (n, k, m) = (sa[nd - 2], sa[nd - 1], sb[nd - 1]);
+    let mut shape = sa.to_vec();
+    shape[nd - 1] = m;
+    ArrayD::from_shape_fn(IxDyn(&shape), |idx| {
+        let mut s = 0.0;
+        for t in 0..k {
+            let mut ia = idx.slice().to_vec();
+            let mut ib = idx.slice().to_vec();
+            ia[nd - 1] = t;
+            ib[nd - 2] = t;
+            s += a[IxDyn(&ia)] * b[IxDyn(&ib)];
+        }
+        let _ = n;
+        s
+    })
+}
+
+#[test]
+fn matmul_follows_pytorch_shapes_and_values() {
+    let g: Graph = Graph::new();
+    let a = common::values::<f64>(&[2, 3, 4], 1, -1.0, 1.0);
+    let b = common::values::<f64>(&[2, 4, 5], 2, -1.0, 1.0);
+    let y = g.var(a.clone()).matmul(g.var(b.clone())).data();
+    let want = naive(&a, &b);
+    assert!(y.iter().zip(&want).all(|(p, q)| (p - q).abs() < 1e-12));
+    // (b, n, k) x (k, m): one matrix for every batch
+    let w = common::values::<f64>(&[4, 5], 3, -1.0, 1.0);
+    let y = g.var(a.clone()).matmul(g.var(w.clone())).data();
+    let wb = w.broadcast(IxDyn(&[2, 4, 5])).unwrap().to_owned();
+    assert!(
+        y.iter()
+            .zip(&naive(&a, &wb))
+            .all(|(p, q)| (p - q).abs() < 1e-12)
+    );
+    // shapes as torch.matmul gives them
+    let v = |s: &[usize]| g.var(ArrayD::<f64>::ones(s.to_vec()));
+    assert_eq!(v(&[3]).matmul(v(&[3])).shape(), Vec::<usize>::new());
+    assert_eq!(v(&[3]).matmul(v(&[3, 2])).shape(), vec![2]);
+    assert_eq!(v(&[2, 3]).matmul(v(&[3])).shape(), vec![2]);
+    assert_eq!(v(&[4, 2, 3]).matmul(v(&[3])).shape(), vec![4, 2]);
+    assert_eq!(v(&[3]).matmul(v(&[4, 3, 2])).shape(), vec![4, 2]);
+    assert_eq!(
+        v(&[5, 1, 2, 3]).matmul(v(&[4, 3, 6])).shape(),
+        vec![5, 4, 2, 6]
+    );
+}
+
+#[test]
+fn einsum_patterns_match_their_ops() {
+    let g: Graph = Graph::new();
+    let a = g.var(array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+    let b = g.var(array![[1.0, 0.5], [2.0, -1.0], [0.0, 3.0]]);
+    let u = g.var(array![1.0, 2.0, 3.0]);
+    let e = |s: &str, xs: &[Var]| tapegrad::einsum(s, xs).data();
+    assert_eq!(e("ij,jk->ik", &[a, b]), a.matmul(b).data());
+    assert_eq!(e("ij,jk", &[a, b]), a.matmul(b).data()); // implicit output
+    assert_eq!(e("ij->ji", &[a]), a.transpose().data());
+    assert_eq!(e("ij->", &[a]), a.sum().data());
+    assert_eq!(e("ij->j", &[a]), a.sum_axes(&[0], false).data());
+    assert_eq!(
+        e("i,i->", &[u, u]),
+        array![14.0].into_shape_with_order(vec![]).unwrap()
+    );
+    assert_eq!(e("i,j->ij", &[u, u]), u.outer(u).data());
+    assert_eq!(e("ij,j->i", &[a, u]), a.matmul(u).data());
+    let x = g.var(common::values::<f64>(&[2, 2, 3], 5, -1.0, 1.0));
+    let y = g.var(common::values::<f64>(&[2, 3, 2], 6, -1.0, 1.0));
+    assert_eq!(e("bij,bjk->bik", &[x, y]), x.matmul(y).data());
+    let t = e("bij,bjk->bki", &[x, y]);
+    assert_eq!(t, x.matmul(y).permute(&[0, 2, 1]).data());
+}
+
+#[test]
+fn bad_operands_are_errors() {
+    let g: Graph = Graph::new();
+    let a = g.var(ArrayD::<f64>::ones(vec![2, 3]));
+    let b = g.var(ArrayD::<f64>::ones(vec![4, 5]));
+    let e = a.try_matmul(b).unwrap_err();
+    let msg = "matmul: shape mismatch between [2, 3] and [4, 5]: the inner sizes 3 and 4 differ";
+    assert_eq!(e.to_string(), msg);
+    assert!(matches!(e, Error::ShapeMismatch { op: "matmul", .. }));
+    let c = g.var(ArrayD::<f64>::ones(vec![2, 3, 4]));
+    let d = g.var(ArrayD::<f64>::ones(vec![3, 4, 5]));
+    assert!(c.try_matmul(d).is_err()); // batch axes 2 and 3 do not broadcast
+    assert!(g.scalar(1.0).try_matmul(a).is_err());
+    let v = g.var(ArrayD::<f64>::ones(vec![4]));
+    assert!(
+        a.try_matmul(v)
+            .unwrap_err()
+            .to_string()
+            .contains("inner sizes 3 and 4")
+    );
+    let ein = |s: &str, xs: &[Var]| tapegrad::try_einsum(s, xs).unwrap_err().to_string();
+    assert_eq!(
+        ein("ij,jk->ik", &[a]),
+        "einsum: 2 subscripts for 1 operands"
+    );
+    assert_eq!(
+        ein("ijk->i", &[a]),
+        "einsum: operand 0 has shape [2, 3], but subscripts 'ijk'"
+    );
+    assert_eq!(ein("ij,jk->ik", &[a, b]), "einsum: 'j' has sizes 3 and 4");
+    assert!(ein("ij->iz", &[a]).contains("'z'"));
+    assert!(ein("ii->i", &[a]).contains("diagonals"));
+    assert!(ein("...j->j", &[a]).contains("'.'"));
+    assert!(a.try_dot(a).is_err());
+    assert!(a.try_outer(v).is_err());
+}
