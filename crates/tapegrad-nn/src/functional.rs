@@ -1,6 +1,13 @@
 //! Stateless neural-network functions (DeZero steps 42-47, 54): `linear`, `mean_squared_error`,
-//! `softmax_cross_entropy`, `accuracy`, `dropout`. Each is composed from core ops, so its gradient, at every
+//! `softmax_cross_entropy`, `accuracy`, `dropout`; and PyTorch's `cross_entropy`, `nll_loss`,
+//! `binary_cross_entropy_with_logits`, `huber_loss`, `l1_loss`, `layer_norm`, `normalize`. Each is composed from core ops, so its gradient, at every
 //! order, comes from theirs; each has a `try_` twin.
+
+pub use crate::losses::{
+    Target, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss, layer_norm,
+    nll_loss, normalize, try_binary_cross_entropy_with_logits, try_cross_entropy, try_huber_loss,
+    try_l1_loss, try_layer_norm, try_nll_loss, try_normalize,
+};
 
 use ndarray::{ArrayD, Axis, IxDyn};
 use tapegrad_core::{Error, Float, Result, Var, or_panic};
@@ -77,7 +84,7 @@ pub fn try_mean_squared_error<'g, F: Float>(a: Var<'g, F>, b: Var<'g, F>) -> Res
 }
 
 /// Checks `labels` against 2-D `logits` of shape `[n, classes]`; returns `(n, classes)`.
-fn check_labels<F: Float>(
+pub(crate) fn check_labels<F: Float>(
     op: &'static str,
     logits: Var<'_, F>,
     labels: &[usize],

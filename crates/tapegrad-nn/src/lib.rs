@@ -13,6 +13,7 @@ pub mod datasets;
 pub mod functional;
 pub mod io;
 pub mod layers;
+mod losses;
 pub mod optim;
 
 /// `use tapegrad_nn::prelude::*;` (or `tapegrad::nn::prelude::*`) brings the traits whose methods

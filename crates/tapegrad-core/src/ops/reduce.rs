@@ -119,9 +119,10 @@ impl<F: Float> Function<F> for Prod {
     }
 }
 
-/// `(sum |x|^p)^(1/p)` over all elements.
+/// `(sum |x|^p)^(1/p)` over `axes`, kept as length-1 axes.
 struct Norm<F> {
     p: F,
+    axes: Vec<usize>,
 }
 
 impl<F: Float> Function<F> for Norm<F> {
@@ -132,18 +133,23 @@ impl<F: Float> Function<F> for Norm<F> {
     fn forward(&self, xs: &[ArrayViewD<'_, F>]) -> Result<Vec<ArrayD<F>>, String> {
         let p = self.p;
         let y = if p == F::from_f64(2.0) {
-            xs[0].iter().map(|&v| v * v).sum::<F>().sqrt()
+            fold_axes(
+                xs[0].mapv(|v| v * v).view(),
+                &self.axes,
+                F::zero(),
+                |a, b| a + b,
+            )
+            .mapv(F::sqrt)
         } else {
-            xs[0]
-                .iter()
-                .map(|&v| v.abs().powf(p))
-                .sum::<F>()
-                .powf(p.recip())
+            let powers = xs[0].mapv(|v| v.abs().powf(p));
+            fold_axes(powers.view(), &self.axes, F::zero(), |a, b| a + b)
+                .mapv(|s| s.powf(p.recip()))
         };
-        Ok(vec![ndarray::arr0(y).into_dyn()])
+        Ok(vec![y])
     }
 
-    // d y / dx = sign(x) |x|^(p-1) / y^(p-1) (x / y for p = 2); 0 where y = 0, as PyTorch
+    // d y / dx = sign(x) |x|^(p-1) / y^(p-1) (x / y for p = 2); 0 where y = 0, as PyTorch (there
+    // every x is 0, so y is replaced by 1 in the division)
     fn backward<'g>(
         &self,
         xs: &[Var<'g, F>],
@@ -151,9 +157,9 @@ impl<F: Float> Function<F> for Norm<F> {
         gys: &[Var<'g, F>],
     ) -> Result<Vec<Option<Var<'g, F>>>> {
         let (x, y, p) = (xs[0], ys[0], self.p);
-        if y.try_item()? == F::zero() {
-            return Ok(vec![Some(x.try_mul(F::zero())?)]);
-        }
+        let zeros =
+            y.try_with_data(|a| a.mapv(|v| if v == F::zero() { F::one() } else { F::zero() }))?;
+        let y = y.try_add(zeros)?;
         let gx = if p == F::from_f64(2.0) {
             x.try_div(y)?.try_mul(gys[0])?
         } else {
@@ -370,10 +376,29 @@ var_methods! {
     /// assert_eq!(g.var(array![3.0, -4.0]).norm_p(1.0).item(), 7.0);
     /// ```
     fn norm_p / try_norm_p(self, p: F) {
+        let axes: Vec<usize> = (0..self.try_shape()?.len()).collect();
+        self.try_norm_axes(p, &axes, false)
+    }
+
+    /// The p-norm over `axes`, kept as length-1 axes when `keepdims` (`torch.norm(p, dim)`),
+    /// for a finite `p > 0`; the gradient is 0 where the norm is 0, as PyTorch's.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![[3.0, 4.0], [0.0, 0.0]]);
+    /// let y = x.norm_axes(2.0, &[1], false);
+    /// y.sum().backward();
+    /// assert_eq!(y.data(), array![5.0, 0.0].into_dyn());
+    /// assert_eq!(x.grad().unwrap(), array![[0.6, 0.8], [0.0, 0.0]].into_dyn());
+    /// ```
+    fn norm_axes / try_norm_axes(self, p: F, axes: &[usize], keepdims: bool) {
         if !(p > F::zero() && p.is_finite()) {
             return Err(Error::InvalidArgument { op: "norm", reason: format!("p = {p} is not a finite number > 0") });
         }
-        Ok(self.graph.try_apply(Norm { p }, &[self])?[0])
+        let r = reduction("norm", &self.try_shape()?, axes)?;
+        let y = self.graph.try_apply(Norm { p, axes: axes.to_vec() }, &[self])?[0];
+        finish(y, &r, keepdims)
     }
 
     /// The running sum along `axis` (`torch.cumsum`).
