@@ -214,7 +214,7 @@ pub fn huber_loss<'g, F: Float>(a: Var<'g, F>, b: Var<'g, F>, delta: F) -> Var<'
 /// [`Error::ShapeMismatch`] for shapes that differ; [`Error::InvalidArgument`] for a `delta`
 /// that is not `> 0`; [`Error::GraphMismatch`], [`Error::StaleVar`].
 pub fn try_huber_loss<'g, F: Float>(a: Var<'g, F>, b: Var<'g, F>, delta: F) -> Result<Var<'g, F>> {
-    if !(delta > F::zero()) {
+    if delta.is_nan() || delta <= F::zero() {
         let reason = format!("delta = {delta} is not > 0");
         return Err(Error::InvalidArgument {
             op: "huber_loss",
