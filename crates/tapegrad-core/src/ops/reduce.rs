@@ -300,7 +300,8 @@ var_methods! {
         dev.try_div(F::from_f64(r.count as f64 - correction as f64))
     }
 
-    /// Standard deviation over `axes`: the square root of [`Var::var_axes`] (`torch.std`).
+    /// Standard deviation over `axes`: the square root of [`Var::var_axes`] (`torch.std`); its
+    /// gradient is 0 where it is 0, as PyTorch's.
     ///
     /// ```
     /// use ndarray::array;
@@ -309,7 +310,12 @@ var_methods! {
     /// assert_eq!(x.std_axes(&[1], false, 0).data(), array![1.0, 0.0].into_dyn());
     /// ```
     fn std_axes / try_std_axes(self, axes: &[usize], keepdims: bool, correction: usize) {
-        self.try_var_axes(axes, keepdims, correction)?.try_sqrt()
+        // |x - mean| / sqrt(n - c), a norm: its gradient is 0 where the deviation is, as
+        // PyTorch's (sqrt of the variance would give 0 * inf there)
+        let r = reduction("std_axes", &self.try_shape()?, axes)?;
+        let dev = self.try_sub(self.try_mean_axes(axes, true)?)?;
+        let norm = dev.try_norm_axes(F::from_f64(2.0), axes, keepdims)?;
+        norm.try_div(F::from_f64(r.count as f64 - correction as f64).sqrt())
     }
 
     /// `ln sum e^x` over `axes`, computed without overflow (the maximum is taken out first:
