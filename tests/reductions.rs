@@ -257,3 +257,22 @@ fn bad_arguments_are_errors() {
     );
     assert!(x.try_norm_p(0.0).is_err());
 }
+
+#[test]
+fn std_is_exact_and_zero_where_the_variance_is() {
+    let g: Graph = Graph::new();
+    let x = g.var(array![[1.0, 4.0], [2.0, 2.0]]);
+    let s = x.std_axes(&[1], false, 0);
+    s.sum().backward();
+    assert_eq!(s.data(), array![1.5, 0.0].into_dyn());
+    assert_eq!(
+        x.grad().unwrap(),
+        array![[-0.5, 0.5], [0.0, 0.0]].into_dyn()
+    );
+    assert!(
+        g.var(array![1.0, f64::NAN])
+            .std_axes(&[0], false, 1)
+            .item()
+            .is_nan()
+    );
+}

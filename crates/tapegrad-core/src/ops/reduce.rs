@@ -310,12 +310,12 @@ var_methods! {
     /// assert_eq!(x.std_axes(&[1], false, 0).data(), array![1.0, 0.0].into_dyn());
     /// ```
     fn std_axes / try_std_axes(self, axes: &[usize], keepdims: bool, correction: usize) {
-        // |x - mean| / sqrt(n - c), a norm: its gradient is 0 where the deviation is, as
-        // PyTorch's (sqrt of the variance would give 0 * inf there)
-        let r = reduction("std_axes", &self.try_shape()?, axes)?;
-        let dev = self.try_sub(self.try_mean_axes(axes, true)?)?;
-        let norm = dev.try_norm_axes(F::from_f64(2.0), axes, keepdims)?;
-        norm.try_div(F::from_f64(r.count as f64 - correction as f64).sqrt())
+        // sqrt(var), but 0 with gradient 0 where var is 0, as PyTorch's (sqrt's derivative is
+        // infinite there): the root is taken of 1 instead, and not chosen
+        let var = self.try_var_axes(axes, keepdims, correction)?;
+        let positive = var.try_eq_elem(F::zero())?.mapv(|zero| !zero); // NaN stays NaN
+        let safe = super::select::try_where_(&positive, var, F::one())?;
+        super::select::try_where_(&positive, safe.try_sqrt()?, F::zero())
     }
 
     /// `ln sum e^x` over `axes`, computed without overflow (the maximum is taken out first:
