@@ -276,3 +276,65 @@ fn std_is_exact_and_zero_where_the_variance_is() {
             .is_nan()
     );
 }
+
+// 1-d and 3-d cases of the reductions
+shapecheck!(
+    logsumexp_1d,
+    (-2.0, 2.0),
+    |xs| xs[0].logsumexp(&[0], false),
+    shapes & [&[4]]
+);
+shapecheck!(
+    var_1d,
+    (-2.0, 2.0),
+    |xs| xs[0].var_axes(&[0], false, 1),
+    shapes & [&[4]]
+);
+shapecheck!(
+    std_3d,
+    (-2.0, 2.0),
+    |xs| xs[0].std_axes(&[0, 2], true, 1).square(),
+    shapes & [&[2, 2, 3]]
+);
+shapecheck!(
+    prod_1d,
+    (-2.0, 2.0),
+    |xs| xs[0].prod_axes(&[0], false),
+    shapes & [&[4]]
+);
+shapecheck!(
+    cumsum_1d,
+    (-2.0, 2.0),
+    |xs| xs[0].cumsum(0).square(),
+    shapes & [&[4]]
+);
+shapecheck!(
+    norm_axes_3d,
+    (0.5, 2.0),
+    |xs| xs[0].norm_axes(1.5 as T, &[1], false),
+    shapes & [&[2, 3, 2]]
+);
+shapecheck!(
+    mean_1d,
+    (-2.0, 2.0),
+    |xs| xs[0].mean_axes(&[0], true).square(),
+    shapes & [&[4]]
+);
+shapecheck!(
+    flip_1d,
+    (-2.0, 2.0),
+    |xs| xs[0].flip(0).cumsum(0).square(),
+    shapes & [&[4]]
+);
+shapecheck!(
+    pad_1d,
+    (-2.0, 2.0),
+    |xs| xs[0].pad(&[(2, 1)], 0.0 as T).cumsum(0).square(),
+    shapes & [&[3]]
+);
+shapecheck!(
+    repeat_1d,
+    (-2.0, 2.0),
+    |xs| xs[0].repeat(&[3]).cumsum(0).square(),
+    shapes & [&[2]]
+);

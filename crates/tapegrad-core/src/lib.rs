@@ -68,6 +68,7 @@ mod scalar_sweep;
 mod storage;
 mod sweep;
 mod tape;
+mod transforms;
 mod var;
 
 pub use arena::VarId;
@@ -81,6 +82,7 @@ pub use ops::arith::Operand;
 pub use ops::einsum::{einsum, try_einsum};
 pub use ops::join::{concat, stack, try_concat, try_stack};
 pub use ops::select::{try_where_, where_};
+pub use transforms::{Derivatives, JacobianMode, hessian, jacobian, jvp, vjp};
 pub use var::Var;
 
 /// The names almost every user needs: `use tapegrad_core::prelude::*;`.

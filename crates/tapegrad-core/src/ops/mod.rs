@@ -12,6 +12,14 @@
 //! - [`matmul`]: the 2-D matrix product;
 //! - [`join`]: `concat stack split chunk`, ops of several inputs or outputs, written on the same
 //!   [`Function`](crate::Function) mechanism as user-defined functions.
+//! - [`special`]: `erf softplus floor ceil round`, and activations composed (`gelu silu elu ..`);
+//! - [`pairwise`]: `maximum minimum pow atan2`, broadcasting;
+//! - [`select`], [`gather`]: comparisons, `where_ masked_fill`, `gather scatter_add index_select`;
+//! - [`reduce`]: `mean_axes var_axes std_axes logsumexp prod_axes norm cumsum max min argmax`;
+//! - [`layout`]: `unsqueeze squeeze flatten expand repeat flip pad tril triu`;
+//! - [`einsum`]: `einsum dot outer`.
+//!
+//! docs/ops.md lists every op with its PyTorch and DeZero names.
 //!
 //! A backward rule is written **once**, generically over [`Value`]: the sweep runs it on numbers
 //! (`T = F`), on arrays (`T = Val`, nothing recorded) or, with `create_graph`, on graph variables
