@@ -92,10 +92,10 @@ fn check_function(block: &str) {
         }
     }
     let h = hessian(|xs| vec![p.run(xs)[1]], &x).unwrap();
-    for i in 0..x.len() {
-        for j in 0..x.len() {
+    for (i, row) in h.iter().enumerate() {
+        for (j, block) in row.iter().enumerate() {
             let key = format!("hess x{i} x{j}");
-            assert_close(&key, &h[i][j], &want[&key], &title);
+            assert_close(&key, block, &want[&key], &title);
         }
     }
 }
