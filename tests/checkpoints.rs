@@ -200,3 +200,54 @@ proptest! {
         load_never_panics(&path, &header)?;
     }
 }
+
+#[test]
+fn models_save_and_load_by_name() {
+    use tapegrad::nn::io::{IoError, load_model, save_model};
+    use tapegrad::nn::layers::{Layer, Linear, Mlp};
+    let dir = std::env::temp_dir().join(format!("tapegrad_named_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("model.npz");
+    let g: Graph = Graph::new();
+    let model = Mlp::new(&g, &[4, 2], |h| h.tanh(), 0);
+    model.forward(g.var(tapegrad::ndarray::Array2::<f64>::ones((3, 5))));
+    save_model(&path, &model).unwrap();
+    // the names a state dict would have
+    let file = std::fs::File::open(&path).unwrap();
+    let mut names: Vec<String> = zip::ZipArchive::new(file)
+        .unwrap()
+        .file_names()
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["0.b.npy", "0.w.npy", "1.b.npy", "1.w.npy"]);
+    // a fresh model, weights not made yet, loads whole
+    let fresh = Mlp::new(&g, &[4, 2], |h| h.tanh(), 7);
+    load_model(&path, &fresh).unwrap();
+    for (a, b) in fresh.params().iter().zip(model.params()) {
+        assert_eq!(a.data(), b.data());
+    }
+    // a model with another layer: the missing parameter is named
+    let bigger = Mlp::new(&g, &[4, 2, 1], |h| h.tanh(), 0);
+    let e = load_model(&path, &bigger).unwrap_err();
+    assert!(
+        matches!(&e, IoError::Missing { name, .. } if name == "2.w"),
+        "{e}"
+    );
+    // a model with fewer layers: the unexpected array is named, and nothing changed
+    let smaller = Mlp::new(&g, &[4], |h| h.tanh(), 3);
+    let before: Vec<_> = smaller.params().iter().map(|p| p.data()).collect();
+    let e = load_model(&path, &smaller).unwrap_err();
+    assert!(
+        matches!(&e, IoError::Unexpected { name, .. } if name.starts_with("1.")),
+        "{e}"
+    );
+    assert!(e.to_string().contains("is not a parameter of the model"));
+    let after: Vec<_> = smaller.params().iter().map(|p| p.data()).collect();
+    assert_eq!(before, after);
+    // one layer's names
+    let lin = Linear::<f64>::new(&g, 3, 0);
+    let names: Vec<String> = lin.named_params().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["w", "b"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

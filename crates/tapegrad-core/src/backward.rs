@@ -185,7 +185,7 @@ pub fn grad<'g, F: Float>(
     or_panic(try_grad(outputs, inputs, create_graph))
 }
 
-/// Fallible [`grad`].
+/// Fallible [`grad`] (not [`Var::try_grad`], which reads a variable's stored gradient).
 ///
 /// # Errors
 /// [`Error::GraphMismatch`] if the variables are not all of one graph, [`Error::StaleVar`] for a

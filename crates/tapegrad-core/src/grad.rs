@@ -59,7 +59,18 @@ impl<'g, F: Float> Var<'g, F> {
         or_panic(self.try_grad())
     }
 
-    /// Fallible [`Var::grad`].
+    /// Fallible [`Var::grad`]: this variable's stored gradient, as every `try_` method is the
+    /// fallible form of its plain twin. Not to be confused with the free function
+    /// [`try_grad`](crate::try_grad), the fallible form of [`grad`](crate::grad)
+    /// (`torch.autograd.grad`), which computes gradients without storing them.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.scalar(3.0);
+    /// assert_eq!(x.try_grad().unwrap(), None); // no backward pass yet
+    /// g.clear();
+    /// assert!(x.try_grad().is_err()); // stale
+    /// ```
     ///
     /// # Errors
     /// [`Error::StaleVar`] after the graph was cleared.

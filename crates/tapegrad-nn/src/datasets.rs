@@ -33,8 +33,9 @@ pub fn spiral(seed: u64) -> (Array2<f64>, Vec<usize>) {
 
 use ndarray::{ArrayD, Axis, IxDyn};
 
-/// A labelled data set: `len` examples, each an input array and a class label.
-pub trait Dataset<F> {
+/// A labelled data set: `len` examples, each an input array and a label of type `L`: a class
+/// index (`usize`, the default), a regression target (`f64`), an array, anything `Clone`.
+pub trait Dataset<F, L = usize> {
     /// Number of examples.
     fn len(&self) -> usize;
     /// Whether there is no example.
@@ -42,16 +43,25 @@ pub trait Dataset<F> {
         self.len() == 0
     }
     /// Example `i`: its input and its label.
-    fn get(&self, i: usize) -> (ArrayD<F>, usize);
+    fn get(&self, i: usize) -> (ArrayD<F>, L);
 }
 
-/// Inputs as the rows of a matrix, with one label per row (what [`spiral`] returns).
-impl<F: Clone> Dataset<F> for (Array2<F>, Vec<usize>) {
+/// Inputs as the rows of a matrix, with one label per row (what [`spiral`] returns); labels of
+/// any type, so regression targets batch too:
+///
+/// ```
+/// use tapegrad_core::ndarray::array;
+/// use tapegrad_nn::datasets::DataLoader;
+/// let data = (array![[1.0], [2.0], [3.0]], vec![0.5, 1.5, 2.5]); // targets, not classes
+/// let (x, t) = DataLoader::new(&data, 2, false, 0).epoch().next().unwrap();
+/// assert_eq!((x.shape(), t), (&[2, 1][..], vec![0.5, 1.5]));
+/// ```
+impl<F: Clone, L: Clone> Dataset<F, L> for (Array2<F>, Vec<L>) {
     fn len(&self) -> usize {
         self.1.len()
     }
-    fn get(&self, i: usize) -> (ArrayD<F>, usize) {
-        (self.0.row(i).to_owned().into_dyn(), self.1[i])
+    fn get(&self, i: usize) -> (ArrayD<F>, L) {
+        (self.0.row(i).to_owned().into_dyn(), self.1[i].clone())
     }
 }
 
@@ -67,15 +77,15 @@ impl<F: Clone> Dataset<F> for (Array2<F>, Vec<usize>) {
 /// assert_eq!(batches[0].0.shape(), &[32, 2]);
 /// assert_eq!(batches[9].1.len(), 12);
 /// ```
-pub struct DataLoader<'d, F, D: Dataset<F>> {
+pub struct DataLoader<'d, F, D: Dataset<F, L>, L = usize> {
     data: &'d D,
     batch_size: usize,
     shuffle: bool,
     rng: StdRng,
-    _element: std::marker::PhantomData<F>,
+    _element: std::marker::PhantomData<(F, L)>,
 }
 
-impl<'d, F: Clone + num_traits::Zero, D: Dataset<F>> DataLoader<'d, F, D> {
+impl<'d, F: Clone + num_traits::Zero, D: Dataset<F, L>, L> DataLoader<'d, F, D, L> {
     /// Batches of `batch_size` (the last one may be smaller); `seed` drives the shuffling.
     ///
     /// ```
@@ -97,7 +107,7 @@ impl<'d, F: Clone + num_traits::Zero, D: Dataset<F>> DataLoader<'d, F, D> {
     }
 
     /// One pass over the data set, in a new order when shuffling.
-    pub fn epoch(&mut self) -> impl Iterator<Item = (ArrayD<F>, Vec<usize>)> + '_ {
+    pub fn epoch(&mut self) -> impl Iterator<Item = (ArrayD<F>, Vec<L>)> + '_ {
         let mut order: Vec<usize> = (0..self.data.len()).collect();
         if self.shuffle {
             order.shuffle(&mut self.rng);
@@ -108,7 +118,7 @@ impl<'d, F: Clone + num_traits::Zero, D: Dataset<F>> DataLoader<'d, F, D> {
             .map(<[usize]>::to_vec)
             .collect();
         batches.into_iter().map(move |idx| {
-            let examples: Vec<(ArrayD<F>, usize)> = idx.iter().map(|&i| data.get(i)).collect();
+            let examples: Vec<(ArrayD<F>, L)> = idx.iter().map(|&i| data.get(i)).collect();
             let mut shape = vec![examples.len()];
             shape.extend_from_slice(examples[0].0.shape());
             let mut x = ArrayD::zeros(IxDyn(&shape));

@@ -1,6 +1,7 @@
-//! Saving and loading parameters as `.npz` (numpy's zip of arrays): `np.load(path)["p0"]` reads
-//! them back in Python. Arrays are named `p0, p1, ...` in the order of the parameter list (a
-//! model's [`Layer::params`](crate::layers::Layer::params) order).
+//! Saving and loading parameters as `.npz` (numpy's zip of arrays). [`save_model`] and
+//! [`load_model`] name the arrays as a PyTorch `state_dict` does ([`Layer::named_params`]:
+//! `0.w`, `0.b`, ...) and load by name; [`save_npz`] and [`load_npz`] take a list of parameters
+//! and name them `p0, p1, ...` in its order. `np.load(path)["0.w"]` reads either in Python.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -11,6 +12,8 @@ use ndarray::ArrayD;
 use ndarray_npy::npy::header::Header;
 use ndarray_npy::{NpzWriter, ReadNpyExt, ReadableElement, WritableElement};
 use tapegrad_core::{Float, Var};
+
+use crate::layers::Layer;
 use zip::ZipArchive;
 
 /// Why saving or loading parameters failed.
@@ -42,6 +45,22 @@ pub enum IoError {
         expected: usize,
         /// Arrays in the file.
         found: usize,
+    },
+    /// A parameter's name is not among the file's arrays ([`load_model`]).
+    #[error("{path}: no array for the model's parameter {name}")]
+    Missing {
+        /// The file.
+        path: PathBuf,
+        /// The parameter's name.
+        name: String,
+    },
+    /// The file holds an array no parameter of the model is named after ([`load_model`]).
+    #[error("{path}: array {name} is not a parameter of the model")]
+    Unexpected {
+        /// The file.
+        path: PathBuf,
+        /// The array's name.
+        name: String,
     },
     /// An array's shape differs from its parameter's.
     #[error("{path}: array {name} has shape {found:?}, the parameter has shape {expected:?}")]
@@ -97,10 +116,21 @@ where
     F: Float + WritableElement,
 {
     let path = path.as_ref();
+    let named: Vec<(String, Var<'_, F>)> = (params.iter().enumerate())
+        .map(|(k, &p)| (format!("p{k}"), p))
+        .collect();
+    save_named(path, &named)
+}
+
+/// [`save_npz`] of named parameters.
+fn save_named<F>(path: &Path, params: &[(String, Var<'_, F>)]) -> Result<(), IoError>
+where
+    F: Float + WritableElement,
+{
     let arrays = params
         .iter()
-        .map(|p| p.try_data())
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|(n, p)| Ok((n.as_str(), p.try_data()?)))
+        .collect::<Result<Vec<_>, IoError>>()?;
     let temp = temporary_name(path);
     let written = write_arrays(&temp, &arrays).and_then(|()| {
         std::fs::rename(&temp, path).map_err(|e| file_error(path, e))?;
@@ -126,13 +156,12 @@ fn temporary_name(path: &Path) -> PathBuf {
 /// Writes `arrays` as an npz to `temp` and syncs it to disk.
 fn write_arrays<F: Float + WritableElement>(
     temp: &Path,
-    arrays: &[ArrayD<F>],
+    arrays: &[(&str, ArrayD<F>)],
 ) -> Result<(), IoError> {
     let file = File::create(temp).map_err(|e| file_error(temp, e))?;
     let mut npz = NpzWriter::new(file);
-    for (k, a) in arrays.iter().enumerate() {
-        npz.add_array(format!("p{k}"), a)
-            .map_err(|e| format_error(temp, e))?;
+    for (name, a) in arrays {
+        npz.add_array(*name, a).map_err(|e| format_error(temp, e))?;
     }
     let file = npz.finish().map_err(|e| format_error(temp, e))?;
     file.sync_all().map_err(|e| file_error(temp, e))
@@ -180,8 +209,7 @@ where
     F: Float + ReadableElement,
 {
     let path = path.as_ref();
-    let file = File::open(path).map_err(|e| file_error(path, e))?;
-    let mut zip = ZipArchive::new(BufReader::new(file)).map_err(|e| format_error(path, e))?;
+    let mut zip = open_npz(path)?;
     let found = zip.len();
     if found != params.len() {
         return Err(IoError::Count {
@@ -190,15 +218,45 @@ where
             found,
         });
     }
+    let named: Vec<(String, Var<'_, F>)> = (params.iter().enumerate())
+        .map(|(k, &p)| (format!("p{k}"), p))
+        .collect();
+    load_named(path, &mut zip, &named)
+}
+
+type Npz = ZipArchive<BufReader<File>>;
+
+fn open_npz(path: &Path) -> Result<Npz, IoError> {
+    let file = File::open(path).map_err(|e| file_error(path, e))?;
+    ZipArchive::new(BufReader::new(file)).map_err(|e| format_error(path, e))
+}
+
+/// The entry of array `name`: numpy names them `name.npy`; the bare name is accepted too, as
+/// ndarray-npy does.
+fn entry(zip: &Npz, name: &str) -> Option<String> {
+    let npy = format!("{name}.npy");
+    if zip.index_for_name(&npy).is_some() {
+        Some(npy)
+    } else {
+        zip.index_for_name(name).map(|_| name.to_owned())
+    }
+}
+
+/// Reads the arrays named after `params` into them, every shape checked before any data is read
+/// and before any parameter changes.
+fn load_named<F>(path: &Path, zip: &mut Npz, params: &[(String, Var<'_, F>)]) -> Result<(), IoError>
+where
+    F: Float + ReadableElement,
+{
     let mut arrays = Vec::with_capacity(params.len());
-    for (k, p) in params.iter().enumerate() {
-        let name = format!("p{k}");
+    for (name, p) in params {
+        let name = name.clone();
         let expected = p.try_shape()?;
-        // numpy names the entries `p0.npy`, ...; accept the bare name too, as ndarray-npy does.
-        let entry = if zip.index_for_name(&format!("{name}.npy")).is_some() {
-            format!("{name}.npy")
-        } else {
-            name.clone()
+        let Some(entry) = entry(zip, &name) else {
+            return Err(IoError::Missing {
+                path: path.to_path_buf(),
+                name,
+            });
         };
         let mut reader = zip.by_name(&entry).map_err(|e| format_error(path, e))?;
         let header = Header::from_reader(&mut reader).map_err(|e| format_error(path, e))?;
@@ -220,8 +278,63 @@ where
         let a = ArrayD::<F>::read_npy(reader).map_err(|e| format_error(path, e))?;
         arrays.push(a);
     }
-    for (p, a) in params.iter().zip(arrays) {
+    for ((_, p), a) in params.iter().zip(arrays) {
         p.set_data(a);
     }
     Ok(())
+}
+
+/// Writes a model's parameters to `path` under their [`Layer::named_params`] names (`0.w`,
+/// `0.b`, ...; `np.load(path)["0.w"]` in Python), atomically as [`save_npz`].
+///
+/// ```
+/// use tapegrad_core::{ndarray::Array2, Graph};
+/// use tapegrad_nn::io::{load_model, save_model};
+/// use tapegrad_nn::layers::{Layer, Mlp};
+/// let g: Graph = Graph::new();
+/// let model = Mlp::new(&g, &[4, 1], |h| h.tanh(), 0);
+/// model.forward(g.var(Array2::<f64>::ones((2, 3)))); // makes the lazy weights
+/// let path = std::env::temp_dir().join("tapegrad_doc_model.npz");
+/// save_model(&path, &model).unwrap();
+/// let fresh = Mlp::new(&g, &[4, 1], |h| h.tanh(), 9); // other weights, not made yet
+/// load_model(&path, &fresh).unwrap();
+/// assert_eq!(fresh.params()[0].data(), model.params()[0].data());
+/// ```
+///
+/// # Errors
+/// As [`save_npz`].
+pub fn save_model<'g, F, L>(path: impl AsRef<Path>, model: &L) -> Result<(), IoError>
+where
+    F: Float + WritableElement,
+    L: Layer<'g, F> + ?Sized,
+{
+    save_named(path.as_ref(), &model.named_params())
+}
+
+/// Reads a model's parameters from `path` by their [`Layer::named_params`] names, checking every
+/// name and shape first: on any error no parameter is changed. Lazy weights not made yet take
+/// the stored shape, as in [`load_npz`].
+///
+/// # Errors
+/// [`IoError::Missing`] naming a parameter the file has no array for, [`IoError::Unexpected`]
+/// naming an array of the file no parameter takes, [`IoError::Shape`], and as [`load_npz`].
+pub fn load_model<'g, F, L>(path: impl AsRef<Path>, model: &L) -> Result<(), IoError>
+where
+    F: Float + ReadableElement,
+    L: Layer<'g, F> + ?Sized,
+{
+    let path = path.as_ref();
+    let mut zip = open_npz(path)?;
+    let params = model.named_params();
+    for stored in zip.file_names() {
+        let name = stored.strip_suffix(".npy").unwrap_or(stored);
+        if !params.iter().any(|(n, _)| n == name) {
+            let name = name.to_owned();
+            return Err(IoError::Unexpected {
+                path: path.to_path_buf(),
+                name,
+            });
+        }
+    }
+    load_named(path, &mut zip, &params)
 }

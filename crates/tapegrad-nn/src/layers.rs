@@ -50,6 +50,25 @@ pub trait Layer<'g, F: Float = f64> {
     /// The parameters, every one from the moment the layer is built (a lazy weight is a handle
     /// whose value the first forward pass makes): collect them once, before the training loop.
     fn params(&self) -> Vec<Var<'g, F>>;
+
+    /// The parameters with names, as a PyTorch `state_dict` names them: [`Linear`] gives `w`
+    /// and `b`, [`Mlp`] `0.w, 0.b, 1.w, ...`; by default `0, 1, ...` in [`Layer::params`]
+    /// order. [`save_model`](crate::io::save_model) and [`load_model`](crate::io::load_model)
+    /// store and find the arrays by these names.
+    ///
+    /// ```
+    /// use tapegrad_core::Graph;
+    /// use tapegrad_nn::layers::{Layer, Mlp};
+    /// let g: Graph = Graph::new();
+    /// let names: Vec<String> = Mlp::new(&g, &[3, 1], |h| h.tanh(), 0)
+    ///     .named_params().into_iter().map(|(n, _)| n).collect();
+    /// assert_eq!(names, ["0.w", "0.b", "1.w", "1.b"]);
+    /// ```
+    fn named_params(&self) -> Vec<(String, Var<'g, F>)> {
+        (self.params().into_iter().enumerate())
+            .map(|(k, p)| (k.to_string(), p))
+            .collect()
+    }
 }
 
 /// `y = x W + b`, with `W` of shape `[in, out]` initialised `N(0, 1/in)` and `b` zeros.
@@ -130,6 +149,10 @@ impl<'g, F: Float> Layer<'g, F> for Linear<'g, F> {
     fn params(&self) -> Vec<Var<'g, F>> {
         vec![self.w, self.b]
     }
+
+    fn named_params(&self) -> Vec<(String, Var<'g, F>)> {
+        vec![("w".into(), self.w), ("b".into(), self.b)]
+    }
 }
 
 /// A multi-layer perceptron: `Linear` layers of the given output sizes, `activation` between
@@ -183,5 +206,15 @@ impl<'g, F: Float> Layer<'g, F> for Mlp<'g, F> {
 
     fn params(&self) -> Vec<Var<'g, F>> {
         self.layers.iter().flat_map(|l| l.params()).collect()
+    }
+
+    fn named_params(&self) -> Vec<(String, Var<'g, F>)> {
+        let named = self.layers.iter().enumerate().flat_map(|(k, l)| {
+            let params = l.named_params();
+            params
+                .into_iter()
+                .map(move |(n, p)| (format!("{k}.{n}"), p))
+        });
+        named.collect()
     }
 }
