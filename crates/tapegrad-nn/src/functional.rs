@@ -3,6 +3,10 @@
 //! `binary_cross_entropy_with_logits`, `huber_loss`, `l1_loss`, `layer_norm`, `normalize`. Each is composed from core ops, so its gradient, at every
 //! order, comes from theirs; each has a `try_` twin.
 
+pub use crate::conv::{
+    Pair, avg_pool2d, col2im, conv_transpose2d, conv2d, im2col, max_pool2d, try_avg_pool2d,
+    try_col2im, try_conv_transpose2d, try_conv2d, try_im2col, try_max_pool2d,
+};
 pub use crate::losses::{
     Target, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss, layer_norm,
     nll_loss, normalize, try_binary_cross_entropy_with_logits, try_cross_entropy, try_huber_loss,

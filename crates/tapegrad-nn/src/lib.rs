@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod conv;
 pub mod datasets;
 pub mod functional;
 pub mod io;

@@ -1,0 +1,496 @@
+//! Convolution and pooling (DeZero step 57), NCHW as PyTorch: `im2col` (PyTorch's `unfold`),
+//! `col2im` (`fold`), `conv2d`, `conv_transpose2d`, `max_pool2d`, `avg_pool2d`.
+//!
+//! `im2col` is composed from ops (`pad`, a `reshape`, one `index_select` of every window's
+//! pixels), so it differentiates at every order; `col2im`, its adjoint, is a [`Function`] whose
+//! backward is `im2col`. The rest is made of those two, `matmul` and reductions, so gradients of
+//! gradients work through a CNN. Sizes follow PyTorch: `out = (in + 2 pad - kernel) / stride + 1`.
+
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Slice};
+use tapegrad_core::{Error, Float, Function, Result, Var, or_panic};
+
+/// A pair of sizes `(height, width)`: a kernel, a stride or a padding.
+pub type Pair = (usize, usize);
+
+fn invalid(op: &'static str, reason: String) -> Error {
+    Error::InvalidArgument { op, reason }
+}
+
+/// The geometry of sliding a `kernel` over an image of `size` with `stride` and `pad`.
+#[derive(Debug, Clone, Copy)]
+struct Windows {
+    kernel: Pair,
+    stride: Pair,
+    pad: Pair,
+    /// The padded image.
+    padded: Pair,
+    /// The number of window positions down and across.
+    out: Pair,
+}
+
+impl Windows {
+    fn new(op: &'static str, size: Pair, kernel: Pair, stride: Pair, pad: Pair) -> Result<Self> {
+        if kernel.0 == 0 || kernel.1 == 0 || stride.0 == 0 || stride.1 == 0 {
+            return Err(invalid(
+                op,
+                format!("kernel {kernel:?} and stride {stride:?} must be positive"),
+            ));
+        }
+        let padded = (size.0 + 2 * pad.0, size.1 + 2 * pad.1);
+        if padded.0 < kernel.0 || padded.1 < kernel.1 {
+            return Err(invalid(
+                op,
+                format!("kernel {kernel:?} is larger than the padded image {padded:?}"),
+            ));
+        }
+        let out = (
+            (padded.0 - kernel.0) / stride.0 + 1,
+            (padded.1 - kernel.1) / stride.1 + 1,
+        );
+        Ok(Windows {
+            kernel,
+            stride,
+            pad,
+            padded,
+            out,
+        })
+    }
+
+    /// For every kernel offset, then every window: the flat index of its pixel in the padded
+    /// image (`im2col`'s order: `(ki, kj, oy, ox)`).
+    fn indices(&self) -> Vec<usize> {
+        let (kh, kw) = self.kernel;
+        let (oh, ow) = self.out;
+        let mut idx = Vec::with_capacity(kh * kw * oh * ow);
+        for ki in 0..kh {
+            for kj in 0..kw {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let (r, c) = (oy * self.stride.0 + ki, ox * self.stride.1 + kj);
+                        idx.push(r * self.padded.1 + c);
+                    }
+                }
+            }
+        }
+        idx
+    }
+}
+
+/// `[n, c, h, w]` of a 4-d variable.
+fn nchw(op: &'static str, x: Var<'_, impl Float>) -> Result<[usize; 4]> {
+    let s = x.try_shape()?;
+    s.as_slice().try_into().map_err(|_| {
+        invalid(
+            op,
+            format!("the input must be 4-d (N, C, H, W), not of shape {s:?}"),
+        )
+    })
+}
+
+/// Every `kernel` window of `x` (`[n, c, h, w]`) as a column: `[n, c * kh * kw, oh * ow]`, the
+/// layout of PyTorch's `F.unfold` (channels outer, kernel offsets inner). Padding is zeros.
+///
+/// ```
+/// use tapegrad_core::{ndarray::Array4, Graph};
+/// use tapegrad_nn::functional::im2col;
+/// let g: Graph = Graph::new();
+/// let x = g.var(Array4::<f64>::ones((2, 3, 5, 5)));
+/// assert_eq!(im2col(x, (3, 3), (2, 2), (1, 1)).shape(), vec![2, 27, 9]);
+/// ```
+///
+/// # Panics
+/// With the message of [`try_im2col`]'s error.
+#[track_caller]
+pub fn im2col<'g, F: Float>(x: Var<'g, F>, kernel: Pair, stride: Pair, pad: Pair) -> Var<'g, F> {
+    or_panic(try_im2col(x, kernel, stride, pad))
+}
+
+/// Fallible [`im2col`].
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for an input that is not 4-d, a zero kernel or stride, or a kernel
+/// larger than the padded image; [`Error::StaleVar`].
+pub fn try_im2col<'g, F: Float>(
+    x: Var<'g, F>,
+    kernel: Pair,
+    stride: Pair,
+    pad: Pair,
+) -> Result<Var<'g, F>> {
+    let [n, c, h, w] = nchw("im2col", x)?;
+    let win = Windows::new("im2col", (h, w), kernel, stride, pad)?;
+    let padded = if pad == (0, 0) {
+        x
+    } else {
+        x.try_pad(&[(0, 0), (0, 0), (pad.0, pad.0), (pad.1, pad.1)], F::zero())?
+    };
+    let flat = padded.try_reshape(&[n, c, win.padded.0 * win.padded.1])?;
+    let cols = flat.try_index_select(2, &win.indices())?;
+    let (kh, kw) = kernel;
+    cols.try_reshape(&[n, c * kh * kw, win.out.0 * win.out.1])
+}
+
+/// `col2im`'s function: adds every column back into its window of a zero image.
+struct Col2im {
+    win: Windows,
+    image: [usize; 4],
+}
+
+impl<F: Float> Function<F> for Col2im {
+    fn name(&self) -> &'static str {
+        "col2im"
+    }
+
+    fn forward(&self, xs: &[ArrayViewD<'_, F>]) -> std::result::Result<Vec<ArrayD<F>>, String> {
+        let [n, c, h, w] = self.image;
+        let (hp, wp) = self.win.padded;
+        let cols = xs[0]
+            .to_shape(IxDyn(&[
+                n,
+                c,
+                self.win.kernel.0 * self.win.kernel.1 * self.win.out.0 * self.win.out.1,
+            ]))
+            .map_err(|e| e.to_string())?;
+        let mut padded = ArrayD::<F>::zeros(IxDyn(&[n, c, hp * wp]));
+        for (j, &i) in self.win.indices().iter().enumerate() {
+            let mut dst = padded.index_axis_mut(Axis(2), i);
+            dst += &cols.index_axis(Axis(2), j);
+        }
+        let padded = padded
+            .into_shape_with_order(IxDyn(&[n, c, hp, wp]))
+            .map_err(|e| e.to_string())?;
+        let (ph, pw) = self.win.pad;
+        let rows = padded.slice_axis(Axis(2), Slice::from(ph..ph + h));
+        let y = rows
+            .slice_axis(Axis(3), Slice::from(pw..pw + w))
+            .to_owned()
+            .into_dyn();
+        Ok(vec![y])
+    }
+
+    // col2im is im2col's adjoint, so its derivative is im2col
+    fn backward<'g>(
+        &self,
+        _: &[Var<'g, F>],
+        _: &[Var<'g, F>],
+        gys: &[Var<'g, F>],
+    ) -> Result<Vec<Option<Var<'g, F>>>> {
+        let w = self.win;
+        Ok(vec![Some(try_im2col(gys[0], w.kernel, w.stride, w.pad)?)])
+    }
+}
+
+/// The adjoint of [`im2col`] (PyTorch's `F.fold`): columns `[n, c * kh * kw, oh * ow]` added
+/// back into an image `[n, c, h, w]` of `size = (h, w)`; overlapping windows add up.
+///
+/// ```
+/// use tapegrad_core::{ndarray::Array4, Graph};
+/// use tapegrad_nn::functional::{col2im, im2col};
+/// let g: Graph = Graph::new();
+/// let x = g.var(Array4::<f64>::ones((1, 1, 3, 3)));
+/// let back = col2im(im2col(x, (2, 2), (1, 1), (0, 0)), (3, 3), (2, 2), (1, 1), (0, 0));
+/// assert_eq!(back.data()[[0, 0, 1, 1]], 4.0); // the centre is in all four windows
+/// ```
+///
+/// # Panics
+/// With the message of [`try_col2im`]'s error.
+#[track_caller]
+pub fn col2im<'g, F: Float>(
+    cols: Var<'g, F>,
+    size: Pair,
+    kernel: Pair,
+    stride: Pair,
+    pad: Pair,
+) -> Var<'g, F> {
+    or_panic(try_col2im(cols, size, kernel, stride, pad))
+}
+
+/// Fallible [`col2im`].
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for columns that are not `[n, c * kh * kw, oh * ow]` for this
+/// geometry, and as [`try_im2col`].
+pub fn try_col2im<'g, F: Float>(
+    cols: Var<'g, F>,
+    size: Pair,
+    kernel: Pair,
+    stride: Pair,
+    pad: Pair,
+) -> Result<Var<'g, F>> {
+    let win = Windows::new("col2im", size, kernel, stride, pad)?;
+    let s = cols.try_shape()?;
+    let k = kernel.0 * kernel.1;
+    let fits = s.len() == 3 && s[1] % k == 0 && s[2] == win.out.0 * win.out.1;
+    if !fits {
+        let want = format!("[n, c * {k}, {}]", win.out.0 * win.out.1);
+        return Err(invalid(
+            "col2im",
+            format!("columns of shape {s:?} do not fit {want}"),
+        ));
+    }
+    let image = [s[0], s[1] / k, size.0, size.1];
+    Ok(cols.graph().try_apply(Col2im { win, image }, &[cols])?[0])
+}
+
+/// 2-d convolution (PyTorch's `F.conv2d`, a cross-correlation): `x` `[n, c, h, w]`, `w`
+/// `[out, c, kh, kw]`, `b` `[out]`; the result is `[n, out, oh, ow]`. Computed as one matrix
+/// product of the weights with [`im2col`]'s columns.
+///
+/// ```
+/// use tapegrad_core::{ndarray::{Array1, Array4}, Graph};
+/// use tapegrad_nn::functional::conv2d;
+/// let g: Graph = Graph::new();
+/// let x = g.var(Array4::<f64>::ones((1, 2, 4, 4)));
+/// let w = g.var(Array4::<f64>::ones((3, 2, 3, 3)));
+/// let b = g.var(Array1::<f64>::zeros(3));
+/// let y = conv2d(x, w, Some(b), (1, 1), (1, 1));
+/// assert_eq!(y.shape(), vec![1, 3, 4, 4]);
+/// assert_eq!(y.data()[[0, 0, 1, 1]], 18.0); // 2 channels x 9 ones
+/// assert_eq!(y.data()[[0, 0, 0, 0]], 8.0); // a corner sees 2 x 4
+/// ```
+///
+/// # Panics
+/// With the message of [`try_conv2d`]'s error.
+#[track_caller]
+pub fn conv2d<'g, F: Float>(
+    x: Var<'g, F>,
+    w: Var<'g, F>,
+    b: Option<Var<'g, F>>,
+    stride: Pair,
+    pad: Pair,
+) -> Var<'g, F> {
+    or_panic(try_conv2d(x, w, b, stride, pad))
+}
+
+/// Fallible [`conv2d`].
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] (op `conv2d`) for a weight that is not 4-d or whose input channels
+/// differ from `x`'s, or a bias that is not `[out]`; as [`try_im2col`] otherwise.
+pub fn try_conv2d<'g, F: Float>(
+    x: Var<'g, F>,
+    w: Var<'g, F>,
+    b: Option<Var<'g, F>>,
+    stride: Pair,
+    pad: Pair,
+) -> Result<Var<'g, F>> {
+    let [n, c, _, _] = nchw("conv2d", x)?;
+    let ws = w.try_shape()?;
+    let [oc, wc, kh, kw] = ws[..] else {
+        return Err(Error::ShapeMismatch {
+            op: "conv2d",
+            lhs: x.try_shape()?,
+            rhs: ws,
+        });
+    };
+    if wc != c {
+        return Err(Error::ShapeMismatch {
+            op: "conv2d",
+            lhs: x.try_shape()?,
+            rhs: ws,
+        });
+    }
+    let cols = try_im2col(x, (kh, kw), stride, pad)?; // [n, c kh kw, oh ow]
+    let [_, _, h, wd] = nchw("conv2d", x)?;
+    let win = Windows::new("conv2d", (h, wd), (kh, kw), stride, pad)?;
+    let y = w.try_reshape(&[oc, c * kh * kw])?.try_matmul(cols)?; // [n, oc, oh ow]
+    let y = y.try_reshape(&[n, oc, win.out.0, win.out.1])?;
+    add_bias("conv2d", y, b, oc)
+}
+
+/// `y + b` with `b` of shape `[channels]` broadcast over `[n, channels, h, w]`.
+fn add_bias<'g, F: Float>(
+    op: &'static str,
+    y: Var<'g, F>,
+    b: Option<Var<'g, F>>,
+    channels: usize,
+) -> Result<Var<'g, F>> {
+    let Some(b) = b else { return Ok(y) };
+    let bs = b.try_shape()?;
+    if bs != [channels] {
+        return Err(Error::ShapeMismatch {
+            op,
+            lhs: vec![channels],
+            rhs: bs,
+        });
+    }
+    y.try_add(b.try_reshape(&[1, channels, 1, 1])?)
+}
+
+/// The transposed convolution (PyTorch's `F.conv_transpose2d`, the adjoint of `conv2d` in its
+/// input): `x` `[n, in, h, w]`, `w` `[in, out, kh, kw]`, `b` `[out]`; the result is
+/// `[n, out, (h - 1) stride - 2 pad + kh, ...]`.
+///
+/// ```
+/// use tapegrad_core::{ndarray::Array4, Graph};
+/// use tapegrad_nn::functional::conv_transpose2d;
+/// let g: Graph = Graph::new();
+/// let x = g.var(Array4::<f64>::ones((1, 2, 3, 3)));
+/// let w = g.var(Array4::<f64>::ones((2, 4, 2, 2)));
+/// assert_eq!(conv_transpose2d(x, w, None, (2, 2), (0, 0)).shape(), vec![1, 4, 6, 6]);
+/// ```
+///
+/// # Panics
+/// With the message of [`try_conv_transpose2d`]'s error.
+#[track_caller]
+pub fn conv_transpose2d<'g, F: Float>(
+    x: Var<'g, F>,
+    w: Var<'g, F>,
+    b: Option<Var<'g, F>>,
+    stride: Pair,
+    pad: Pair,
+) -> Var<'g, F> {
+    or_panic(try_conv_transpose2d(x, w, b, stride, pad))
+}
+
+/// Fallible [`conv_transpose2d`].
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] (op `conv_transpose2d`) for a weight that is not 4-d or whose input
+/// channels differ from `x`'s, or a bias that is not `[out]`; [`Error::InvalidArgument`] when
+/// the padding leaves no output.
+pub fn try_conv_transpose2d<'g, F: Float>(
+    x: Var<'g, F>,
+    w: Var<'g, F>,
+    b: Option<Var<'g, F>>,
+    stride: Pair,
+    pad: Pair,
+) -> Result<Var<'g, F>> {
+    const OP: &str = "conv_transpose2d";
+    let [n, c, h, wd] = nchw(OP, x)?;
+    let ws = w.try_shape()?;
+    let [wc, oc, kh, kw] = ws[..] else {
+        return Err(Error::ShapeMismatch {
+            op: OP,
+            lhs: x.try_shape()?,
+            rhs: ws,
+        });
+    };
+    if wc != c {
+        return Err(Error::ShapeMismatch {
+            op: OP,
+            lhs: x.try_shape()?,
+            rhs: ws,
+        });
+    }
+    let size = |i: usize, s: usize, k: usize, p: usize| {
+        ((i - 1) * s + k).checked_sub(2 * p).filter(|&o| o > 0)
+    };
+    let (Some(oh), Some(ow)) = (size(h, stride.0, kh, pad.0), size(wd, stride.1, kw, pad.1)) else {
+        return Err(invalid(OP, format!("padding {pad:?} leaves no output")));
+    };
+    let x2 = x.try_reshape(&[n, c, h * wd])?;
+    let cols = w
+        .try_reshape(&[c, oc * kh * kw])?
+        .try_transpose()?
+        .try_matmul(x2)?;
+    let y = try_col2im(cols, (oh, ow), (kh, kw), stride, pad)?;
+    add_bias(OP, y, b, oc)
+}
+
+/// Windows of `x` as `[n, c, kh * kw, oh, ow]`, padded with `fill`.
+fn windows<'g, F: Float>(
+    op: &'static str,
+    x: Var<'g, F>,
+    kernel: Pair,
+    stride: Pair,
+    pad: Pair,
+    fill: F,
+) -> Result<(Var<'g, F>, Windows)> {
+    let [n, c, h, w] = nchw(op, x)?;
+    let win = Windows::new(op, (h, w), kernel, stride, pad)?;
+    if 2 * pad.0 > kernel.0 || 2 * pad.1 > kernel.1 {
+        return Err(invalid(
+            op,
+            format!("padding {pad:?} is more than half the kernel {kernel:?}"),
+        ));
+    }
+    let padded = if pad == (0, 0) {
+        x
+    } else {
+        x.try_pad(&[(0, 0), (0, 0), (pad.0, pad.0), (pad.1, pad.1)], fill)?
+    };
+    let cols = try_im2col(padded, kernel, stride, (0, 0))?;
+    let k = kernel.0 * kernel.1;
+    Ok((cols.try_reshape(&[n, c, k, win.out.0 * win.out.1])?, win))
+}
+
+/// Max pooling (PyTorch's `F.max_pool2d`): the maximum of each `kernel` window of `x`
+/// `[n, c, h, w]`, padding counting as `-inf`; the gradient goes to the window's maximum.
+///
+/// ```
+/// use tapegrad_core::{ndarray::Array, Graph};
+/// use tapegrad_nn::functional::max_pool2d;
+/// let g: Graph = Graph::new();
+/// let x = g.var(Array::from_shape_fn((1, 1, 4, 4), |(_, _, i, j)| (4 * i + j) as f64));
+/// let y = max_pool2d(x, (2, 2), (2, 2), (0, 0));
+/// assert_eq!(y.data().into_raw_vec_and_offset().0, vec![5.0, 7.0, 13.0, 15.0]);
+/// ```
+///
+/// # Panics
+/// With the message of [`try_max_pool2d`]'s error.
+#[track_caller]
+pub fn max_pool2d<'g, F: Float>(
+    x: Var<'g, F>,
+    kernel: Pair,
+    stride: Pair,
+    pad: Pair,
+) -> Var<'g, F> {
+    or_panic(try_max_pool2d(x, kernel, stride, pad))
+}
+
+/// Fallible [`max_pool2d`].
+///
+/// # Errors
+/// As [`try_im2col`]; [`Error::InvalidArgument`] for padding more than half the kernel (as
+/// PyTorch).
+pub fn try_max_pool2d<'g, F: Float>(
+    x: Var<'g, F>,
+    kernel: Pair,
+    stride: Pair,
+    pad: Pair,
+) -> Result<Var<'g, F>> {
+    let (cols, win) = windows("max_pool2d", x, kernel, stride, pad, F::neg_infinity())?;
+    let [n, c, _, _] = nchw("max_pool2d", x)?;
+    cols.try_max_axis(2, false)?
+        .try_reshape(&[n, c, win.out.0, win.out.1])
+}
+
+/// Average pooling (PyTorch's `F.avg_pool2d` with its default `count_include_pad`): the mean
+/// of each `kernel` window of `x`, padding counting as zeros.
+///
+/// ```
+/// use tapegrad_core::{ndarray::Array4, Graph};
+/// use tapegrad_nn::functional::avg_pool2d;
+/// let g: Graph = Graph::new();
+/// let x = g.var(Array4::<f64>::ones((1, 1, 2, 2)));
+/// let y = avg_pool2d(x, (2, 2), (1, 1), (1, 1));
+/// assert_eq!(y.data()[[0, 0, 0, 0]], 0.25); // one pixel of the window, three of padding
+/// ```
+///
+/// # Panics
+/// With the message of [`try_avg_pool2d`]'s error.
+#[track_caller]
+pub fn avg_pool2d<'g, F: Float>(
+    x: Var<'g, F>,
+    kernel: Pair,
+    stride: Pair,
+    pad: Pair,
+) -> Var<'g, F> {
+    or_panic(try_avg_pool2d(x, kernel, stride, pad))
+}
+
+/// Fallible [`avg_pool2d`].
+///
+/// # Errors
+/// As [`try_max_pool2d`].
+pub fn try_avg_pool2d<'g, F: Float>(
+    x: Var<'g, F>,
+    kernel: Pair,
+    stride: Pair,
+    pad: Pair,
+) -> Result<Var<'g, F>> {
+    let (cols, win) = windows("avg_pool2d", x, kernel, stride, pad, F::zero())?;
+    let [n, c, _, _] = nchw("avg_pool2d", x)?;
+    cols.try_mean_axes(&[2], false)?
+        .try_reshape(&[n, c, win.out.0, win.out.1])
+}
