@@ -262,9 +262,10 @@ where
         let header = Header::from_reader(&mut reader).map_err(|e| format_error(path, e))?;
         drop(reader);
         // A lazy layer's weight not made yet (`[0, out]`) takes the stored `[in, out]`.
-        let unmade = expected.first() == Some(&0)
+        // (a lazy size is a 0 in the parameter's shape: `[0, out]`, `[out, 0, kh, kw]`)
+        let unmade = expected.contains(&0)
             && header.shape.len() == expected.len()
-            && header.shape[1..] == expected[1..];
+            && (expected.iter().zip(&header.shape)).all(|(&e, &h)| e == 0 || e == h);
         if header.shape != expected && !unmade {
             return Err(IoError::Shape {
                 path: path.to_path_buf(),

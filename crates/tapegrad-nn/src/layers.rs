@@ -12,6 +12,12 @@ use tapegrad_core::{Float, Graph, Result, Var};
 
 use crate::functional::try_linear;
 
+mod recurrent;
+mod spatial;
+
+pub use recurrent::{Lstm, Rnn};
+pub use spatial::{BatchNorm, Conv2d, Embedding, MaxPool2d};
+
 /// Something that maps a batch to a batch and owns parameters. A model of layers is one too:
 ///
 /// ```

@@ -31,6 +31,8 @@ pub mod optim;
 /// Sgd::new(0.1).step(&params);
 /// ```
 pub mod prelude {
-    pub use crate::layers::{Layer, Linear, Mlp};
+    pub use crate::layers::{
+        BatchNorm, Conv2d, Embedding, Layer, Linear, Lstm, MaxPool2d, Mlp, Rnn,
+    };
     pub use crate::optim::{AdaGrad, Adam, Hooks, MomentumSgd, Optimizer, Sgd};
 }
