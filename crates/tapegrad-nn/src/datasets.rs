@@ -1,5 +1,13 @@
-//! Data sets (DeZero steps 48-50): [`spiral`], DeZero's three-armed spiral, seeded and
-//! deterministic; the [`Dataset`] trait and a [`DataLoader`] for mini-batches.
+//! Data sets (DeZero steps 48-50, 59-60): [`spiral`], DeZero's three-armed spiral, seeded and
+//! deterministic; the [`Dataset`] trait and a [`DataLoader`] for mini-batches; [`sin_curve`]
+//! and [`SeqDataLoader`] for time series; the 8x8 [`digits`] shipped with the crate, and
+//! [`load_idx`] for MNIST's files.
+
+mod real;
+mod sequence;
+
+pub use real::{digits, load_idx};
+pub use sequence::{SeqDataLoader, sin_curve};
 
 use ndarray::Array2;
 use rand::rngs::StdRng;
