@@ -29,7 +29,10 @@ fn sin_curve_batches_in_sequence() {
     assert_eq!(batches[5].0[[2, 0]], data.0[[2 * 333 + 5, 0]]);
     assert_eq!(batches[5].1[2], data.1[2 * 333 + 5]);
     // and the shuffling loader takes f64 labels too
-    let n: usize = DataLoader::new(&data, 100, true, 0).epoch().map(|(_, t)| t.len()).sum();
+    let n: usize = DataLoader::new(&data, 100, true, 0)
+        .epoch()
+        .map(|(_, t)| t.len())
+        .sum();
     assert_eq!(n, 999);
 }
 
@@ -44,7 +47,10 @@ fn idx_files_are_read_and_checked() {
     };
     // labels: 1 axis of 3
     let labels = write("labels.idx", &[0, 0, 8, 1, 0, 0, 0, 3, 7, 2, 1]);
-    assert_eq!(load_idx(&labels).unwrap().into_raw_vec_and_offset().0, vec![7, 2, 1]);
+    assert_eq!(
+        load_idx(&labels).unwrap().into_raw_vec_and_offset().0,
+        vec![7, 2, 1]
+    );
     // images: 2 of 2 x 2
     let mut images = vec![0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2];
     images.extend(0..8u8);
@@ -53,9 +59,21 @@ fn idx_files_are_read_and_checked() {
     // a header claiming 4 GiB: refused before any allocation
     let huge = write("huge.idx", &[0, 0, 8, 2, 0, 1, 0, 0, 0, 1, 0, 0, 1, 2]);
     assert!(matches!(load_idx(&huge), Err(IoError::Format { .. })));
-    assert!(matches!(load_idx(write("float.idx", &[0, 0, 0x0d, 1, 0, 0, 0, 0])), Err(IoError::Format { .. })));
-    assert!(matches!(load_idx(write("short.idx", &[0, 0, 8])), Err(IoError::Format { .. })));
-    assert!(matches!(load_idx(write("cut.idx", &[0, 0, 8, 2, 0, 0])), Err(IoError::Format { .. })));
-    assert!(matches!(load_idx(dir.join("missing.idx")), Err(IoError::File { .. })));
+    assert!(matches!(
+        load_idx(write("float.idx", &[0, 0, 0x0d, 1, 0, 0, 0, 0])),
+        Err(IoError::Format { .. })
+    ));
+    assert!(matches!(
+        load_idx(write("short.idx", &[0, 0, 8])),
+        Err(IoError::Format { .. })
+    ));
+    assert!(matches!(
+        load_idx(write("cut.idx", &[0, 0, 8, 2, 0, 0])),
+        Err(IoError::Format { .. })
+    ));
+    assert!(matches!(
+        load_idx(dir.join("missing.idx")),
+        Err(IoError::File { .. })
+    ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
