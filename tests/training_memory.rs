@@ -2,6 +2,7 @@
 //! sin(2 pi x) + noise, lr 0.2) keeps the arena and the heap flat, and learns. Its own test
 //! binary: it counts the process's heap with a global allocator.
 
+#[path = "suite/common/mod.rs"]
 mod common;
 
 use std::alloc::System;

@@ -1,5 +1,5 @@
 """Writes tests/data/pytorch_elementwise.txt: PyTorch float64 values, first and second derivatives
-of tapegrad's elementwise ops, read by tests/pytorch_reference.rs (so CI needs no Python).
+of tapegrad's elementwise ops, read by tests/suite/pytorch_reference.rs (so CI needs no Python).
 
     python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch
     /tmp/torchenv/bin/python tools/pytorch_reference.py > tests/data/pytorch_elementwise.txt

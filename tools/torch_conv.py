@@ -1,7 +1,7 @@
 """Writes tests/data/torch_conv.txt: PyTorch float64 values, first- and second-order gradients of
 conv2d, conv_transpose2d, max_pool2d, avg_pool2d, im2col (F.unfold) and col2im (F.fold) on 30
 random shape/kernel/stride/pad combinations each (odd sizes, strides above the kernel, padding),
-read by tests/torch_conv.rs (so CI needs no Python).
+read by tests/suite/torch_conv.rs (so CI needs no Python).
 
     /tmp/torchenv/bin/python tools/torch_conv.py > tests/data/torch_conv.txt
 

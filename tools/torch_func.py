@@ -1,5 +1,5 @@
 """Writes tests/data/torch_func.txt: torch.func's jvp, jacrev (checked equal to jacfwd) and
-hessian of random tensor functions, in float64, read by tests/torch_func.rs (so CI needs no
+hessian of random tensor functions, in float64, read by tests/suite/torch_func.rs (so CI needs no
 Python).
 
     /tmp/torchenv/bin/python tools/torch_func.py > tests/data/torch_func.txt

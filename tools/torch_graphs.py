@@ -1,6 +1,6 @@
 """Writes tests/data/torch_graphs.txt: random graphs over tapegrad's ops, evaluated by PyTorch in
 float64 (values, first-order gradients, and second-order gradients), read by
-tests/torch_graphs.rs, which replays each graph with tapegrad (so CI needs no Python).
+tests/suite/torch_graphs.rs, which replays each graph with tapegrad (so CI needs no Python).
 
     python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch
     /tmp/torchenv/bin/python tools/torch_graphs.py > tests/data/torch_graphs.txt

@@ -1,6 +1,6 @@
 //! One SGD step of an MLP `in-hidden-classes` with sigmoid and softmax cross entropy, on tapegrad
 //! and written by hand with ndarray (the floor), shared by `benches/mlp_step.rs` and
-//! `tests/mlp_step.rs` (which checks that both compute the same step).
+//! `tests/suite/mlp_step.rs` (which checks that both compute the same step).
 
 #![allow(dead_code)]
 

@@ -1,7 +1,7 @@
 //! jvp, vjp, jacobian (both modes) and hessian against central differences and each other, and
 //! their errors.
 
-mod common;
+use crate::common;
 
 use tapegrad::ndarray::{ArrayD, array};
 use tapegrad::prelude::*;

@@ -1,7 +1,7 @@
 //! matmul with PyTorch's rules (vectors, batches, broadcast batch axes), dot, outer and einsum:
 //! values against plain loops, gradients at first and second order, errors.
 
-mod common;
+use crate::common;
 
 use tapegrad::ndarray::{ArrayD, Dimension, IxDyn, array};
 use tapegrad::prelude::*;

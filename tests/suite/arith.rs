@@ -1,7 +1,7 @@
 //! Gradient checks of ops/arith.rs: `+ - * /` and `-x` with variables, scalars and arrays on
 //! either side, against central differences.
 
-mod common;
+use crate::common;
 
 use tapegrad::ndarray::ArrayD;
 

@@ -3,7 +3,7 @@
 //! `tapegrad::grad` twice), and their semantics: no graph under `no_grad`, errors that name the
 //! function, gradients that are `None`, a graph left as it was after a failure.
 
-mod common;
+use crate::common;
 
 use tapegrad::Result;
 use tapegrad::ndarray::{ArrayD, ArrayViewD, Zip, array};

@@ -1,7 +1,7 @@
 //! tapegrad::nn::functional: gradient checks, values against their formulas, errors, and DeZero's
 //! linear regression (step 42) converging.
 
-mod common;
+use crate::common;
 
 use tapegrad::check::{gradgrad_check, gradient_check};
 use tapegrad::ndarray::{Array2, ArrayD, array};

@@ -3,8 +3,7 @@
 //! tools/torch_func.py (so CI needs no Python). Each function returns its last op's result and
 //! the sum of all its ops' results.
 
-#[path = "common/replay.rs"]
-mod replay;
+use crate::replay;
 
 use std::collections::HashMap;
 
@@ -13,7 +12,7 @@ use tapegrad::ndarray::{ArrayD, IxDyn};
 use tapegrad::prelude::*;
 use tapegrad::{JacobianMode, hessian, jacobian, jvp};
 
-const DATA: &str = include_str!("data/torch_func.txt");
+const DATA: &str = include_str!("../data/torch_func.txt");
 
 /// A parsed function: its ops (result name, op name, arguments) and constant data.
 struct Program<'a> {

@@ -1,7 +1,7 @@
 //! Conv2d, MaxPool2d, BatchNorm, Embedding, Rnn and Lstm: values against their functional
 //! definitions, gradients at first and second order, truncated BPTT in flat memory, errors.
 
-mod common;
+use crate::common;
 
 use tapegrad::ndarray::{Array2, Array4, ArrayD, array};
 use tapegrad::nn::functional::{conv2d, max_pool2d};
@@ -171,4 +171,38 @@ fn recurrent_layers_refuse_inputs_that_are_not_batches() {
     let e = Rnn::new(&g, 3, 0).try_forward(x).unwrap_err();
     assert!(matches!(e, Error::InvalidArgument { op: "rnn", .. }), "{e}");
     assert!(Lstm::new(&g, 3, 0).try_forward(x).is_err());
+}
+
+#[test]
+fn a_small_cnn_learns_digits() {
+    use tapegrad::nn::datasets::digits;
+    use tapegrad::nn::functional::softmax_cross_entropy;
+    use tapegrad::nn::optim::Adam;
+    let (x, t) = digits();
+    let (xb, tb) = (
+        x.slice(tapegrad::ndarray::s![..64, ..]).to_owned(),
+        t[..64].to_vec(),
+    );
+    let g: Graph = Graph::new();
+    let conv = Conv2d::new(&g, 4, (3, 3), (1, 1), (1, 1), 0);
+    let pool = MaxPool2d::new((2, 2), (2, 2), (0, 0));
+    let head = tapegrad::nn::layers::Linear::new(&g, 10, 1);
+    let forward = || {
+        let h = conv.forward(g.constant(xb.clone().into_shape_with_order((64, 1, 8, 8)).unwrap()));
+        head.forward(pool.forward(h.relu()).reshape(&[64, 64]))
+    };
+    forward();
+    let params = [conv.params(), head.params()].concat();
+    let mut opt = Adam::new(0.01);
+    let losses: Vec<f64> = (0..30)
+        .map(|_| {
+            g.step(|| {
+                let loss = softmax_cross_entropy(forward(), &tb);
+                loss.backward();
+                opt.step(&params);
+                loss.item()
+            })
+        })
+        .collect();
+    assert!(losses[29] < losses[0] / 3.0, "{losses:?}");
 }

@@ -1,7 +1,7 @@
 //! The losses and normalisations of tapegrad-nn's functional (PyTorch's names): gradient checks
 //! at first and second order, values, errors.
 
-mod common;
+use crate::common;
 
 use tapegrad::ndarray::{ArrayD, array};
 use tapegrad::nn::functional::*;

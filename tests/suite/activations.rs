@@ -2,7 +2,7 @@
 //! ops/pairwise.rs (maximum, minimum, pow, atan2): first and second order, f64 and f32, 0-d to
 //! 2-d and broadcasting, plus the kinks PyTorch makes a choice at.
 
-mod common;
+use crate::common;
 
 use tapegrad::ndarray::array;
 use tapegrad::prelude::*;

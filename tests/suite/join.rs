@@ -1,7 +1,7 @@
 //! Gradient checks of ops/join.rs (`concat stack split chunk`: ops of several inputs or outputs),
 //! at first and second order, and their errors.
 
-mod common;
+use crate::common;
 
 use tapegrad::ndarray::array;
 use tapegrad::prelude::*;

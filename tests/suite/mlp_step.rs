@@ -6,26 +6,26 @@ use tapegrad::nn::layers::{Layer, Mlp};
 use tapegrad::nn::optim::Sgd;
 use tapegrad::prelude::*;
 
-#[path = "../examples/support/mlp_step.rs"]
-mod mlp_step;
+#[path = "../../examples/support/mlp_step.rs"]
+mod support;
 
 #[test]
 fn engine_and_hand_written_steps_agree() {
-    let (x, t) = mlp_step::batch(16, 30, 5);
+    let (x, t) = support::batch(16, 30, 5);
     let g: Graph<f32> = Graph::new();
     let model = Mlp::new(&g, &[20, 5], |h| h.sigmoid(), 3);
     model.forward(g.constant(x.clone())); // makes the lazy weights
-    let mut hand = mlp_step::HandMlp::from_engine(&model);
+    let mut hand = support::HandMlp::from_engine(&model);
     let mut opt = Sgd::new(0.5);
     let mut losses = Vec::new();
     for _ in 0..5 {
-        let engine = mlp_step::engine_step(&g, &model, &mut opt, &x, &t);
+        let engine = support::engine_step(&g, &model, &mut opt, &x, &t);
         let by_hand = hand.step(&x, &t, 0.5);
         assert!((engine - by_hand).abs() < 1e-5, "{engine} vs {by_hand}");
         losses.push(engine);
     }
     assert!(losses[4] < losses[0], "the steps descend: {losses:?}");
-    let after = mlp_step::HandMlp::from_engine(&model);
+    let after = support::HandMlp::from_engine(&model);
     for (e, h) in [
         (after.w1.into_dyn(), hand.w1.clone().into_dyn()),
         (after.b1.into_dyn(), hand.b1.clone().into_dyn()),

@@ -1,7 +1,7 @@
 //! Gradient checks of ops/shape.rs and of broadcasting in `+ - * /` (DeZero steps 37-41), first
 //! and second order, with DeZero's own cases.
 
-mod common;
+use crate::common;
 
 use tapegrad::ndarray::{ArrayD, Axis, Slice, array};
 use tapegrad::prelude::*;

@@ -5,7 +5,7 @@
 use tapegrad::ndarray::ArrayD;
 use tapegrad::prelude::*;
 
-const TABLE: &str = include_str!("data/pytorch_elementwise.txt");
+const TABLE: &str = include_str!("../data/pytorch_elementwise.txt");
 
 fn apply<'g>(op: &str, x: Var<'g>) -> Var<'g> {
     match op {

@@ -3,8 +3,7 @@
 //! op's value, the loss, first-order gradients and second-order gradients must agree to 1e-9
 //! relative.
 
-#[path = "common/replay.rs"]
-mod replay;
+use crate::replay;
 
 use std::collections::HashMap;
 
@@ -12,7 +11,7 @@ use replay::{Replay, assert_close, numbers, shape};
 use tapegrad::ndarray::{ArrayD, IxDyn};
 use tapegrad::prelude::*;
 
-const DATA: &str = include_str!("data/torch_graphs.txt");
+const DATA: &str = include_str!("../data/torch_graphs.txt");
 
 /// Replays one graph block and checks it.
 fn check_graph(block: &str) {

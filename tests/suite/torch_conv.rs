@@ -2,15 +2,14 @@
 //! on 30 shape/kernel/stride/pad combinations each (tests/data/torch_conv.txt, written by
 //! tools/torch_conv.py): values, first- and second-order gradients to 1e-9 relative.
 
-#[path = "common/replay.rs"]
-mod replay;
+use crate::replay;
 
 use replay::{assert_close, list, numbers, shape};
 use tapegrad::ndarray::{ArrayD, IxDyn};
 use tapegrad::nn::functional::{avg_pool2d, col2im, conv_transpose2d, conv2d, im2col, max_pool2d};
 use tapegrad::prelude::*;
 
-const DATA: &str = include_str!("data/torch_conv.txt");
+const DATA: &str = include_str!("../data/torch_conv.txt");
 
 fn pair(s: &str) -> (usize, usize) {
     let v = list::<usize>(s);

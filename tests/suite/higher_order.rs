@@ -1,7 +1,7 @@
 //! Higher-order derivatives (DeZero stage 3): create_graph, grad, hvp, second-order checks of
 //! every op, and the DOT export.
 
-mod common;
+use crate::common;
 
 use approx::assert_relative_eq;
 use tapegrad::ndarray::{ArrayD, arr0, array};

@@ -1,7 +1,7 @@
 //! Gradient checks and semantics of ops/select.rs (comparisons, where_, masked_fill) and
 //! ops/gather.rs (gather, scatter_add, index_select), with their errors.
 
-mod common;
+use crate::common;
 
 use tapegrad::ndarray::{ArrayD, array};
 use tapegrad::prelude::*;

@@ -1,4 +1,4 @@
-//! Shared by tests/torch_graphs.rs and tests/torch_func.rs: replays the op programs that
+//! Shared by tests/suite/torch_graphs.rs and tests/suite/torch_func.rs: replays the op programs that
 //! tools/torch_graphs.py writes, and compares with PyTorch's numbers.
 #![allow(dead_code)]
 

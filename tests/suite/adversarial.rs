@@ -1,6 +1,6 @@
 //! Inputs an adversarial user tries (issue 15): each gets a typed `Error` or the right number,
 //! never an internal panic, a silent wrong number or an abort. Checkpoint files are in
-//! `tests/checkpoints.rs`, changed data in `tests/data_changes.rs`.
+//! `tests/suite/checkpoints.rs`, changed data in `tests/suite/data_changes.rs`.
 
 use tapegrad::ndarray::{ArrayD, ArrayViewD, array};
 use tapegrad::nn::functional::try_linear;

@@ -1,7 +1,7 @@
 //! Gradient checks and semantics of ops/reduce.rs and ops/layout.rs: reductions and PyTorch's
 //! shape ops, first and second order, f64 and f32, with their errors.
 
-mod common;
+use crate::common;
 
 use tapegrad::ndarray::{ArrayD, array};
 use tapegrad::prelude::*;

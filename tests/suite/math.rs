@@ -1,7 +1,7 @@
 //! Gradient checks of ops/math.rs and ops/trig.rs, alone and composed. `opcheck!` checks an op at
-//! first and second order; the ops older than it have their second order in tests/higher_order.rs.
+//! first and second order; the ops older than it have their second order in tests/suite/higher_order.rs.
 
-mod common;
+use crate::common;
 
 gradcheck!(powf_integer, 1, (-2.0, 2.0), |xs| xs[0].powf(3.0 as T));
 gradcheck!(powf_fractional, 1, (0.5, 2.0), |xs| xs[0].powf(1.5 as T));
