@@ -87,6 +87,35 @@ fn nchw(op: &'static str, x: Var<'_, impl Float>) -> Result<[usize; 4]> {
     })
 }
 
+/// `[a, b, kh, kw]` of a 4-d weight whose channel axis `channel_axis` (1 for conv2d, 0 for the
+/// transposed one) has `x`'s `c` channels, or `op`'s shape mismatch.
+fn weight_shape<F: Float>(
+    op: &'static str,
+    x: Var<'_, F>,
+    w: Var<'_, F>,
+    c: usize,
+    channel_axis: usize,
+) -> Result<[usize; 4]> {
+    let ws = w.try_shape()?;
+    match <[usize; 4]>::try_from(ws.as_slice()) {
+        Ok(shape) if shape[channel_axis] == c => Ok(shape),
+        _ => Err(Error::ShapeMismatch {
+            op,
+            lhs: x.try_shape()?,
+            rhs: ws,
+        }),
+    }
+}
+
+/// `x` (`[n, c, h, w]`) padded by `pad` with `fill` around its last two axes.
+fn pad_image<'g, F: Float>(x: Var<'g, F>, pad: Pair, fill: F) -> Result<Var<'g, F>> {
+    if pad == (0, 0) {
+        Ok(x)
+    } else {
+        x.try_pad(&[(0, 0), (0, 0), (pad.0, pad.0), (pad.1, pad.1)], fill)
+    }
+}
+
 /// Every `kernel` window of `x` (`[n, c, h, w]`) as a column: `[n, c * kh * kw, oh * ow]`, the
 /// layout of PyTorch's `F.unfold` (channels outer, kernel offsets inner). Padding is zeros.
 ///
@@ -118,11 +147,7 @@ pub fn try_im2col<'g, F: Float>(
 ) -> Result<Var<'g, F>> {
     let [n, c, h, w] = nchw("im2col", x)?;
     let win = Windows::new("im2col", (h, w), kernel, stride, pad)?;
-    let padded = if pad == (0, 0) {
-        x
-    } else {
-        x.try_pad(&[(0, 0), (0, 0), (pad.0, pad.0), (pad.1, pad.1)], F::zero())?
-    };
+    let padded = pad_image(x, pad, F::zero())?;
     let flat = padded.try_reshape(&[n, c, win.padded.0 * win.padded.1])?;
     let cols = flat.try_index_select(2, &win.indices())?;
     let (kh, kw) = kernel;
@@ -273,25 +298,10 @@ pub fn try_conv2d<'g, F: Float>(
     stride: Pair,
     pad: Pair,
 ) -> Result<Var<'g, F>> {
-    let [n, c, _, _] = nchw("conv2d", x)?;
-    let ws = w.try_shape()?;
-    let [oc, wc, kh, kw] = ws[..] else {
-        return Err(Error::ShapeMismatch {
-            op: "conv2d",
-            lhs: x.try_shape()?,
-            rhs: ws,
-        });
-    };
-    if wc != c {
-        return Err(Error::ShapeMismatch {
-            op: "conv2d",
-            lhs: x.try_shape()?,
-            rhs: ws,
-        });
-    }
-    let cols = try_im2col(x, (kh, kw), stride, pad)?; // [n, c kh kw, oh ow]
-    let [_, _, h, wd] = nchw("conv2d", x)?;
+    let [n, c, h, wd] = nchw("conv2d", x)?;
+    let [oc, _, kh, kw] = weight_shape("conv2d", x, w, c, 1)?;
     let win = Windows::new("conv2d", (h, wd), (kh, kw), stride, pad)?;
+    let cols = try_im2col(x, (kh, kw), stride, pad)?; // [n, c kh kw, oh ow]
     let y = w.try_reshape(&[oc, c * kh * kw])?.try_matmul(cols)?; // [n, oc, oh ow]
     let y = y.try_reshape(&[n, oc, win.out.0, win.out.1])?;
     add_bias("conv2d", y, b, oc)
@@ -357,21 +367,7 @@ pub fn try_conv_transpose2d<'g, F: Float>(
 ) -> Result<Var<'g, F>> {
     const OP: &str = "conv_transpose2d";
     let [n, c, h, wd] = nchw(OP, x)?;
-    let ws = w.try_shape()?;
-    let [wc, oc, kh, kw] = ws[..] else {
-        return Err(Error::ShapeMismatch {
-            op: OP,
-            lhs: x.try_shape()?,
-            rhs: ws,
-        });
-    };
-    if wc != c {
-        return Err(Error::ShapeMismatch {
-            op: OP,
-            lhs: x.try_shape()?,
-            rhs: ws,
-        });
-    }
+    let [_, oc, kh, kw] = weight_shape(OP, x, w, c, 0)?;
     let size = |i: usize, s: usize, k: usize, p: usize| {
         ((i - 1) * s + k).checked_sub(2 * p).filter(|&o| o > 0)
     };
@@ -404,11 +400,7 @@ fn windows<'g, F: Float>(
             format!("padding {pad:?} is more than half the kernel {kernel:?}"),
         ));
     }
-    let padded = if pad == (0, 0) {
-        x
-    } else {
-        x.try_pad(&[(0, 0), (0, 0), (pad.0, pad.0), (pad.1, pad.1)], fill)?
-    };
+    let padded = pad_image(x, pad, fill)?;
     let cols = try_im2col(padded, kernel, stride, (0, 0))?;
     let k = kernel.0 * kernel.1;
     Ok((cols.try_reshape(&[n, c, k, win.out.0 * win.out.1])?, win))
