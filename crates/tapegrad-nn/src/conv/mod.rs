@@ -1,79 +1,24 @@
 //! Convolution and pooling (DeZero step 57), NCHW as PyTorch: `im2col` (PyTorch's `unfold`),
 //! `col2im` (`fold`), `conv2d`, `conv_transpose2d`, `max_pool2d`, `avg_pool2d`.
 //!
-//! `im2col` is composed from ops (`pad`, a `reshape`, one `index_select` of every window's
-//! pixels), so it differentiates at every order; `col2im`, its adjoint, is a [`Function`] whose
-//! backward is `im2col`. The rest is made of those two, `matmul` and reductions, so gradients of
-//! gradients work through a CNN. Sizes follow PyTorch: `out = (in + 2 pad - kernel) / stride + 1`.
+//! `im2col` and `col2im` are [`Function`]s, each other's adjoint, so each one's backward is the
+//! other and they differentiate at every order. The rest is made of those two, `matmul` and
+//! reductions, so gradients of gradients work through a CNN. Sizes follow PyTorch:
+//! `out = (in + 2 pad - kernel) / stride + 1`.
 
-use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Slice};
-use tapegrad_core::{Error, Float, Function, Result, Var, or_panic};
+use tapegrad_core::{Error, Float, Result, Var, or_panic};
 
 /// A pair of sizes `(height, width)`: a kernel, a stride or a padding.
 pub type Pair = (usize, usize);
 
+mod fused;
+mod window;
+
+use fused::{Col2im, Conv, Im2col, Kind};
+use window::Windows;
+
 fn invalid(op: &'static str, reason: String) -> Error {
     Error::InvalidArgument { op, reason }
-}
-
-/// The geometry of sliding a `kernel` over an image of `size` with `stride` and `pad`.
-#[derive(Debug, Clone, Copy)]
-struct Windows {
-    kernel: Pair,
-    stride: Pair,
-    pad: Pair,
-    /// The padded image.
-    padded: Pair,
-    /// The number of window positions down and across.
-    out: Pair,
-}
-
-impl Windows {
-    fn new(op: &'static str, size: Pair, kernel: Pair, stride: Pair, pad: Pair) -> Result<Self> {
-        if kernel.0 == 0 || kernel.1 == 0 || stride.0 == 0 || stride.1 == 0 {
-            return Err(invalid(
-                op,
-                format!("kernel {kernel:?} and stride {stride:?} must be positive"),
-            ));
-        }
-        let padded = (size.0 + 2 * pad.0, size.1 + 2 * pad.1);
-        if padded.0 < kernel.0 || padded.1 < kernel.1 {
-            return Err(invalid(
-                op,
-                format!("kernel {kernel:?} is larger than the padded image {padded:?}"),
-            ));
-        }
-        let out = (
-            (padded.0 - kernel.0) / stride.0 + 1,
-            (padded.1 - kernel.1) / stride.1 + 1,
-        );
-        Ok(Windows {
-            kernel,
-            stride,
-            pad,
-            padded,
-            out,
-        })
-    }
-
-    /// For every kernel offset, then every window: the flat index of its pixel in the padded
-    /// image (`im2col`'s order: `(ki, kj, oy, ox)`).
-    fn indices(&self) -> Vec<usize> {
-        let (kh, kw) = self.kernel;
-        let (oh, ow) = self.out;
-        let mut idx = Vec::with_capacity(kh * kw * oh * ow);
-        for ki in 0..kh {
-            for kj in 0..kw {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let (r, c) = (oy * self.stride.0 + ki, ox * self.stride.1 + kj);
-                        idx.push(r * self.padded.1 + c);
-                    }
-                }
-            }
-        }
-        idx
-    }
 }
 
 /// `[n, c, h, w]` of a 4-d variable.
@@ -147,61 +92,8 @@ pub fn try_im2col<'g, F: Float>(
 ) -> Result<Var<'g, F>> {
     let [n, c, h, w] = nchw("im2col", x)?;
     let win = Windows::new("im2col", (h, w), kernel, stride, pad)?;
-    let padded = pad_image(x, pad, F::zero())?;
-    let flat = padded.try_reshape(&[n, c, win.padded.0 * win.padded.1])?;
-    let cols = flat.try_index_select(2, &win.indices())?;
-    let (kh, kw) = kernel;
-    cols.try_reshape(&[n, c * kh * kw, win.out.0 * win.out.1])
-}
-
-/// `col2im`'s function: adds every column back into its window of a zero image.
-struct Col2im {
-    win: Windows,
-    image: [usize; 4],
-}
-
-impl<F: Float> Function<F> for Col2im {
-    fn name(&self) -> &'static str {
-        "col2im"
-    }
-
-    fn forward(&self, xs: &[ArrayViewD<'_, F>]) -> std::result::Result<Vec<ArrayD<F>>, String> {
-        let [n, c, h, w] = self.image;
-        let (hp, wp) = self.win.padded;
-        let cols = xs[0]
-            .to_shape(IxDyn(&[
-                n,
-                c,
-                self.win.kernel.0 * self.win.kernel.1 * self.win.out.0 * self.win.out.1,
-            ]))
-            .map_err(|e| e.to_string())?;
-        let mut padded = ArrayD::<F>::zeros(IxDyn(&[n, c, hp * wp]));
-        for (j, &i) in self.win.indices().iter().enumerate() {
-            let mut dst = padded.index_axis_mut(Axis(2), i);
-            dst += &cols.index_axis(Axis(2), j);
-        }
-        let padded = padded
-            .into_shape_with_order(IxDyn(&[n, c, hp, wp]))
-            .map_err(|e| e.to_string())?;
-        let (ph, pw) = self.win.pad;
-        let rows = padded.slice_axis(Axis(2), Slice::from(ph..ph + h));
-        let y = rows
-            .slice_axis(Axis(3), Slice::from(pw..pw + w))
-            .to_owned()
-            .into_dyn();
-        Ok(vec![y])
-    }
-
-    // col2im is im2col's adjoint, so its derivative is im2col
-    fn backward<'g>(
-        &self,
-        _: &[Var<'g, F>],
-        _: &[Var<'g, F>],
-        gys: &[Var<'g, F>],
-    ) -> Result<Vec<Option<Var<'g, F>>>> {
-        let w = self.win;
-        Ok(vec![Some(try_im2col(gys[0], w.kernel, w.stride, w.pad)?)])
-    }
+    let image = [n, c, h, w];
+    Ok(x.graph().try_apply(Im2col { win, image }, &[x])?[0])
 }
 
 /// The adjoint of [`im2col`] (PyTorch's `F.fold`): columns `[n, c * kh * kw, oh * ow]` added
@@ -301,9 +193,13 @@ pub fn try_conv2d<'g, F: Float>(
     let [n, c, h, wd] = nchw("conv2d", x)?;
     let [oc, _, kh, kw] = weight_shape("conv2d", x, w, c, 1)?;
     let win = Windows::new("conv2d", (h, wd), (kh, kw), stride, pad)?;
-    let cols = try_im2col(x, (kh, kw), stride, pad)?; // [n, c kh kw, oh ow]
-    let y = w.try_reshape(&[oc, c * kh * kw])?.try_matmul(cols)?; // [n, oc, oh ow]
-    let y = y.try_reshape(&[n, oc, win.out.0, win.out.1])?;
+    let f = Conv {
+        kind: Kind::Conv,
+        win,
+        image: [n, c, h, wd],
+        oc,
+    };
+    let y = x.graph().try_apply(f, &[x, w])?[0];
     add_bias("conv2d", y, b, oc)
 }
 
@@ -374,12 +270,14 @@ pub fn try_conv_transpose2d<'g, F: Float>(
     let (Some(oh), Some(ow)) = (size(h, stride.0, kh, pad.0), size(wd, stride.1, kw, pad.1)) else {
         return Err(invalid(OP, format!("padding {pad:?} leaves no output")));
     };
-    let x2 = x.try_reshape(&[n, c, h * wd])?;
-    let cols = w
-        .try_reshape(&[c, oc * kh * kw])?
-        .try_transpose()?
-        .try_matmul(x2)?;
-    let y = try_col2im(cols, (oh, ow), (kh, kw), stride, pad)?;
+    // the adjoint in its input of a convolution of [n, oc, oh, ow] images with c filters
+    let f = Conv {
+        kind: Kind::Input,
+        win: Windows::new(OP, (oh, ow), (kh, kw), stride, pad)?,
+        image: [n, oc, oh, ow],
+        oc: c,
+    };
+    let y = x.graph().try_apply(f, &[x, w])?[0];
     add_bias(OP, y, b, oc)
 }
 

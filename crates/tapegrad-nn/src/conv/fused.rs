@@ -1,0 +1,245 @@
+//! The array-level functions of convolution, each a [`Function`] whose backward is made of the
+//! others, so that every order of derivative works:
+//! - `Im2col` and `Col2im`, each other's adjoint;
+//! - `Conv` in three kinds: the convolution `y = conv(x, w)`, its adjoint in `x`
+//!   (`conv_t(g, w)`, the transposed convolution) and in `w` (`conv_w(x, g)`, the weight
+//!   gradient). All three are derivatives of one trilinear form `B(x, w, g) = <g, conv(x, w)>`,
+//!   so each one's backward is two of the three.
+//!
+//! Each works image by image: one image's columns (`[c kh kw, oh ow]`) in a scratch buffer, then
+//! one GEMM, as PyTorch's CPU `slow_conv2d`; the full `[n, c kh kw, oh ow]` columns never exist.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, IxDyn, ShapeError};
+use tapegrad_core::{Float, Function, Result, Var};
+
+use super::window::Windows;
+
+type Forward<F> = std::result::Result<Vec<ArrayD<F>>, String>;
+
+fn contiguous<'a, F: Float>(x: &'a ArrayViewD<'_, F>) -> ndarray::CowArray<'a, F, IxDyn> {
+    x.as_standard_layout()
+}
+
+fn slice<'a, F>(x: &'a ndarray::CowArray<'_, F, IxDyn>) -> std::result::Result<&'a [F], String> {
+    x.as_slice()
+        .ok_or_else(|| "an input is not contiguous".to_owned())
+}
+
+fn shape_err(e: ShapeError) -> String {
+    e.to_string()
+}
+
+/// `im2col` on a batch `[n, c, h, w]`: `[n, c kh kw, oh ow]`; its derivative is `col2im`.
+pub(super) struct Im2col {
+    pub(super) win: Windows,
+    pub(super) image: [usize; 4],
+}
+
+impl<F: Float> Function<F> for Im2col {
+    fn name(&self) -> &'static str {
+        "im2col"
+    }
+
+    fn forward(&self, xs: &[ArrayViewD<'_, F>]) -> Forward<F> {
+        let [n, c, _, _] = self.image;
+        let x = contiguous(&xs[0]);
+        let mut cols = vec![F::zero(); n * c * self.win.col_len()];
+        self.win.im2col(n * c, slice(&x)?, &mut cols);
+        let (kh, kw) = self.win.kernel;
+        let shape = IxDyn(&[n, c * kh * kw, self.win.out.0 * self.win.out.1]);
+        Ok(vec![
+            ArrayD::from_shape_vec(shape, cols).map_err(shape_err)?,
+        ])
+    }
+
+    // im2col is linear, and col2im is its adjoint
+    fn backward<'g>(
+        &self,
+        _: &[Var<'g, F>],
+        _: &[Var<'g, F>],
+        gys: &[Var<'g, F>],
+    ) -> Result<Vec<Option<Var<'g, F>>>> {
+        let f = Col2im {
+            win: self.win,
+            image: self.image,
+        };
+        Ok(vec![Some(gys[0].graph().try_apply(f, &[gys[0]])?[0])])
+    }
+}
+
+/// `col2im`: columns `[n, c kh kw, oh ow]` added back into a zero image `[n, c, h, w]`; its
+/// derivative is `im2col`.
+pub(super) struct Col2im {
+    pub(super) win: Windows,
+    pub(super) image: [usize; 4],
+}
+
+impl<F: Float> Function<F> for Col2im {
+    fn name(&self) -> &'static str {
+        "col2im"
+    }
+
+    fn forward(&self, xs: &[ArrayViewD<'_, F>]) -> Forward<F> {
+        let [n, c, h, w] = self.image;
+        let cols = contiguous(&xs[0]);
+        let mut x = vec![F::zero(); n * c * h * w];
+        self.win.col2im(n * c, slice(&cols)?, &mut x);
+        Ok(vec![
+            ArrayD::from_shape_vec(IxDyn(&self.image), x).map_err(shape_err)?,
+        ])
+    }
+
+    // col2im is im2col's adjoint, so its derivative is im2col
+    fn backward<'g>(
+        &self,
+        _: &[Var<'g, F>],
+        _: &[Var<'g, F>],
+        gys: &[Var<'g, F>],
+    ) -> Result<Vec<Option<Var<'g, F>>>> {
+        let f = Im2col {
+            win: self.win,
+            image: self.image,
+        };
+        Ok(vec![Some(gys[0].graph().try_apply(f, &[gys[0]])?[0])])
+    }
+}
+
+/// Which derivative of `B(x, w, g) = <g, conv(x, w)>` a [`Conv`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// `y = conv(x, w)` (= dB/dg), inputs `(x, w)`.
+    Conv,
+    /// `gx = conv_t(g, w)` (= dB/dx), inputs `(g, w)`.
+    Input,
+    /// `gw = conv_w(x, g)` (= dB/dw), inputs `(x, g)`.
+    Weight,
+}
+
+/// A convolution of images `image` (`[n, c, h, w]`) with `oc` filters, or one of its adjoints.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Conv {
+    pub(super) kind: Kind,
+    pub(super) win: Windows,
+    pub(super) image: [usize; 4],
+    pub(super) oc: usize,
+}
+
+impl Conv {
+    fn with(self, kind: Kind) -> Self {
+        Conv { kind, ..self }
+    }
+
+    /// `(c kh kw, oh ow)`: the shape of one image's columns.
+    fn cols(&self) -> (usize, usize) {
+        let (kh, kw) = self.win.kernel;
+        (self.image[1] * kh * kw, self.win.out.0 * self.win.out.1)
+    }
+
+    /// `y[i] = W cols(x[i])`: `[n, oc, oh, ow]`.
+    fn conv<F: Float>(&self, x: &[F], w: &[F]) -> std::result::Result<Vec<F>, String> {
+        let [n, c, h, wd] = self.image;
+        let (k, p) = self.cols();
+        let w = ArrayView2::from_shape((self.oc, k), w).map_err(shape_err)?;
+        let mut y = vec![F::zero(); n * self.oc * p];
+        let mut cols = vec![F::zero(); k * p];
+        for (xi, yi) in x
+            .chunks_exact(c * h * wd)
+            .zip(y.chunks_exact_mut(self.oc * p))
+        {
+            self.win.im2col(c, xi, &mut cols);
+            let cols = ArrayView2::from_shape((k, p), &cols[..]).map_err(shape_err)?;
+            let mut yi = ArrayViewMut2::from_shape((self.oc, p), yi).map_err(shape_err)?;
+            general_mat_mul(F::one(), &w, &cols, F::zero(), &mut yi);
+        }
+        Ok(y)
+    }
+
+    /// `gx[i] = col2im(W^T g[i])`: `[n, c, h, w]`.
+    fn input<F: Float>(&self, g: &[F], w: &[F]) -> std::result::Result<Vec<F>, String> {
+        let [n, c, h, wd] = self.image;
+        let (k, p) = self.cols();
+        let wt = ArrayView2::from_shape((self.oc, k), w).map_err(shape_err)?;
+        let wt = wt.t();
+        let mut gx = vec![F::zero(); n * c * h * wd];
+        let mut cols = vec![F::zero(); k * p];
+        for (gi, xi) in g
+            .chunks_exact(self.oc * p)
+            .zip(gx.chunks_exact_mut(c * h * wd))
+        {
+            let gi = ArrayView2::from_shape((self.oc, p), gi).map_err(shape_err)?;
+            let mut cm = ArrayViewMut2::from_shape((k, p), &mut cols[..]).map_err(shape_err)?;
+            general_mat_mul(F::one(), &wt, &gi, F::zero(), &mut cm);
+            self.win.col2im(c, &cols, xi);
+        }
+        Ok(gx)
+    }
+
+    /// `gw = sum_i g[i] cols(x[i])^T`: `[oc, c, kh, kw]`.
+    fn weight<F: Float>(&self, x: &[F], g: &[F]) -> std::result::Result<Vec<F>, String> {
+        let [_, c, h, wd] = self.image;
+        let (k, p) = self.cols();
+        let mut gw = vec![F::zero(); self.oc * k];
+        let mut cols = vec![F::zero(); k * p];
+        for (xi, gi) in x.chunks_exact(c * h * wd).zip(g.chunks_exact(self.oc * p)) {
+            self.win.im2col(c, xi, &mut cols);
+            let cm = ArrayView2::from_shape((k, p), &cols[..]).map_err(shape_err)?;
+            let gi = ArrayView2::from_shape((self.oc, p), gi).map_err(shape_err)?;
+            let mut gwm =
+                ArrayViewMut2::from_shape((self.oc, k), &mut gw[..]).map_err(shape_err)?;
+            general_mat_mul(F::one(), &gi, &cm.t(), F::one(), &mut gwm);
+        }
+        Ok(gw)
+    }
+}
+
+impl<F: Float> Function<F> for Conv {
+    fn name(&self) -> &'static str {
+        match self.kind {
+            Kind::Conv => "conv2d",
+            Kind::Input => "conv_transpose2d",
+            Kind::Weight => "conv2d_weight",
+        }
+    }
+
+    fn forward(&self, xs: &[ArrayViewD<'_, F>]) -> Forward<F> {
+        let (a, b) = (contiguous(&xs[0]), contiguous(&xs[1]));
+        let (a, b) = (slice(&a)?, slice(&b)?);
+        let [n, c, h, w] = self.image;
+        let (kh, kw) = self.win.kernel;
+        let (oh, ow) = self.win.out;
+        let (value, shape) = match self.kind {
+            Kind::Conv => (self.conv(a, b)?, vec![n, self.oc, oh, ow]),
+            Kind::Input => (self.input(a, b)?, vec![n, c, h, w]),
+            Kind::Weight => (self.weight(a, b)?, vec![self.oc, c, kh, kw]),
+        };
+        Ok(vec![
+            ArrayD::from_shape_vec(shape, value).map_err(shape_err)?,
+        ])
+    }
+
+    // d<u, f(a, b)>: for conv(x, w), (conv_t(u, w), conv_w(x, u)); for conv_t(g, w),
+    // (conv(u, w), conv_w(u, g)); for conv_w(x, g), (conv_t(g, u), conv(x, u))
+    fn backward<'g>(
+        &self,
+        xs: &[Var<'g, F>],
+        _: &[Var<'g, F>],
+        gys: &[Var<'g, F>],
+    ) -> Result<Vec<Option<Var<'g, F>>>> {
+        let (a, b, u) = (xs[0], xs[1], gys[0]);
+        let g = u.graph();
+        // (a constant input takes no gradient: not computing it saves a GEMM)
+        let apply = |of: Var<'g, F>, kind: Kind, p: Var<'g, F>, q: Var<'g, F>| {
+            if of.is_constant() {
+                return Ok(None);
+            }
+            Ok(Some(g.try_apply(self.with(kind), &[p, q])?[0]))
+        };
+        let (ga, gb) = match self.kind {
+            Kind::Conv => (apply(a, Kind::Input, u, b)?, apply(b, Kind::Weight, a, u)?),
+            Kind::Input => (apply(a, Kind::Conv, u, b)?, apply(b, Kind::Weight, u, a)?),
+            Kind::Weight => (apply(a, Kind::Input, b, u)?, apply(b, Kind::Conv, a, u)?),
+        };
+        Ok(vec![ga, gb])
+    }
+}
