@@ -1,11 +1,15 @@
 //! DeZero step 58 on real data: a small CNN learns the 8x8 handwritten digits shipped with
 //! tapegrad-nn (1,797 images), trained on four fifths and tested on the held-out fifth.
 //!
-//!     cargo run --release --example cnn_digits
+//! ```text
+//! cargo run --release --features plots --example cnn_digits   # plot into target/cnn_digits/
+//! ```
 //!
 //! conv 3x3 (8) - relu - max pool 2x2 - conv 3x3 (16) - relu - max pool 2x2 - linear (10),
-//! Adam, mini-batches of 32; prints each epoch's loss and the test accuracy.
+//! Adam, mini-batches of 32; prints each epoch's loss and held-out accuracy under a progress
+//! bar, and plots both against the epoch.
 
+use std::error::Error;
 use std::time::Instant;
 
 use tapegrad::ndarray::{Array2, ArrayD, Axis};
@@ -14,6 +18,11 @@ use tapegrad::nn::functional::{accuracy, softmax_cross_entropy};
 use tapegrad::nn::layers::{Conv2d, Layer, Linear, MaxPool2d};
 use tapegrad::nn::optim::{Adam, Optimizer};
 use tapegrad::prelude::*;
+
+#[path = "support/plots.rs"]
+mod plots;
+
+const EPOCHS: usize = 15;
 
 struct Cnn<'g> {
     conv1: Conv2d<'g>,
@@ -45,13 +54,15 @@ fn take(x: &Array2<f64>, t: &[usize], idx: &[usize]) -> (Array2<f64>, Vec<usize>
     (x.select(Axis(0), idx), idx.iter().map(|&i| t[i]).collect())
 }
 
-fn main() {
+fn main() -> Result<(), Box<dyn Error>> {
+    let out = std::env::args().nth(1).unwrap_or("target/cnn_digits".into());
     let start = Instant::now();
     let (x, t) = digits();
     // every fifth image is held out
     let (train_idx, test_idx): (Vec<usize>, Vec<usize>) = (0..t.len()).partition(|i| i % 5 != 0);
     let train = take(&x, &t, &train_idx);
     let (test_x, test_t) = take(&x, &t, &test_idx);
+    let test_x = ArrayD::from(test_x.into_dyn());
     println!(
         "digits: {} to train on, {} held out",
         train.1.len(),
@@ -69,7 +80,15 @@ fn main() {
     let params = model.params();
     let mut opt = Adam::new(0.01);
     let mut loader = DataLoader::new(&train, 32, true, 0);
-    for epoch in 1..=15 {
+    let test_accuracy = || {
+        g.step(|| {
+            let _guard = g.no_grad();
+            accuracy(model.forward(g.constant(test_x.clone())), &test_t)
+        })
+    };
+    let bar = plots::progress(EPOCHS, "epochs")?;
+    let (mut losses, mut accuracies) = (Vec::new(), Vec::new());
+    for epoch in 1..=EPOCHS {
         let (mut total, mut batches) = (0.0, 0);
         for (xb, tb) in loader.epoch() {
             let loss = g.step(|| {
@@ -81,17 +100,36 @@ fn main() {
             total += loss;
             batches += 1;
         }
-        println!("epoch {epoch:>2}: loss {:.4}", total / batches as f64);
+        let (loss, acc) = (total / batches as f64, test_accuracy());
+        losses.push((epoch as f64, loss));
+        accuracies.push((epoch as f64, acc));
+        // on stdout even when the bar is hidden (output not a terminal)
+        bar.suspend(|| println!("epoch {epoch:>2}: loss {loss:.4}, held-out accuracy {acc:.4}"));
+        bar.set_message(format!("loss {loss:.4}"));
+        bar.inc(1);
     }
-    let acc = g.step(|| {
-        let _guard = g.no_grad();
-        accuracy(
-            model.forward(g.constant(ArrayD::from(test_x.clone().into_dyn()))),
-            &test_t,
-        )
-    });
+    bar.finish();
     println!(
-        "held-out accuracy: {acc:.4} ({:.1} s)",
+        "held-out accuracy: {:.4} ({:.1} s)",
+        test_accuracy(),
         start.elapsed().as_secs_f64()
     );
+    let png = plots::prepare(&out, "cnn_digits.png")?;
+    plots::plot_lines(
+        &png,
+        "CNN on the 8x8 digits",
+        ("epoch", ""),
+        &[
+            plots::Series {
+                label: "training loss",
+                points: losses,
+            },
+            plots::Series {
+                label: "held-out accuracy",
+                points: accuracies,
+            },
+        ],
+    )?;
+    println!("wrote {}", png.display());
+    Ok(())
 }

@@ -13,7 +13,6 @@
 use std::error::Error;
 use std::path::Path;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use plotters::prelude::*;
 use tapegrad::ndarray::{Array2, Axis};
 use tapegrad::nn::datasets::{DataLoader, spiral};
@@ -22,13 +21,12 @@ use tapegrad::nn::layers::{Layer, Mlp};
 use tapegrad::nn::optim::{Optimizer, Sgd};
 use tapegrad::prelude::*;
 
-const EPOCHS: usize = 300;
+#[path = "support/plots.rs"]
+mod plots;
 /// Class colours: the grid cells take a pale version, the training points the full one.
-const COLORS: [RGBColor; 3] = [
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(31, 119, 180),
-];
+use plots::COLORS;
+
+const EPOCHS: usize = 300;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let out = std::env::args().nth(1).unwrap_or("target/spiral".into());
@@ -38,9 +36,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let model = Mlp::new(&g, &[10, 3], |h| h.sigmoid(), 0);
     let mut opt = Sgd::new(1.0);
 
-    let bar = ProgressBar::new(EPOCHS as u64).with_style(ProgressStyle::with_template(
-        "{bar:40} {pos}/{len} epochs, {elapsed} {msg}",
-    )?);
+    let bar = plots::progress(EPOCHS, "epochs")?;
     let mut history = Vec::with_capacity(EPOCHS);
     for epoch in 1..=EPOCHS {
         let (mut loss_sum, mut acc_sum) = (0.0, 0.0);
@@ -63,14 +59,18 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     bar.finish();
 
-    plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
-        .map_err(|_| "the bundled DejaVu Sans font did not load")?;
-    std::fs::create_dir_all(&out)?;
-    let (loss_png, boundary_png) = (
-        Path::new(&out).join("spiral_loss.png"),
-        Path::new(&out).join("spiral_boundary.png"),
-    );
-    plot_loss(&history, &loss_png)?;
+    let loss_png = plots::prepare(&out, "spiral_loss.png")?;
+    let boundary_png = Path::new(&out).join("spiral_boundary.png");
+    let points = history.iter().enumerate();
+    plots::plot_lines(
+        &loss_png,
+        "spiral: average training loss",
+        ("epoch", "loss"),
+        &[plots::Series {
+            label: "loss",
+            points: points.map(|(i, &l)| (i as f64 + 1.0, l)).collect(),
+        }],
+    )?;
     let predict = |x: Array2<f64>| {
         g.clear();
         let _no_grad = g.no_grad();
@@ -98,32 +98,6 @@ fn first_argmax(values: impl Iterator<Item = f64>) -> usize {
         }
     }
     best.0
-}
-
-/// The average loss of each epoch, as a line.
-fn plot_loss(history: &[f64], path: &Path) -> Result<(), Box<dyn Error>> {
-    let root = BitMapBackend::new(path, (640, 400)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let top = history.iter().copied().fold(0.0, f64::max) * 1.05;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("spiral: average training loss", ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(1.0..history.len() as f64, 0.0..top)?;
-    chart
-        .configure_mesh()
-        .x_desc("epoch")
-        .x_label_formatter(&|e| format!("{e:.0}"))
-        .y_desc("loss")
-        .draw()?;
-    let points = history
-        .iter()
-        .enumerate()
-        .map(|(i, &l)| (i as f64 + 1.0, l));
-    chart.draw_series(LineSeries::new(points, COLORS[2].stroke_width(2)))?;
-    root.present()?;
-    Ok(())
 }
 
 /// The class the model predicts over a grid (pale cells), with the training points on top.

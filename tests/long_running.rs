@@ -122,3 +122,59 @@ fn chain_of_ten_million_ops() {
     let expected = (1.0 - 0.999f64.powi(5_000_000)) / 0.001;
     assert!((x.grad().unwrap()[[]] - expected).abs() < 1e-6);
 }
+
+/// DeZero's step 59 at length: an LSTM trained window by window over 10^4 windows of a sine,
+/// the state carried across by `unchain` and each window's graph freed by `g.step`. The arena,
+/// the tape and the heap stay flat, and the loss falls.
+#[test]
+fn truncated_bptt_over_ten_thousand_windows_stays_flat() {
+    use tapegrad::ndarray::Array2;
+    use tapegrad::nn::layers::{Layer, Linear, Lstm};
+    use tapegrad::nn::optim::{Adam, Optimizer};
+    let _turn = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    let g: Graph = Graph::new();
+    let lstm = Lstm::new(&g, 4, 0);
+    let head = Linear::new(&g, 1, 1);
+    let params = [lstm.params(), head.params()].concat();
+    let mut opt = Adam::new(0.01);
+    let series: Vec<f64> = (0..1_000).map(|t| (t as f64 * 0.1).sin()).collect();
+    let mut window = |w: usize| {
+        g.step(|| {
+            let start = (w * 3) % 990;
+            let mut loss = g.scalar(0.0);
+            for t in start..start + 3 {
+                let x = g.constant(Array2::from_elem((1, 1), series[t]));
+                let y = head.forward(lstm.forward(x));
+                loss = loss + (y - series[t + 1]).square().sum();
+            }
+            loss.backward();
+            opt.step(&params);
+            lstm.unchain().expect("the window's graph is alive");
+            loss.item() / 3.0
+        })
+    };
+    let early: f64 = (0..100).map(&mut window).sum::<f64>() / 100.0;
+    let region = Region::new(GLOBAL);
+    let mut at_1000 = None;
+    let mut late = 0.0;
+    for w in 100..10_000 {
+        let loss = window(w);
+        if w == 1_000 {
+            at_1000 = Some((g.len(), g.tape_len(), heap(&region)));
+        }
+        if w >= 9_900 {
+            late += loss / 100.0;
+        }
+    }
+    let (live_1000, tape_1000, heap_1000) = at_1000.unwrap();
+    let (live, tape, heap_end) = (g.len(), g.tape_len(), heap(&region));
+    println!(
+        "loss {early:.4} -> {late:.4}; window 1,000: {live_1000} vars, {tape_1000} records, {heap_1000} B; 10,000: {live} vars, {tape} records, {heap_end} B"
+    );
+    assert_eq!((live, tape), (live_1000, tape_1000));
+    assert!(
+        heap_end <= heap_1000,
+        "heap grew from {heap_1000} B at window 1,000 to {heap_end} B at 10,000"
+    );
+    assert!(late < early / 2.0, "the loss did not fall: {early} -> {late}");
+}
