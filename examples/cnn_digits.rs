@@ -55,7 +55,9 @@ fn take(x: &Array2<f64>, t: &[usize], idx: &[usize]) -> (Array2<f64>, Vec<usize>
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let out = std::env::args().nth(1).unwrap_or("target/cnn_digits".into());
+    let out = std::env::args()
+        .nth(1)
+        .unwrap_or("target/cnn_digits".into());
     let start = Instant::now();
     let (x, t) = digits();
     // every fifth image is held out

@@ -176,5 +176,8 @@ fn truncated_bptt_over_ten_thousand_windows_stays_flat() {
         heap_end <= heap_1000,
         "heap grew from {heap_1000} B at window 1,000 to {heap_end} B at 10,000"
     );
-    assert!(late < early / 2.0, "the loss did not fall: {early} -> {late}");
+    assert!(
+        late < early / 2.0,
+        "the loss did not fall: {early} -> {late}"
+    );
 }

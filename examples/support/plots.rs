@@ -65,11 +65,16 @@ pub fn plot_lines(
         .y_desc(y_desc)
         .y_label_formatter(&|y| format!("{:.1}", if y.abs() < 1e-9 { 0.0 } else { *y }))
         .draw()?;
-    for (s, color) in series.iter().zip([COLORS[2], COLORS[0], COLORS[1]].iter().cycle()) {
+    for (s, color) in series
+        .iter()
+        .zip([COLORS[2], COLORS[0], COLORS[1]].iter().cycle())
+    {
         chart
             .draw_series(LineSeries::new(s.points.clone(), color.stroke_width(2)))?
             .label(s.label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
     }
     if series.len() > 1 {
         chart

@@ -1,4 +1,5 @@
-//! The errors of tapegrad-nn's convolution and pooling functions.
+//! The errors of tapegrad-nn's convolution and pooling functions, and their independence of the
+//! thread count.
 
 use tapegrad::ndarray::{Array1, Array4};
 use tapegrad::nn::functional::*;
@@ -34,4 +35,68 @@ fn bad_input_is_an_error() {
         matches!(e, Error::InvalidArgument { op: "col2im", .. }),
         "{e}"
     );
+}
+
+/// conv2d's value and gradients on a batch of 40 images (its images split across threads, its
+/// weight gradient summed in fixed runs) are bit for bit the same on one thread and on two, and
+/// equal to the images taken one at a time.
+#[test]
+fn convolution_does_not_depend_on_the_thread_count() {
+    let x = crate::common::values::<f64>(&[40, 3, 9, 7], 0, -1.0, 1.0);
+    let w = crate::common::values::<f64>(&[4, 3, 3, 3], 1, -1.0, 1.0);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let g: Graph = Graph::new();
+            let (xv, wv) = (g.var(x.clone()), g.var(w.clone()));
+            let y = conv2d(xv, wv, None, (2, 1), (1, 1));
+            (y * y).sum().backward();
+            (y.data(), xv.grad().unwrap(), wv.grad().unwrap())
+        })
+    };
+    let (one, two) = (run(1), run(2));
+    assert_eq!(one, two);
+    // the same, an image at a time: the output and input gradient exactly, the weight's sum
+    // of 40 terms to rounding
+    let g: Graph = Graph::new();
+    let wv = g.var(w.clone());
+    for i in [0, 17, 39] {
+        let xi = g.var(
+            x.slice(tapegrad::ndarray::s![i..i + 1, .., .., ..])
+                .to_owned(),
+        );
+        let y = conv2d(xi, wv, None, (2, 1), (1, 1));
+        assert_eq!(
+            y.data(),
+            one.0
+                .slice(tapegrad::ndarray::s![i..i + 1, .., .., ..])
+                .into_dyn()
+        );
+        (y * y).sum().backward();
+        assert_eq!(
+            xi.grad().unwrap(),
+            one.1
+                .slice(tapegrad::ndarray::s![i..i + 1, .., .., ..])
+                .into_dyn()
+        );
+    }
+    let mut gw = tapegrad::ndarray::ArrayD::zeros(w.shape());
+    for i in 0..40 {
+        let g: Graph = Graph::new();
+        let wv = g.var(w.clone());
+        let xi = g.constant(
+            x.slice(tapegrad::ndarray::s![i..i + 1, .., .., ..])
+                .to_owned(),
+        );
+        let y = conv2d(xi, wv, None, (2, 1), (1, 1));
+        (y * y).sum().backward();
+        gw = gw + wv.grad().unwrap();
+    }
+    let err = (&gw - &one.2)
+        .mapv(f64::abs)
+        .fold(0.0, |a: f64, &b| a.max(b));
+    assert!(err < 1e-12, "weight gradient off by {err}");
 }

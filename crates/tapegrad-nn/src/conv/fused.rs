@@ -8,9 +8,11 @@
 //!
 //! Each works image by image: one image's columns (`[c kh kw, oh ow]`) in a scratch buffer, then
 //! one GEMM, as PyTorch's CPU `slow_conv2d`; the full `[n, c kh kw, oh ow]` columns never exist.
+//! Images go to rayon's threads in parallel.
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, IxDyn, ShapeError};
+use rayon::prelude::*;
 use tapegrad_core::{Float, Function, Result, Var};
 
 use super::window::Windows;
@@ -136,62 +138,113 @@ impl Conv {
         (self.image[1] * kh * kw, self.win.out.0 * self.win.out.1)
     }
 
-    /// `y[i] = W cols(x[i])`: `[n, oc, oh, ow]`.
+    /// Images per parallel task: the images shared among rayon's threads, one run each (each
+    /// task fills one scratch buffer of columns), but no fewer than make a task outweigh its
+    /// scheduling (`oc k p` multiply-adds an image).
+    fn images_per_task(&self) -> usize {
+        let (k, p) = self.cols();
+        let worth = (1usize << 16).div_ceil((self.oc * k * p).max(1));
+        (self.image[0].div_ceil(rayon::current_num_threads())).max(worth)
+    }
+
+    /// `y[i] = W cols(x[i])`: `[n, oc, oh, ow]`, images in parallel.
     fn conv<F: Float>(&self, x: &[F], w: &[F]) -> std::result::Result<Vec<F>, String> {
         let [n, c, h, wd] = self.image;
-        let (k, p) = self.cols();
+        let (k, p, run) = (self.cols().0, self.cols().1, self.images_per_task());
         let w = ArrayView2::from_shape((self.oc, k), w).map_err(shape_err)?;
         let mut y = vec![F::zero(); n * self.oc * p];
-        let mut cols = vec![F::zero(); k * p];
-        for (xi, yi) in x
-            .chunks_exact(c * h * wd)
-            .zip(y.chunks_exact_mut(self.oc * p))
-        {
-            self.win.im2col(c, xi, &mut cols);
-            let cols = ArrayView2::from_shape((k, p), &cols[..]).map_err(shape_err)?;
-            let mut yi = ArrayViewMut2::from_shape((self.oc, p), yi).map_err(shape_err)?;
-            general_mat_mul(F::one(), &w, &cols, F::zero(), &mut yi);
-        }
+        let tasks = y
+            .par_chunks_mut(run * self.oc * p)
+            .zip(x.par_chunks(run * c * h * wd));
+        tasks.try_for_each(|(ys, xs)| {
+            let mut cols = vec![F::zero(); k * p];
+            for (yi, xi) in ys
+                .chunks_exact_mut(self.oc * p)
+                .zip(xs.chunks_exact(c * h * wd))
+            {
+                self.win.im2col(c, xi, &mut cols);
+                let cm = ArrayView2::from_shape((k, p), &cols[..]).map_err(shape_err)?;
+                let mut yi = ArrayViewMut2::from_shape((self.oc, p), yi).map_err(shape_err)?;
+                general_mat_mul(F::one(), &w, &cm, F::zero(), &mut yi);
+            }
+            Ok::<_, String>(())
+        })?;
         Ok(y)
     }
 
-    /// `gx[i] = col2im(W^T g[i])`: `[n, c, h, w]`.
+    /// `gx[i] = col2im(W^T g[i])`: `[n, c, h, w]`, images in parallel.
     fn input<F: Float>(&self, g: &[F], w: &[F]) -> std::result::Result<Vec<F>, String> {
         let [n, c, h, wd] = self.image;
-        let (k, p) = self.cols();
+        let (k, p, run) = (self.cols().0, self.cols().1, self.images_per_task());
         let wt = ArrayView2::from_shape((self.oc, k), w).map_err(shape_err)?;
         let wt = wt.t();
         let mut gx = vec![F::zero(); n * c * h * wd];
-        let mut cols = vec![F::zero(); k * p];
-        for (gi, xi) in g
-            .chunks_exact(self.oc * p)
-            .zip(gx.chunks_exact_mut(c * h * wd))
-        {
-            let gi = ArrayView2::from_shape((self.oc, p), gi).map_err(shape_err)?;
-            let mut cm = ArrayViewMut2::from_shape((k, p), &mut cols[..]).map_err(shape_err)?;
-            general_mat_mul(F::one(), &wt, &gi, F::zero(), &mut cm);
-            self.win.col2im(c, &cols, xi);
-        }
+        let tasks = gx
+            .par_chunks_mut(run * c * h * wd)
+            .zip(g.par_chunks(run * self.oc * p));
+        tasks.try_for_each(|(xs, gs)| {
+            // written before col2im reads it: a fresh page read first and written after costs
+            // a copy-on-write fault, and on two threads a TLB flush of the other
+            xs.fill(F::zero());
+            let mut cols = vec![F::zero(); k * p];
+            for (xi, gi) in xs
+                .chunks_exact_mut(c * h * wd)
+                .zip(gs.chunks_exact(self.oc * p))
+            {
+                let gi = ArrayView2::from_shape((self.oc, p), gi).map_err(shape_err)?;
+                let mut cm = ArrayViewMut2::from_shape((k, p), &mut cols[..]).map_err(shape_err)?;
+                general_mat_mul(F::one(), &wt, &gi, F::zero(), &mut cm);
+                self.win.col2im(c, &cols, xi);
+            }
+            Ok::<_, String>(())
+        })?;
         Ok(gx)
     }
 
-    /// `gw = sum_i g[i] cols(x[i])^T`: `[oc, c, kh, kw]`.
+    /// `gw = sum_i g[i] cols(x[i])^T`: `[oc, c, kh, kw]`. Each run of [`WEIGHT_RUN`] images is
+    /// summed on its own, runs in parallel, then the runs' sums in order: the order of summation,
+    /// and so the result, is the same on any number of threads.
     fn weight<F: Float>(&self, x: &[F], g: &[F]) -> std::result::Result<Vec<F>, String> {
         let [_, c, h, wd] = self.image;
         let (k, p) = self.cols();
-        let mut gw = vec![F::zero(); self.oc * k];
-        let mut cols = vec![F::zero(); k * p];
-        for (xi, gi) in x.chunks_exact(c * h * wd).zip(g.chunks_exact(self.oc * p)) {
-            self.win.im2col(c, xi, &mut cols);
-            let cm = ArrayView2::from_shape((k, p), &cols[..]).map_err(shape_err)?;
-            let gi = ArrayView2::from_shape((self.oc, p), gi).map_err(shape_err)?;
-            let mut gwm =
-                ArrayViewMut2::from_shape((self.oc, k), &mut gw[..]).map_err(shape_err)?;
-            general_mat_mul(F::one(), &gi, &cm.t(), F::one(), &mut gwm);
+        let runs_per_task = self.images_per_task().div_ceil(WEIGHT_RUN);
+        let (xr, gr) = (WEIGHT_RUN * c * h * wd, WEIGHT_RUN * self.oc * p);
+        let tasks = x
+            .par_chunks(runs_per_task * xr)
+            .zip(g.par_chunks(runs_per_task * gr));
+        let sums = tasks
+            .map(|(xs, gs)| {
+                let mut cols = vec![F::zero(); k * p];
+                let mut sums = Vec::new();
+                for (xs, gs) in xs.chunks(xr).zip(gs.chunks(gr)) {
+                    let mut gw = vec![F::zero(); self.oc * k];
+                    let mut gwm =
+                        ArrayViewMut2::from_shape((self.oc, k), &mut gw[..]).map_err(shape_err)?;
+                    let images = xs
+                        .chunks_exact(c * h * wd)
+                        .zip(gs.chunks_exact(self.oc * p));
+                    for (xi, gi) in images {
+                        self.win.im2col(c, xi, &mut cols);
+                        let cm = ArrayView2::from_shape((k, p), &cols[..]).map_err(shape_err)?;
+                        let gi = ArrayView2::from_shape((self.oc, p), gi).map_err(shape_err)?;
+                        general_mat_mul(F::one(), &gi, &cm.t(), F::one(), &mut gwm);
+                    }
+                    sums.push(gw);
+                }
+                Ok(sums)
+            })
+            .collect::<std::result::Result<Vec<Vec<Vec<F>>>, String>>()?;
+        let mut sums = sums.into_iter().flatten();
+        let mut gw = sums.next().unwrap_or_else(|| vec![F::zero(); self.oc * k]);
+        for part in sums {
+            gw.iter_mut().zip(part).for_each(|(a, b)| *a += b);
         }
         Ok(gw)
     }
 }
+
+/// The images of one run of a weight gradient's sum (see [`Conv::weight`]).
+const WEIGHT_RUN: usize = 8;
 
 impl<F: Float> Function<F> for Conv {
     fn name(&self) -> &'static str {
