@@ -262,6 +262,81 @@ where
     compare(&analytic, &numerical, opts)
 }
 
+/// Checks forward mode: the tangent of `f`'s output along a direction `v` (one array per input,
+/// fixed uneven weights), from [`jvp`](crate::jvp)'s forward sweep, against the central
+/// difference `(f(x + eps v) - f(x - eps v)) / 2 eps`, element by element of the output.
+/// Tolerances are [`CheckOptions::default`].
+///
+/// ```
+/// use ndarray::array;
+/// use tapegrad_core::check::jvp_check;
+/// let x = array![[0.5, -1.0], [2.0, 0.1]].into_dyn();
+/// assert!(jvp_check(|xs| xs[0].tanh().sum_axes(&[1], false), &[x]).is_ok());
+/// ```
+///
+/// # Errors
+/// [`GradCheckError`] naming the first output element outside the tolerance (`input` is 0 and
+/// `index` the element's), or any element when `f` itself fails (`analytic` NaN).
+pub fn jvp_check<F: Float, Fun>(f: Fun, inputs: &[ArrayD<F>]) -> Result<(), GradCheckError>
+where
+    Fun: for<'g> Fn(&[Var<'g, F>]) -> Var<'g, F>,
+{
+    jvp_check_with(f, inputs, CheckOptions::default())
+}
+
+/// [`jvp_check`] with chosen step and tolerances.
+///
+/// ```
+/// use ndarray::array;
+/// use tapegrad_core::check::{jvp_check_with, CheckOptions};
+/// let x = array![0.5f32, 1.5].into_dyn();
+/// let loose = CheckOptions { eps: 1e-2, rtol: 1e-2, atol: 1e-3 };
+/// assert!(jvp_check_with(|xs| xs[0].powf(3.0), &[x], loose).is_ok());
+/// ```
+///
+/// # Errors
+/// As [`jvp_check`].
+pub fn jvp_check_with<F: Float, Fun>(
+    f: Fun,
+    inputs: &[ArrayD<F>],
+    opts: CheckOptions,
+) -> Result<(), GradCheckError>
+where
+    Fun: for<'g> Fn(&[Var<'g, F>]) -> Var<'g, F>,
+{
+    let directions: Vec<ArrayD<F>> = inputs
+        .iter()
+        .enumerate()
+        .map(|(k, x)| {
+            let mut n = 3 * k;
+            x.mapv(|_| {
+                n += 1;
+                F::from_f64((n % 5) as f64 / 4.0 - 0.4)
+            })
+        })
+        .collect();
+    let failed = || GradCheckError {
+        input: 0,
+        index: vec![],
+        analytic: f64::NAN,
+        numerical: f64::NAN,
+    };
+    let (_, tangents) = crate::jvp(|xs| vec![f(xs)], inputs, &directions).map_err(|_| failed())?;
+    let g = Graph::new();
+    let at = |sign: f64| -> ArrayD<F> {
+        g.clear();
+        let _guard = g.no_grad();
+        let eps = F::from_f64(sign * opts.eps);
+        let xs: Vec<_> = (inputs.iter().zip(&directions))
+            .map(|(x, v)| g.var(x + &(v * eps)))
+            .collect();
+        f(&xs).data()
+    };
+    let (plus, minus) = (at(1.0), at(-1.0));
+    let numerical = (plus - minus) / F::from_f64(2.0 * opts.eps);
+    compare(&tangents, &[numerical], opts)
+}
+
 /// `allclose` element by element, reporting the first failure.
 pub(crate) fn compare<F: Float>(
     analytic: &[ArrayD<F>],

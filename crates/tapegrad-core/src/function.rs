@@ -119,6 +119,50 @@ pub trait Function<F: Float = f64>: Send + 'static {
         let _ = xs;
         None
     }
+
+    /// An optional forward-mode rule: the outputs' tangents (`None` for zero) from the inputs
+    /// `xs`, the outputs `ys` and the inputs' tangents `txs` (`None` for zero), each tangent of
+    /// its variable's shape. Forward mode ([`jvp`](crate::jvp), forward
+    /// [`jacobian`](crate::jacobian)s) uses it when it returns `Some`. `None`, the default,
+    /// derives the tangents from [`Function::backward`]: `J t` is the derivative in `u` of
+    /// `<J^T u, t>`, two small reverse sweeps over the backward alone.
+    ///
+    /// ```
+    /// # use tapegrad_core::ndarray::{array, ArrayD, ArrayViewD};
+    /// # use tapegrad_core::{Function, Result, Var};
+    /// struct Double;
+    /// impl Function for Double {
+    ///     fn name(&self) -> &'static str { "double" }
+    ///     fn forward(&self, xs: &[ArrayViewD<'_, f64>]) -> Result<Vec<ArrayD<f64>>, String> {
+    ///         Ok(vec![&xs[0] * 2.0])
+    ///     }
+    ///     fn backward<'g>(&self, _: &[Var<'g>], _: &[Var<'g>], gys: &[Var<'g>])
+    ///         -> Result<Vec<Option<Var<'g>>>> {
+    ///         Ok(vec![Some(gys[0] * 2.0)])
+    ///     }
+    ///     // linear: the tangent is doubled as the value is
+    ///     fn jvp(&self, _: &[ArrayViewD<'_, f64>], _: &[ArrayViewD<'_, f64>],
+    ///         txs: &[Option<ArrayViewD<'_, f64>>]) -> Option<Result<Vec<Option<ArrayD<f64>>>, String>> {
+    ///         Some(Ok(vec![txs[0].as_ref().map(|t| t * 2.0)]))
+    ///     }
+    /// }
+    /// let (ys, ts) = tapegrad_core::jvp(
+    ///     |xs| xs[0].graph().apply(Double, xs),
+    ///     &[array![1.0, 2.0].into_dyn()],
+    ///     &[array![0.5, 1.0].into_dyn()],
+    /// ).unwrap();
+    /// assert_eq!((ys[0].clone(), ts[0].clone()), (array![2.0, 4.0].into_dyn(), array![1.0, 2.0].into_dyn()));
+    /// ```
+    #[allow(clippy::type_complexity)]
+    fn jvp(
+        &self,
+        xs: &[ArrayViewD<'_, F>],
+        ys: &[ArrayViewD<'_, F>],
+        txs: &[Option<ArrayViewD<'_, F>>],
+    ) -> Option<Result<Vec<Option<ArrayD<F>>>, String>> {
+        let _ = (xs, ys, txs);
+        None
+    }
 }
 
 impl<F: Float> Graph<F> {

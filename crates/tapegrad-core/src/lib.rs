@@ -60,6 +60,7 @@ pub mod check;
 pub mod dot;
 mod error;
 mod float;
+mod forward;
 mod function;
 mod grad;
 mod graph;

@@ -19,6 +19,7 @@ use ndarray::{ArrayD, IxDyn};
 
 use crate::backward::try_grad;
 use crate::error::{Error, Result};
+use crate::forward::tangents;
 use crate::{Float, Graph, Var};
 
 /// How [`jacobian`] computes: by rows (one reverse sweep per output element, `torch.func.jacrev`)
@@ -131,36 +132,9 @@ where
     )?;
     let g = Graph::new();
     let (xs, ys) = trace("jvp", &g, &f, x)?;
-    let lin = Linearised::new(&g, &xs, &ys)?;
-    Ok((data(&ys)?, lin.jvp(v.iter().cloned())?))
-}
-
-/// `J^T u` recorded as a function of cotangent leaves `u`, so that `J v` is its derivative.
-struct Linearised<'g, F: Float> {
-    us: Vec<Var<'g, F>>,
-    jtu: Vec<Var<'g, F>>,
-}
-
-impl<'g, F: Float> Linearised<'g, F> {
-    fn new(g: &'g Graph<F>, xs: &[Var<'g, F>], ys: &[Var<'g, F>]) -> Result<Self> {
-        let us = (ys.iter())
-            .map(|y| Ok(g.var(ArrayD::zeros(y.try_shape()?))))
-            .collect::<Result<Vec<_>>>()?;
-        let mut terms = ys.iter().zip(&us).map(|(&y, &u)| y.try_mul(u)?.try_sum());
-        let first = terms.next().ok_or_else(|| Error::InvalidArgument {
-            op: "jvp",
-            reason: "the function returned no outputs".into(),
-        })??;
-        let s = terms.try_fold(first, |acc, t| acc.try_add(t?))?;
-        let jtu = try_grad(&[s], xs, true)?;
-        Ok(Linearised { us, jtu })
-    }
-
-    /// `J v`: the derivative of `J^T u . v` with respect to `u`.
-    fn jvp(&self, v: impl IntoIterator<Item = ArrayD<F>>) -> Result<Vec<ArrayD<F>>> {
-        let t = inner(&self.jtu, v)?;
-        data(&try_grad(&[t], &self.us, false)?)
-    }
+    let seeds: Vec<_> = xs.iter().map(|x| x.id()).zip(v.iter().cloned()).collect();
+    let ids: Vec<_> = ys.iter().map(|y| y.id()).collect();
+    Ok((data(&ys)?, tangents(&g, &seeds, &ids)?))
 }
 
 /// The outputs of `f` at `x` and the cotangents `J^T u` of `u`, one per output
@@ -293,18 +267,12 @@ fn jacobian_of<'g, F: Float>(
             }
         }
     } else {
-        let lin = Linearised::new(g, xs, ys)?;
+        let ids: Vec<_> = ys.iter().map(|y| y.id()).collect();
         for (j, shape) in cols.iter().enumerate() {
             let n = shape.iter().product();
             for k in 0..n {
-                let v = (cols.iter().enumerate()).map(|(c, s)| {
-                    if c == j {
-                        one_hot(s, k)
-                    } else {
-                        ArrayD::zeros(s.clone())
-                    }
-                });
-                for (i, col) in lin.jvp(v)?.iter().enumerate() {
+                let seed = [(xs[j].id(), one_hot(shape, k))];
+                for (i, col) in tangents(g, &seed, &ids)?.iter().enumerate() {
                     set_col(&mut jac[i][j], k, n, col);
                 }
             }

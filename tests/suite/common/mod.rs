@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use tapegrad::check::{CheckOptions, gradgrad_check_with, gradient_check_with};
+use tapegrad::check::{CheckOptions, gradgrad_check_with, gradient_check_with, jvp_check_with};
 use tapegrad::ndarray::ArrayD;
 use tapegrad::prelude::*;
 
@@ -33,7 +33,8 @@ pub fn options<F: Float>() -> CheckOptions {
     }
 }
 
-/// Gradient-checks `f` on `n` inputs of `shape` with values in `[lo, hi)`, for two seeds.
+/// Gradient-checks `f` on `n` inputs of `shape` with values in `[lo, hi)`, for two seeds, and
+/// checks its forward mode (`jvp_check`) the same way.
 pub fn check<F: Float, Fun>(f: Fun, n: usize, shape: &[usize], lo: f64, hi: f64)
 where
     Fun: for<'g> Fn(&[Var<'g, F>]) -> Var<'g, F>,
@@ -44,6 +45,9 @@ where
             .collect();
         if let Err(e) = gradient_check_with(&f, &inputs, options::<F>()) {
             panic!("{F} {shape:?} seed {seed}: {e}", F = F::DTYPE);
+        }
+        if let Err(e) = jvp_check_with(&f, &inputs, options::<F>()) {
+            panic!("forward mode, {F} {shape:?} seed {seed}: {e}", F = F::DTYPE);
         }
     }
 }
@@ -158,6 +162,12 @@ where
             .collect();
         if let Err(e) = gradient_check_with(&f, &inputs, options::<F>()) {
             panic!("{F} {shapes:?} seed {seed}: {e}", F = F::DTYPE);
+        }
+        if let Err(e) = jvp_check_with(&f, &inputs, options::<F>()) {
+            panic!(
+                "forward mode, {F} {shapes:?} seed {seed}: {e}",
+                F = F::DTYPE
+            );
         }
         if let Err(e) = gradgrad_check_with(&f, &inputs, options::<F>()) {
             panic!(

@@ -122,6 +122,33 @@ impl Binary {
         }
     }
 
+    /// The forward-mode rule, from the inputs' tangents (`None` for zero).
+    pub(crate) fn jvp<F: Float, T: Value<F>>(
+        self,
+        xs: &[T],
+        y: &T,
+        txs: &[Option<T>],
+    ) -> Option<T> {
+        let [t0, t1] = [&txs[0], &txs[1]];
+        match self {
+            // d(x0 + x1) = t0 + t1
+            Binary::Add => super::sum_of(t0.clone(), t1.clone()),
+            // d(x0 - x1) = t0 - t1
+            Binary::Sub => super::sum_of(t0.clone(), t1.clone().map(neg)),
+            // d(x0 x1) = t0 x1 + x0 t1
+            Binary::Mul => super::sum_of(
+                t0.clone().map(|t| mul(t, &xs[1])),
+                t1.clone().map(|t| mul(t, &xs[0])),
+            ),
+            // d(x0 / x1) = (t0 - y t1) / x1
+            Binary::Div => {
+                let num = super::sum_of(t0.clone(), t1.clone().map(|t| neg(mul(t, y))));
+                num.map(|n| div(n, &xs[1]))
+            }
+            Binary::Equal => None,
+        }
+    }
+
     #[inline(always)]
     pub(crate) fn passes_gradient(self) -> bool {
         !matches!(self, Binary::Equal)

@@ -9,7 +9,7 @@
 
 use ndarray::{ArrayD, ArrayViewD, Axis, Slice};
 
-use super::{Op, Value, check_axis, equal, mul};
+use super::{Op, Value, check_axis, equal, mul, sum_to};
 use crate::error::{Error, Result, or_panic};
 use crate::{Float, Var};
 
@@ -83,6 +83,20 @@ impl IndexOp {
                 q.extend_from_slice(&p[2..]);
                 T::apply(Op::Index(IndexOp::Select, q.into()), &[&gy])
             }
+        })
+    }
+}
+
+impl IndexOp {
+    /// The forward-mode rule of `op` (this family's op with its parameters) from the input's
+    /// tangent `tx`.
+    pub(crate) fn jvp<F: Float, T: Value<F>>(self, op: &Op<F>, x: &T, y: &T, tx: T) -> Option<T> {
+        Some(match self {
+            // d max_axis = the tangent at the maxima, summed over ties (the transpose of the
+            // backward rule, which gives each tied maximum the whole gradient)
+            IndexOp::MaxAxis | IndexOp::MinAxis => sum_to(&mul(equal(x, y), &tx), y.dims()),
+            // linear: the tangent is selected (or scattered) as the value is
+            IndexOp::Select | IndexOp::ScatterAdd => T::apply(op.clone(), &[&tx]),
         })
     }
 }
