@@ -181,3 +181,132 @@ fn bad_input_is_an_error() {
     );
     assert!(jacobian(|_| Vec::new(), &x, JacobianMode::Auto).is_err());
 }
+
+/// `y = (x0 x1, x0 + x1)` elementwise: a function of two inputs and two outputs, with no forward
+/// rule of its own (its tangents come from its backward), or with one (`Given`).
+struct Pair<const GIVEN: bool>;
+
+impl<const GIVEN: bool> Function for Pair<GIVEN> {
+    fn name(&self) -> &'static str {
+        "pair"
+    }
+    fn forward(
+        &self,
+        xs: &[tapegrad::ndarray::ArrayViewD<'_, f64>],
+    ) -> std::result::Result<Vec<ArrayD<f64>>, String> {
+        Ok(vec![&xs[0] * &xs[1], &xs[0] + &xs[1]])
+    }
+    fn backward<'g>(
+        &self,
+        xs: &[Var<'g>],
+        _: &[Var<'g>],
+        gys: &[Var<'g>],
+    ) -> tapegrad::Result<Vec<Option<Var<'g>>>> {
+        Ok(vec![
+            Some(gys[0] * xs[1] + gys[1]),
+            Some(gys[0] * xs[0] + gys[1]),
+        ])
+    }
+    #[allow(clippy::type_complexity)]
+    fn jvp(
+        &self,
+        xs: &[tapegrad::ndarray::ArrayViewD<'_, f64>],
+        _: &[tapegrad::ndarray::ArrayViewD<'_, f64>],
+        txs: &[Option<tapegrad::ndarray::ArrayViewD<'_, f64>>],
+    ) -> Option<std::result::Result<Vec<Option<ArrayD<f64>>>, String>> {
+        if !GIVEN {
+            return None;
+        }
+        let zero = ArrayD::zeros(xs[0].shape());
+        let t0 = txs[0].as_ref().map_or(zero.clone(), |t| t.to_owned());
+        let t1 = txs[1].as_ref().map_or(zero, |t| t.to_owned());
+        // d(x0 x1) = t0 x1 + x0 t1; a wrong shape when x0 is 0-d, to test the check
+        let wrong = xs[0].ndim() == 0;
+        let prod = if wrong {
+            ArrayD::zeros(vec![2])
+        } else {
+            &t0 * &xs[1] + &xs[0] * &t1
+        };
+        Some(Ok(vec![Some(prod), Some(t0 + t1)]))
+    }
+}
+
+#[test]
+fn functions_have_forward_mode_given_or_derived() {
+    let x = [
+        array![0.5, -1.5, 2.0].into_dyn(),
+        array![3.0, 0.25, -1.0].into_dyn(),
+    ];
+    let v = [
+        array![1.0, 2.0, -0.5].into_dyn(),
+        array![0.5, 0.0, 4.0].into_dyn(),
+    ];
+    // (t0 x1 + x0 t1, t0 + t1)
+    let want = [&v[0] * &x[1] + &x[0] * &v[1], &v[0] + &v[1]];
+    let (_, derived) = jvp(|xs| xs[0].graph().apply(Pair::<false>, xs), &x, &v).unwrap();
+    let (_, given) = jvp(|xs| xs[0].graph().apply(Pair::<true>, xs), &x, &v).unwrap();
+    for k in 0..2 {
+        close(&derived[k], &want[k], 1e-14);
+        assert_eq!(given[k], want[k]);
+    }
+    // forward and reverse Jacobians agree through either
+    for mode in [JacobianMode::Forward, JacobianMode::Reverse] {
+        let j = jacobian(|xs| xs[0].graph().apply(Pair::<false>, xs), &x, mode).unwrap();
+        assert_eq!(
+            j[0][0],
+            tapegrad::ndarray::Array2::from_diag(&array![3.0, 0.25, -1.0]).into_dyn()
+        );
+        assert_eq!(
+            j[1][1],
+            tapegrad::ndarray::Array2::from_diag(&array![1.0, 1.0, 1.0]).into_dyn()
+        );
+    }
+    // a given rule of the wrong shape is an error naming the function
+    let s = [
+        tapegrad::ndarray::arr0(2.0).into_dyn(),
+        tapegrad::ndarray::arr0(3.0).into_dyn(),
+    ];
+    let e = jvp(|xs| xs[0].graph().apply(Pair::<true>, xs), &s, &s).unwrap_err();
+    assert!(
+        matches!(e, Error::InvalidArgument { op: "pair", .. }),
+        "{e}"
+    );
+}
+
+#[test]
+fn forward_mode_through_convolution_and_functions_of_the_library() {
+    use tapegrad::check::jvp_check;
+    use tapegrad::nn::functional::conv2d;
+    let x = common::values::<f64>(&[2, 2, 5, 4], 0, -1.0, 1.0);
+    let w = common::values::<f64>(&[3, 2, 3, 2], 1, -1.0, 1.0);
+    jvp_check(
+        |xs| conv2d(xs[0], xs[1], None, (2, 1), (1, 0)).tanh(),
+        &[x, w],
+    )
+    .unwrap();
+    let a = common::values::<f64>(&[2, 3], 2, -1.0, 1.0);
+    let b = common::values::<f64>(&[2, 2], 3, -1.0, 1.0);
+    jvp_check(
+        |xs| {
+            let parts = xs[0].split(&[1, 2], 1);
+            tapegrad::concat(&[parts[1].exp(), xs[1] * parts[0]], 1).cumsum(1)
+        },
+        &[a, b],
+    )
+    .unwrap();
+}
+
+#[test]
+fn forward_mode_on_numbers_uses_the_recorded_derivatives() {
+    // y = x^3 sin x (all numbers): dy = (3 x^2 sin x + x^3 cos x) dx
+    let x = 0.7f64;
+    let (ys, ts) = jvp(
+        |xs| vec![xs[0].powf(3.0) * xs[0].sin()],
+        &[tapegrad::ndarray::arr0(x).into_dyn()],
+        &[tapegrad::ndarray::arr0(2.0).into_dyn()],
+    )
+    .unwrap();
+    let want = 2.0 * (3.0 * x * x * x.sin() + x.powi(3) * x.cos());
+    assert_eq!(ys[0][[]], x.powi(3) * x.sin());
+    assert!((ts[0][[]] - want).abs() < 1e-15, "{} vs {want}", ts[0][[]]);
+}

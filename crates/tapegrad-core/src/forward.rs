@@ -29,7 +29,8 @@ pub(crate) fn tangents<F: Float>(
     outputs: &[VarId],
 ) -> Result<Vec<ArrayD<F>>> {
     let inner = g.read()?;
-    let mut t: SecondaryMap<VarId, Val<'static, F>> = SecondaryMap::new();
+    let mut t: SecondaryMap<VarId, Val<'static, F>> =
+        SecondaryMap::with_capacity(inner.nodes.capacity());
     for (id, a) in seeds {
         let seed = Val::from_array(a.clone());
         let seed = match t.remove(*id) {
@@ -45,20 +46,22 @@ pub(crate) fn tangents<F: Float>(
     }
     for rec in &inner.tape[..end] {
         let (ins, outs) = (rec.inputs(), rec.outputs());
-        if !ins.iter().any(|&x| t.contains_key(x)) {
-            continue; // nothing seeded reaches this record
-        }
         let [d0, d1] = rec.partials;
         if !(d0.is_nan() && d1.is_nan()) {
             // an op of numbers, its derivatives recorded: a multiply-add per input
-            let mut ty = F::zero();
+            let (mut ty, mut reached) = (F::zero(), false);
             for (&x, d) in ins.iter().zip([d0, d1]) {
                 if let Some(&Val::S(tx)) = t.get(x) {
-                    ty += d * tx;
+                    (ty, reached) = (ty + d * tx, true);
                 }
             }
-            t.insert(outs[0], Val::S(ty));
+            if reached {
+                t.insert(outs[0], Val::S(ty));
+            }
             continue;
+        }
+        if !ins.iter().any(|&x| t.contains_key(x)) {
+            continue; // nothing seeded reaches this record
         }
         let tys: SmallVec<[Option<Val<'static, F>>; 2]> = {
             let xs: SmallVec<[Val<'_, F>; 2]> = small(ins.iter().map(|&id| inner.val(id)));

@@ -7,13 +7,11 @@
 //!
 //! Costs, in sweeps over the tape of `f` (see docs/higher-order.md):
 //! - `vjp`: one reverse sweep.
-//! - `jvp`: `J v` as the derivative of the linear map `u -> J^T u` (one reverse sweep recorded
-//!   with `create_graph`), taken once more in reverse: two reverse sweeps, the second over the
-//!   first's (recorded) tape. Every op and every user [`Function`](crate::Function) has it,
-//!   since it needs only the backward rules.
-//! - `jacobian`, reverse: one sweep per output element; forward: one recorded sweep, then one
-//!   sweep per input element over its tape.
-//! - `hessian`: one recorded reverse sweep for the gradient, then one sweep per input element.
+//! - `jvp`: one forward sweep carrying tangents (`forward.rs`); no reverse sweep.
+//! - `jacobian`, reverse: one reverse sweep per output element; forward: one forward sweep per
+//!   input element.
+//! - `hessian`: one recorded reverse sweep for the gradient, then one forward sweep per input
+//!   element over the whole tape (forward over reverse).
 
 use ndarray::{ArrayD, IxDyn};
 
@@ -316,5 +314,5 @@ where
         });
     }
     let gs = try_grad(&ys, &xs, true)?;
-    jacobian_of(&g, &xs, &gs, JacobianMode::Reverse)
+    jacobian_of(&g, &xs, &gs, JacobianMode::Forward) // forward over reverse
 }
