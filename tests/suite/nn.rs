@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use tapegrad::check::{gradgrad_check, gradient_check};
+use tapegrad::check::{gradgrad_check, gradient_check, jvp_check};
 use tapegrad::ndarray::{Array2, ArrayD, array};
 use tapegrad::nn::functional::{
     accuracy, linear, mean_squared_error, softmax_cross_entropy, try_accuracy,
@@ -23,6 +23,7 @@ fn inputs(shapes: &[&[usize]]) -> Vec<ArrayD<f64>> {
 fn linear_gradients_first_and_second_order() {
     let xs = inputs(&[&[4, 3], &[3, 2], &[2]]);
     gradient_check(|v| linear(v[0], v[1], Some(v[2])).tanh(), &xs).unwrap();
+    jvp_check(|v| linear(v[0], v[1], Some(v[2])).tanh(), &xs).unwrap();
     gradgrad_check(|v| linear(v[0], v[1], Some(v[2])).tanh(), &xs).unwrap();
     gradient_check(|v| linear(v[0], v[1], None).square(), &xs[..2]).unwrap();
 }
@@ -40,6 +41,7 @@ fn mean_squared_error_value_and_gradients() {
     assert_eq!(a.grad().unwrap(), array![[0.0, 1.0], [1.5, 0.0]].into_dyn()); // 2 (a - b) / 4
     let xs = inputs(&[&[3, 2], &[3, 2]]);
     gradient_check(|v| mean_squared_error(v[0], v[1]), &xs).unwrap();
+    jvp_check(|v| mean_squared_error(v[0], v[1]), &xs).unwrap();
     gradgrad_check(|v| mean_squared_error(v[0].sin(), v[1]), &xs).unwrap();
 }
 
@@ -64,6 +66,7 @@ fn softmax_cross_entropy_matches_its_formula() {
     assert!((loss.item() - want).abs() < 1e-12);
     let x = [logits.into_dyn()];
     gradient_check(|v| softmax_cross_entropy(v[0], &labels), &x).unwrap();
+    jvp_check(|v| softmax_cross_entropy(v[0], &labels), &x).unwrap();
     gradgrad_check(|v| softmax_cross_entropy(v[0], &labels), &x).unwrap();
 }
 

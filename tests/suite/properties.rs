@@ -7,7 +7,7 @@
 use std::cell::Cell;
 
 use proptest::prelude::*;
-use tapegrad::check::{CheckOptions, gradgrad_check_with, gradient_check_with};
+use tapegrad::check::{CheckOptions, gradgrad_check_with, gradient_check_with, jvp_check_with};
 use tapegrad::ndarray::{ArrayD, Axis, IxDyn};
 use tapegrad::prelude::*;
 
@@ -278,7 +278,8 @@ const TOLERANCE: CheckOptions = CheckOptions {
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(48), ..ProptestConfig::default() })]
 
-    /// Up to 12 random steps (each op plus its guard and squash: up to ~40 recorded ops).
+    /// Up to 12 random steps (each op plus its guard and squash: up to ~40 recorded ops): the
+    /// gradient and the forward-mode tangent against central differences.
     #[test]
     fn random_graphs_match_central_differences(
         (steps, xs) in (prop::collection::vec(step(), 1..=12), shape(), 1..=3usize)
@@ -286,8 +287,10 @@ proptest! {
     ) {
         let kink = Cell::new(false);
         let r = gradient_check_with(|v| build(&steps, v, &kink), &xs, TOLERANCE);
+        let t = jvp_check_with(|v| build(&steps, v, &kink), &xs, TOLERANCE);
         prop_assume!(!kink.get());
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+        prop_assert!(t.is_ok(), "forward mode: {}", t.unwrap_err());
     }
 }
 

@@ -1,5 +1,5 @@
 //! Gradient checks of ops/shape.rs and of broadcasting in `+ - * /` (DeZero steps 37-41), first
-//! and second order, with DeZero's own cases.
+//! and second order and forward mode, with DeZero's own cases.
 
 use crate::common;
 
@@ -23,6 +23,7 @@ macro_rules! check_both_orders {
             fn first_order() {
                 let xs = inputs(&[$(&$shape),+], $lo, $hi);
                 tapegrad::check::gradient_check(|$xs| $body, &xs).unwrap();
+                tapegrad::check::jvp_check(|$xs| $body, &xs).unwrap();
             }
             #[test]
             fn second_order() {
