@@ -174,6 +174,49 @@ fn hvp_of_rosenbrock_matches_analytic_hessian() {
     let h01 = -400.0 * x0;
     assert_relative_eq!(hv[0][[]], h00 * v0 + h01 * v1, max_relative = 1e-12);
     assert_relative_eq!(hv[1][[]], h01 * v0 + 200.0 * v1, max_relative = 1e-12);
+    // v^T H by double backprop: the same numbers, H being symmetric
+    let vh = tapegrad::vhp(
+        |xs| 100.0 * (xs[1] - xs[0].square()).square() + (xs[0] - 1.0).square(),
+        &[arr0(x0).into_dyn(), arr0(x1).into_dyn()],
+        &[arr0(v0).into_dyn(), arr0(v1).into_dyn()],
+    )
+    .unwrap();
+    assert_relative_eq!(vh[0][[]], hv[0][[]], max_relative = 1e-12);
+    assert_relative_eq!(vh[1][[]], hv[1][[]], max_relative = 1e-12);
+}
+
+#[test]
+fn hvp_and_vhp_of_a_tensor_function_agree_with_the_hessian() {
+    fn f<'g>(xs: &[Var<'g>]) -> Var<'g> {
+        (xs[0].matmul(xs[1]).tanh() * xs[0].sum_axes(&[1], true)).sum()
+    }
+    let x = [
+        crate::common::values::<f64>(&[2, 3], 5, -1.0, 1.0),
+        crate::common::values::<f64>(&[3, 2], 6, -1.0, 1.0),
+    ];
+    let v = [
+        crate::common::values::<f64>(&[2, 3], 7, -1.0, 1.0),
+        crate::common::values::<f64>(&[3, 2], 8, -1.0, 1.0),
+    ];
+    let h = tapegrad::hessian(|xs| vec![f(xs)], &x).unwrap();
+    let (hv, vh) = (
+        tapegrad::hvp(f, &x, &v).unwrap(),
+        tapegrad::vhp(f, &x, &v).unwrap(),
+    );
+    for i in 0..2 {
+        // (H v)_i = sum_j H[i][j] v_j, contracting v_j's axes
+        let mut want = ArrayD::<f64>::zeros(x[i].shape());
+        for j in 0..2 {
+            let n = v[j].len();
+            let block = h[i][j].to_shape((x[i].len(), n)).unwrap().to_owned();
+            let col = v[j].to_shape((n, 1)).unwrap().to_owned();
+            want = want + block.dot(&col).into_shape_with_order(x[i].shape()).unwrap();
+        }
+        for (a, b) in [(&hv[i], &want), (&vh[i], &want)] {
+            let err = (a - b).mapv(f64::abs).fold(0.0, |m: f64, &e| m.max(e));
+            assert!(err < 1e-12, "input {i}: off by {err}");
+        }
+    }
 }
 
 #[test]

@@ -235,8 +235,9 @@ pub fn try_grad<'g, F: Float>(
         .collect())
 }
 
-/// Hessian-vector product `H v` of the scalar function `sum(f(x))` at `x`, by double backprop:
-/// `H v = d/dx (grad f(x) . v)`. `x` and `v` are lists of arrays of matching shapes.
+/// Hessian-vector product `H v` of the scalar function `sum(f(x))` at `x`, forward over
+/// reverse: the directional derivative of the recorded gradient along `v`, one forward sweep.
+/// `x` and `v` are lists of arrays of matching shapes.
 ///
 /// ```
 /// use ndarray::{arr0, ArrayD};
@@ -251,22 +252,35 @@ pub fn hvp<F: Float, Fun>(f: Fun, x: &[ArrayD<F>], v: &[ArrayD<F>]) -> Result<Ve
 where
     Fun: for<'g> Fn(&[Var<'g, F>]) -> Var<'g, F>,
 {
-    if x.len() != v.len() {
-        return Err(Error::ShapeMismatch {
-            op: "hvp",
-            lhs: vec![x.len()],
-            rhs: vec![v.len()],
-        });
-    }
-    for (a, b) in x.iter().zip(v) {
-        if a.shape() != b.shape() {
-            return Err(Error::ShapeMismatch {
-                op: "hvp",
-                lhs: a.shape().to_vec(),
-                rhs: b.shape().to_vec(),
-            });
-        }
-    }
+    check_directions("hvp", x, v)?;
+    let g = Graph::new();
+    let xs: Vec<_> = x.iter().map(|a| g.var(a.clone())).collect();
+    let gs = try_grad(&[f(&xs)], &xs, true)?;
+    let seeds: Vec<_> = xs.iter().map(|x| x.id()).zip(v.iter().cloned()).collect();
+    let ids: Vec<_> = gs.iter().map(|g| g.id()).collect();
+    crate::forward::tangents(&g, &seeds, &ids)
+}
+
+/// Vector-Hessian product `v^T H` of the scalar function `sum(f(x))` at `x`
+/// (`torch.autograd.functional.vhp`), by double backprop: the gradient of `grad f(x) . v`. The
+/// same numbers as [`hvp`] wherever `f` is twice continuously differentiable (`H` symmetric).
+///
+/// ```
+/// use ndarray::array;
+/// // f(x) = x0^2 x1: H = [[2 x1, 2 x0], [2 x0, 0]]; at (3, 5), v = (1, 0): v^T H = (10, 6)
+/// let x = [array![3.0].into_dyn(), array![5.0].into_dyn()];
+/// let v = [array![1.0].into_dyn(), array![0.0].into_dyn()];
+/// let vh = tapegrad_core::vhp(|xs| xs[0].square() * xs[1], &x, &v).unwrap();
+/// assert_eq!((vh[0][0], vh[1][0]), (10.0, 6.0));
+/// ```
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] (op `vhp`) if `x` and `v` differ in length or in a shape.
+pub fn vhp<F: Float, Fun>(f: Fun, x: &[ArrayD<F>], v: &[ArrayD<F>]) -> Result<Vec<ArrayD<F>>>
+where
+    Fun: for<'g> Fn(&[Var<'g, F>]) -> Var<'g, F>,
+{
+    check_directions("vhp", x, v)?;
     let g = Graph::new();
     let xs: Vec<_> = x.iter().map(|a| g.var(a.clone())).collect();
     let gs = try_grad(&[f(&xs)], &xs, true)?;
@@ -275,8 +289,29 @@ where
         .zip(v)
         .map(|(&gk, vk)| gk.try_mul(vk.clone()))
         .collect::<Result<Vec<_>>>()?;
-    Ok(try_grad(&dots, &xs, false)?
+    try_grad(&dots, &xs, false)?
         .iter()
-        .map(|h| h.data())
-        .collect())
+        .map(|h| h.try_data())
+        .collect()
+}
+
+/// `x` and `v` agree in length and in every shape, or `op`'s shape mismatch.
+fn check_directions<F: Float>(op: &'static str, x: &[ArrayD<F>], v: &[ArrayD<F>]) -> Result<()> {
+    if x.len() != v.len() {
+        return Err(Error::ShapeMismatch {
+            op,
+            lhs: vec![x.len()],
+            rhs: vec![v.len()],
+        });
+    }
+    for (a, b) in x.iter().zip(v) {
+        if a.shape() != b.shape() {
+            return Err(Error::ShapeMismatch {
+                op,
+                lhs: a.shape().to_vec(),
+                rhs: b.shape().to_vec(),
+            });
+        }
+    }
+    Ok(())
 }

@@ -73,7 +73,7 @@ mod transforms;
 mod var;
 
 pub use arena::VarId;
-pub use backward::{BackwardOptions, grad, hvp, try_grad};
+pub use backward::{BackwardOptions, grad, hvp, try_grad, vhp};
 pub use error::{Error, Result, or_panic};
 pub use float::Float;
 pub use function::Function;
