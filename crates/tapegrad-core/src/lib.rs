@@ -64,6 +64,7 @@ mod forward;
 mod function;
 mod grad;
 mod graph;
+pub mod linalg;
 mod ops;
 mod scalar_sweep;
 mod storage;

@@ -1,4 +1,4 @@
-//! The matrix product (DeZero step 41), with ndarray's GEMM: the 2-D product as a built-in op,
+//! The matrix product (DeZero step 41), on [`gemm`](crate::linalg::gemm): the 2-D product as a built-in op,
 //! the batched one as a [`Function`], and `matmul` with PyTorch's rules (vectors, stacks of
 //! matrices, broadcast batch axes) composed from the two.
 //!
@@ -7,11 +7,11 @@
 //! | matmul | x0 x1 (2-D) | (gy x1^T, x0^T gy), transposes read in place |
 //! | batched | x0[i] x1[i] (3-D) | the same, batch by batch |
 
-use ndarray::linalg::general_mat_mul;
-use ndarray::{Array3, ArrayD, ArrayView2, ArrayViewD, Ix2, Ix3};
+use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayViewD, Ix2, Ix3};
 
 use super::{Grads, Op, Value, bad_shape, broadcast_shape, grads};
 use crate::error::{Result, or_panic};
+use crate::linalg::gemm;
 use crate::{Float, Function, Var};
 
 pub(crate) fn check(a: &[usize], b: &[usize], ta: bool, tb: bool) -> Result<()> {
@@ -41,7 +41,10 @@ pub(crate) fn forward<F: Float>(
             x
         }
     }
-    matrix(a, ta).dot(&matrix(b, tb)).into_dyn()
+    let (a, b) = (matrix(a, ta), matrix(b, tb));
+    let mut y = Array2::zeros((a.nrows(), b.ncols()));
+    gemm(F::one(), &a, &b, F::zero(), &mut y.view_mut());
+    y.into_dyn()
 }
 
 /// d (a b) = (gy b^T, a^T gy), with transposes read in place, each only when needed (each is a
@@ -91,12 +94,12 @@ impl<F: Float> Function<F> for Batched {
         let m = if self.tb { sb[1] } else { sb[2] };
         let mut y = Array3::zeros((sa[0], n, m));
         for ((ai, bi), mut yi) in a.outer_iter().zip(b.outer_iter()).zip(y.outer_iter_mut()) {
-            general_mat_mul(
+            gemm(
                 F::one(),
                 &flip(ai, self.ta),
                 &flip(bi, self.tb),
                 F::zero(),
-                &mut yi,
+                &mut yi.view_mut(),
             );
         }
         Ok(vec![y.into_dyn()])

@@ -10,9 +10,9 @@
 //! one GEMM, as PyTorch's CPU `slow_conv2d`; the full `[n, c kh kw, oh ow]` columns never exist.
 //! Images go to rayon's threads in parallel.
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, IxDyn, ShapeError};
 use rayon::prelude::*;
+use tapegrad_core::linalg::gemm;
 use tapegrad_core::{Float, Function, Result, Var};
 
 use super::window::Windows;
@@ -165,7 +165,7 @@ impl Conv {
                 self.win.im2col(c, xi, &mut cols);
                 let cm = ArrayView2::from_shape((k, p), &cols[..]).map_err(shape_err)?;
                 let mut yi = ArrayViewMut2::from_shape((self.oc, p), yi).map_err(shape_err)?;
-                general_mat_mul(F::one(), &w, &cm, F::zero(), &mut yi);
+                gemm(F::one(), &w, &cm, F::zero(), &mut yi);
             }
             Ok::<_, String>(())
         })?;
@@ -193,7 +193,7 @@ impl Conv {
             {
                 let gi = ArrayView2::from_shape((self.oc, p), gi).map_err(shape_err)?;
                 let mut cm = ArrayViewMut2::from_shape((k, p), &mut cols[..]).map_err(shape_err)?;
-                general_mat_mul(F::one(), &wt, &gi, F::zero(), &mut cm);
+                gemm(F::one(), &wt, &gi, F::zero(), &mut cm);
                 self.win.col2im(c, &cols, xi);
             }
             Ok::<_, String>(())
@@ -227,7 +227,7 @@ impl Conv {
                         self.win.im2col(c, xi, &mut cols);
                         let cm = ArrayView2::from_shape((k, p), &cols[..]).map_err(shape_err)?;
                         let gi = ArrayView2::from_shape((self.oc, p), gi).map_err(shape_err)?;
-                        general_mat_mul(F::one(), &gi, &cm.t(), F::one(), &mut gwm);
+                        gemm(F::one(), &gi, &cm.t(), F::one(), &mut gwm);
                     }
                     sums.push(gw);
                 }

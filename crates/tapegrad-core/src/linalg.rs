@@ -1,0 +1,92 @@
+//! The matrix product every op of the library runs on ([`gemm`]): the `gemm` crate's kernels
+//! (candle's CPU matmul) for `f32` and `f64`, on both cores for large products.
+
+use std::any::TypeId;
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use crate::Float;
+
+/// Products of at least this many multiply-adds are shared among rayon's threads; smaller ones
+/// would spend more on waking threads than they save.
+const PARALLEL_FROM: usize = 1 << 24;
+
+/// `c = alpha a b + beta c` (BLAS's GEMM) for matrices of any strides.
+///
+/// Large products run on rayon's threads, unless the caller is itself one of them (a
+/// convolution running its images in parallel): nested, they would only take turns. Each
+/// element of `c` is summed in the same order on any number of threads.
+///
+/// ```
+/// use tapegrad_core::linalg::gemm;
+/// use tapegrad_core::ndarray::{array, Array2};
+/// let (a, b) = (array![[1.0, 2.0], [3.0, 4.0]], array![[5.0], [6.0]]);
+/// let mut c = Array2::from_elem((2, 1), 1.0);
+/// gemm(2.0, &a.view(), &b.view(), 1.0, &mut c.view_mut());
+/// assert_eq!(c, array![[35.0], [79.0]]); // 2 a b + c
+/// ```
+///
+/// # Panics
+/// If the shapes do not chain (`a`: `m x k`, `b`: `k x n`, `c`: `m x n`).
+pub fn gemm<F: Float>(
+    alpha: F,
+    a: &ArrayView2<'_, F>,
+    b: &ArrayView2<'_, F>,
+    beta: F,
+    c: &mut ArrayViewMut2<'_, F>,
+) {
+    let ((m, k), (k2, n)) = (a.dim(), b.dim());
+    assert!(
+        k == k2 && c.dim() == (m, n),
+        "gemm: shapes {:?} x {:?} -> {:?} do not chain",
+        a.shape(),
+        b.shape(),
+        c.shape()
+    );
+    let supported =
+        TypeId::of::<F>() == TypeId::of::<f32>() || TypeId::of::<F>() == TypeId::of::<f64>();
+    let positive = [a.strides(), b.strides(), c.strides()]
+        .iter()
+        .all(|s| s.iter().all(|&d| d >= 0));
+    if !supported || !positive || m == 0 || n == 0 || k == 0 {
+        general_mat_mul(alpha, a, b, beta, c);
+        return;
+    }
+    let threads = rayon::current_num_threads();
+    let parallelism =
+        if threads > 1 && m * n * k >= PARALLEL_FROM && rayon::current_thread_index().is_none() {
+            gemm::Parallelism::Rayon(threads)
+        } else {
+            gemm::Parallelism::None
+        };
+    let (cs, as_, bs) = (c.strides(), a.strides(), b.strides());
+    let (c_rs, c_cs, c_ptr) = (cs[0], cs[1], c.as_mut_ptr());
+    // SAFETY: the three views are valid for their dims and (checked non-negative) strides,
+    // which are what gemm reads and writes through; `c` is borrowed mutably, so it aliases
+    // neither `a` nor `b`; `F` is `f32` or `f64` (checked above), both supported by gemm.
+    #[allow(unsafe_code)]
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c_ptr,
+            c_cs,
+            c_rs,
+            beta != F::zero(), // read c only if it is scaled in
+            a.as_ptr(),
+            as_[1],
+            as_[0],
+            b.as_ptr(),
+            bs[1],
+            bs[0],
+            beta,  // gemm's `alpha` scales the destination
+            alpha, // and its `beta` the product
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
