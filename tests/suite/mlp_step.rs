@@ -36,3 +36,34 @@ fn engine_and_hand_written_steps_agree() {
         assert!(diff < 1e-5, "parameters differ by {diff}");
     }
 }
+
+/// The bench's step at full size (its products large enough to run on several threads) gives
+/// the same loss and parameters on one thread and on two: the parallel product splits rows and
+/// columns, never a sum, so the results agree bit for bit (tolerance 0).
+#[test]
+fn the_step_does_not_depend_on_the_thread_count() {
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let (x, t) = support::batch(100, 784, 10);
+            let g: Graph<f32> = Graph::new();
+            let model = Mlp::new(&g, &[1000, 10], |h| h.sigmoid(), 0);
+            model.forward(g.constant(x.clone()));
+            let mut opt = Sgd::new(0.1);
+            let losses: Vec<f32> = (0..2)
+                .map(|_| support::engine_step(&g, &model, &mut opt, &x, &t))
+                .collect();
+            let params: Vec<_> = model.params().iter().map(|p| p.data()).collect();
+            (losses, params)
+        })
+    };
+    let (one, two) = (run(1), run(2));
+    assert_eq!(one.0, two.0, "losses");
+    assert!(
+        one.1 == two.1,
+        "parameters differ between one and two threads"
+    );
+}

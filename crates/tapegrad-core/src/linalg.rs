@@ -14,9 +14,8 @@ const PARALLEL_FROM: usize = 1 << 24;
 
 /// `c = alpha a b + beta c` (BLAS's GEMM) for matrices of any strides.
 ///
-/// Large products run on rayon's threads, unless the caller is itself one of them (a
-/// convolution running its images in parallel): nested, they would only take turns. Each
-/// element of `c` is summed in the same order on any number of threads.
+/// Large products run on rayon's threads. Each element of `c` is summed in the same order on
+/// any number of threads.
 ///
 /// ```
 /// use tapegrad_core::linalg::gemm;
@@ -36,6 +35,41 @@ pub fn gemm<F: Float>(
     beta: F,
     c: &mut ArrayViewMut2<'_, F>,
 ) {
+    product(alpha, a, b, beta, c, true);
+}
+
+/// [`gemm`] on the calling thread only, for a caller that already runs products in parallel
+/// (a convolution's images): threads within threads would only take turns.
+///
+/// ```
+/// use tapegrad_core::linalg::gemm_serial;
+/// use tapegrad_core::ndarray::{array, Array2};
+/// let (a, b) = (array![[1.0, 2.0]], array![[3.0], [4.0]]);
+/// let mut c = Array2::zeros((1, 1));
+/// gemm_serial(1.0, &a.view(), &b.view(), 0.0, &mut c.view_mut());
+/// assert_eq!(c, array![[11.0]]);
+/// ```
+///
+/// # Panics
+/// As [`gemm`].
+pub fn gemm_serial<F: Float>(
+    alpha: F,
+    a: &ArrayView2<'_, F>,
+    b: &ArrayView2<'_, F>,
+    beta: F,
+    c: &mut ArrayViewMut2<'_, F>,
+) {
+    product(alpha, a, b, beta, c, false);
+}
+
+fn product<F: Float>(
+    alpha: F,
+    a: &ArrayView2<'_, F>,
+    b: &ArrayView2<'_, F>,
+    beta: F,
+    c: &mut ArrayViewMut2<'_, F>,
+    parallel: bool,
+) {
     let ((m, k), (k2, n)) = (a.dim(), b.dim());
     assert!(
         k == k2 && c.dim() == (m, n),
@@ -54,12 +88,11 @@ pub fn gemm<F: Float>(
         return;
     }
     let threads = rayon::current_num_threads();
-    let parallelism =
-        if threads > 1 && m * n * k >= PARALLEL_FROM && rayon::current_thread_index().is_none() {
-            gemm::Parallelism::Rayon(threads)
-        } else {
-            gemm::Parallelism::None
-        };
+    let parallelism = if parallel && threads > 1 && m * n * k >= PARALLEL_FROM {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
     let (cs, as_, bs) = (c.strides(), a.strides(), b.strides());
     let (c_rs, c_cs, c_ptr) = (cs[0], cs[1], c.as_mut_ptr());
     // SAFETY: the three views are valid for their dims and (checked non-negative) strides,

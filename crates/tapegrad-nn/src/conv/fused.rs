@@ -12,7 +12,7 @@
 
 use ndarray::{ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, IxDyn, ShapeError};
 use rayon::prelude::*;
-use tapegrad_core::linalg::gemm;
+use tapegrad_core::linalg::gemm_serial as gemm; // the images already run in parallel
 use tapegrad_core::{Float, Function, Result, Var};
 
 use super::window::Windows;
