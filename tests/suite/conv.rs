@@ -45,11 +45,7 @@ fn convolution_does_not_depend_on_the_thread_count() {
     let x = crate::common::values::<f64>(&[40, 3, 9, 7], 0, -1.0, 1.0);
     let w = crate::common::values::<f64>(&[4, 3, 3, 3], 1, -1.0, 1.0);
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        crate::common::on_threads(threads, || {
             let g: Graph = Graph::new();
             let (xv, wv) = (g.var(x.clone()), g.var(w.clone()));
             let y = conv2d(xv, wv, None, (2, 1), (1, 1));

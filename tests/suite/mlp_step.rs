@@ -43,11 +43,7 @@ fn engine_and_hand_written_steps_agree() {
 #[test]
 fn the_step_does_not_depend_on_the_thread_count() {
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        crate::common::on_threads(threads, || {
             let (x, t) = support::batch(100, 784, 10);
             let g: Graph<f32> = Graph::new();
             let model = Mlp::new(&g, &[1000, 10], |h| h.sigmoid(), 0);

@@ -229,17 +229,7 @@ where
     Fun: for<'g> Fn(&[Var<'g, F>]) -> Var<'g, F>,
 {
     // Uneven weights, so that a wrong cross term cannot hide in a symmetric sum.
-    let weights: Vec<ArrayD<F>> = inputs
-        .iter()
-        .enumerate()
-        .map(|(k, x)| {
-            let mut n = k;
-            x.mapv(|_| {
-                n += 1;
-                F::from_f64(0.5 + (n % 7) as f64 / 7.0)
-            })
-        })
-        .collect();
+    let weights = uneven(inputs, 1, |n| 0.5 + (n % 7) as f64 / 7.0);
     let analytic = {
         let g = Graph::new();
         let xs: Vec<_> = inputs.iter().map(|a| g.var(a.clone())).collect();
@@ -304,17 +294,7 @@ pub fn jvp_check_with<F: Float, Fun>(
 where
     Fun: for<'g> Fn(&[Var<'g, F>]) -> Var<'g, F>,
 {
-    let directions: Vec<ArrayD<F>> = inputs
-        .iter()
-        .enumerate()
-        .map(|(k, x)| {
-            let mut n = 3 * k;
-            x.mapv(|_| {
-                n += 1;
-                F::from_f64((n % 5) as f64 / 4.0 - 0.4)
-            })
-        })
-        .collect();
+    let directions = uneven(inputs, 3, |n| (n % 5) as f64 / 4.0 - 0.4);
     let failed = || GradCheckError {
         input: 0,
         index: vec![],
@@ -335,6 +315,24 @@ where
     let (plus, minus) = (at(1.0), at(-1.0));
     let numerical = (plus - minus) / F::from_f64(2.0 * opts.eps);
     compare(&tangents, &[numerical], opts)
+}
+
+/// Fixed values shaped like `inputs`: `value(n)` at the `n`-th element of input `k`, counting
+/// from `n = start k + 1`.
+fn uneven<F: Float>(
+    inputs: &[ArrayD<F>],
+    start: usize,
+    value: impl Fn(usize) -> f64,
+) -> Vec<ArrayD<F>> {
+    (inputs.iter().enumerate())
+        .map(|(k, x)| {
+            let mut n = start * k;
+            x.mapv(|_| {
+                n += 1;
+                F::from_f64(value(n))
+            })
+        })
+        .collect()
 }
 
 /// `allclose` element by element, reporting the first failure.

@@ -19,6 +19,12 @@ pub fn values<F: Float>(shape: &[usize], seed: u64, lo: f64, hi: f64) -> ArrayD<
     })
 }
 
+/// `f` run on a rayon pool of `threads` threads (what a parallel op sees as its thread count).
+pub fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
+    pool.expect("a thread pool").install(f)
+}
+
 /// Tolerances: DeZero's for f64; for f32 a wider step and looser tolerances, because a central
 /// difference with eps = 1e-4 in f32 loses about three of its seven digits to rounding.
 pub fn options<F: Float>() -> CheckOptions {
