@@ -105,6 +105,25 @@ impl<'g, F: Float> Rnn<'g, F> {
     /// `unchain_backward`): the state keeps its value but not its history, and lives in a
     /// parameter of the graph, so `g.clear()` may follow.
     ///
+    /// ```
+    /// use tapegrad_core::{ndarray::Array2, Graph};
+    /// use tapegrad_nn::layers::{Layer, Rnn};
+    /// let g: Graph = Graph::new();
+    /// let rnn = Rnn::new(&g, 3, 0);
+    /// let mut sizes = Vec::new();
+    /// for window in 0..4 {
+    ///     g.step(|| {
+    ///         // two steps a window; the state carried in from the last window
+    ///         let x = g.constant(Array2::from_elem((1, 2), window as f64));
+    ///         let loss = (rnn.forward(x) + rnn.forward(x)).sum();
+    ///         loss.backward();
+    ///         rnn.unchain().unwrap(); // before the next window's clear
+    ///     });
+    ///     sizes.push(g.len());
+    /// }
+    /// assert_eq!(sizes[1], sizes[3]); // the graph does not grow window by window
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`] if the graph was cleared before the state was unchained.
     pub fn unchain(&self) -> Result<()> {
