@@ -6,7 +6,7 @@
 //! | concat(xs, a) | xs joined along axis a | split(gy, sizes of xs, a) |
 //! | split(x, sizes, a) | x cut along axis a | concat(gys, a) (zeros for an unused part) |
 
-use ndarray::{ArrayD, ArrayViewD, Axis, Slice};
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Slice};
 
 use super::check_axis;
 use crate::error::{Error, Result, or_panic};
@@ -240,6 +240,29 @@ impl<F: Float> Function<F> for Concat {
         let parts = gys[0].try_split(&self.sizes, self.axis)?;
         Ok(parts.into_iter().map(Some).collect())
     }
+
+    // linear: the tangents are joined as the values are (zeros where an input has none)
+    #[allow(clippy::type_complexity)]
+    fn jvp(
+        &self,
+        xs: &[ArrayViewD<'_, F>],
+        _: &[ArrayViewD<'_, F>],
+        txs: &[Option<ArrayViewD<'_, F>>],
+    ) -> Option<Result<Vec<Option<ArrayD<F>>>, String>> {
+        let zeros: Vec<ArrayD<F>> = (xs.iter().zip(txs))
+            .map(|(x, t)| match t {
+                Some(_) => ArrayD::zeros(IxDyn(&[])),
+                None => ArrayD::zeros(x.raw_dim()),
+            })
+            .collect();
+        let parts: Vec<ArrayViewD<'_, F>> = (txs.iter().zip(&zeros))
+            .map(|(t, z)| t.as_ref().map_or_else(|| z.view(), |t| t.view()))
+            .collect();
+        Some(
+            self.forward(&parts)
+                .map(|y| y.into_iter().map(Some).collect()),
+        )
+    }
 }
 
 /// `split` into parts of these lengths along the axis.
@@ -271,5 +294,20 @@ impl<F: Float> Function<F> for Split {
         gys: &[Var<'g, F>],
     ) -> Result<Vec<Option<Var<'g, F>>>> {
         Ok(vec![Some(try_concat(gys, self.axis)?)])
+    }
+
+    // linear: the tangent is split as the value is
+    #[allow(clippy::type_complexity)]
+    fn jvp(
+        &self,
+        _: &[ArrayViewD<'_, F>],
+        _: &[ArrayViewD<'_, F>],
+        txs: &[Option<ArrayViewD<'_, F>>],
+    ) -> Option<Result<Vec<Option<ArrayD<F>>>, String>> {
+        let t = txs[0].as_ref()?;
+        Some(
+            self.forward(std::slice::from_ref(t))
+                .map(|ys| ys.into_iter().map(Some).collect()),
+        )
     }
 }
