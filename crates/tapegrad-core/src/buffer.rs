@@ -7,8 +7,9 @@
 //! new 80 MB array went from 24 to 7 ms and dropping it from 9 to 0.3 ms on 2 cores
 //! (docs/performance.md). Below [`HUGE_MIN_BYTES`] nothing changes.
 
+use std::mem::MaybeUninit;
+
 use ndarray::{ArrayD, IxDyn};
-use rayon::prelude::*;
 
 use crate::Float;
 
@@ -53,26 +54,12 @@ fn advise_huge_pages<F>(v: &Vec<F>) {
 #[cfg(not(target_os = "linux"))]
 fn advise_huge_pages<F>(_: &Vec<F>) {}
 
-/// `f` of every element of a contiguous array, computed in parallel into a new array.
-pub(crate) fn par_map<F: Float>(
-    shape: &[usize],
-    x: &[F],
-    f: impl Fn(F) -> F + Sync + Send,
-) -> ArrayD<F> {
-    let mut v = with_capacity(x.len());
-    v.par_extend(x.par_iter().map(|&x| f(x)));
-    from_vec(shape, v)
-}
-
-/// `f` of every pair of elements of two contiguous arrays of one shape, in parallel.
-pub(crate) fn par_zip_map<F: Float>(
-    shape: &[usize],
-    a: &[F],
-    b: &[F],
-    f: impl Fn(F, F) -> F + Sync + Send,
-) -> ArrayD<F> {
-    let mut v = with_capacity(a.len());
-    v.par_extend(a.par_iter().zip(b).map(|(&a, &b)| f(a, b)));
+/// An array of `shape` whose elements are still to be written (the kernels of `ops/kernel.rs`
+/// write each once).
+pub(crate) fn uninit<F>(shape: &[usize]) -> ArrayD<MaybeUninit<F>> {
+    let n = shape.iter().product();
+    let mut v = with_capacity(n);
+    v.resize_with(n, MaybeUninit::uninit);
     from_vec(shape, v)
 }
 
