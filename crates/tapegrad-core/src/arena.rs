@@ -4,11 +4,11 @@
 use std::mem::ManuallyDrop;
 
 use ndarray::{ArrayD, ArrayViewD};
-use slotmap::{SlotMap, SparseSecondaryMap, new_key_type};
+use slotmap::{SecondaryMap, SlotMap, SparseSecondaryMap, new_key_type};
 
 use crate::Float;
 use crate::ops::Val;
-use crate::tape::{Args, Record, RecordOp};
+use crate::tape::{Args, Record, RecordOp, Tape};
 
 new_key_type! {
     /// The arena key of a variable. Generational: after [`Graph::clear`] an old key finds nothing
@@ -45,17 +45,15 @@ pub(crate) const CONST: u32 = u32::MAX - 2;
 /// `Node::array` of a 0-d variable (its value is `Node::scalar`).
 pub(crate) const NO_ARRAY: u32 = u32::MAX;
 
-/// One variable in the arena: 32 bytes for `f64` with the slotmap's version (the memory of a deep
-/// graph, tested in `graph.rs`). [`Data`] unpacked by hand: an enum would add a tag word.
+/// One variable in the arena: 16 bytes, 24 with the slotmap's version (the memory of a deep
+/// graph, tested in `graph.rs`). [`Data`] unpacked by hand: an enum would add a tag word. Its
+/// stored gradient is kept apart ([`Inner::grads`]): few variables have one.
 #[derive(Debug)]
 pub(crate) struct Node<F> {
     scalar: F,
     /// `Node::array` in the high half, `Node::creator` in the low half: one word, written with
     /// word-sized stores (docs/performance.md says why).
     tags: u64,
-    /// The gradient kept after a backward pass (leaves, or everything with `retain_grad`).
-    /// Two words, a number inline: keeping a scalar's gradient allocates nothing.
-    pub(crate) grad: Option<Grad<F>>,
 }
 
 impl<F: Float> Node<F> {
@@ -68,16 +66,12 @@ impl<F: Float> Node<F> {
         Node {
             scalar,
             tags: u64::from(array) << 32 | u64::from(creator),
-            grad: None,
         }
     }
 
-    /// Gives the node a new value and creator, keeping its gradient.
+    /// Gives the node a new value and creator (its stored gradient, kept apart, stays).
     pub(crate) fn replace(&mut self, data: Data<F>, creator: u32) {
-        *self = Node {
-            grad: self.grad.take(),
-            ..Node::new(data, creator)
-        };
+        *self = Node::new(data, creator);
     }
 
     /// Index into the array store, or `NO_ARRAY` for a number.
@@ -122,11 +116,81 @@ impl<F: Float> Node<F> {
     }
 }
 
+/// The stored gradients, by variable (dense, as the arena), and the first few variables given
+/// one since the last `clear`: a small graph's `clear` then costs what it stored, not a walk of
+/// every slot.
+#[derive(Debug)]
+pub(crate) struct Grads<F> {
+    map: SecondaryMap<VarId, Grad<F>>,
+    /// `None` once more than [`Grads::TRACKED`] were stored: `clear` walks the map then.
+    keys: Option<Vec<VarId>>,
+}
+
+impl<F> Grads<F> {
+    const TRACKED: usize = 64;
+
+    pub(crate) fn new() -> Self {
+        Grads {
+            map: SecondaryMap::new(),
+            keys: Some(Vec::new()),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn get(&self, id: VarId) -> Option<&Grad<F>> {
+        self.map.get(id)
+    }
+
+    #[inline(always)]
+    pub(crate) fn get_mut(&mut self, id: VarId) -> Option<&mut Grad<F>> {
+        self.map.get_mut(id)
+    }
+
+    pub(crate) fn insert(&mut self, id: VarId, g: Grad<F>) {
+        if self.map.insert(id, g).is_none()
+            && let Some(keys) = &mut self.keys
+        {
+            if keys.len() < Self::TRACKED {
+                keys.push(id);
+            } else {
+                self.keys = None;
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, id: VarId) -> Option<Grad<F>> {
+        self.map.remove(id)
+    }
+
+    pub(crate) fn clear(&mut self) {
+        match &mut self.keys {
+            Some(keys) => keys.drain(..).for_each(|k| drop(self.map.remove(k))),
+            None => {
+                self.map.clear();
+                self.keys = Some(Vec::new());
+            }
+        }
+    }
+
+    /// Keeps the gradients of the variables `keep` says yes to.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(VarId) -> bool) {
+        self.map.retain(|id, _| keep(id));
+        let map = &self.map;
+        if let Some(keys) = &mut self.keys {
+            keys.retain(|&k| map.contains_key(k));
+        }
+    }
+}
+
 /// The mutable state of a graph, behind one `RefCell`.
 #[derive(Debug)]
 pub(crate) struct Inner<F> {
     pub(crate) nodes: SlotMap<VarId, Node<F>>,
-    pub(crate) tape: Vec<Record<F>>,
+    /// The gradients kept after a backward pass (`.grad`: leaves, or everything with
+    /// `retain_grad`), by variable. A number is kept inline: storing a scalar's gradient
+    /// allocates nothing.
+    pub(crate) grads: Grads<F>,
+    pub(crate) tape: Tape<F>,
     /// Values of the variables that are not 0-d, indexed by `Data::Array`.
     pub(crate) arrays: Vec<ArrayD<F>>,
     /// Labels; few variables have one.
@@ -152,13 +216,6 @@ pub(crate) struct Inner<F> {
     /// `backward::sweep_scalars`); empty between passes, kept so that it is reused (a fresh
     /// vector per `backward` costs more than a small graph's whole pass).
     pub(crate) pending: Vec<Option<F>>,
-}
-
-/// Room for one more element, out of the hot path.
-#[cold]
-#[inline(never)]
-fn grow<T>(v: &mut Vec<T>) {
-    v.reserve(1);
 }
 
 impl<F: Float> Inner<F> {
@@ -199,13 +256,11 @@ impl<F: Float> Inner<F> {
         self.nodes.insert(Node::new(Data::Scalar(v), creator))
     }
 
-    /// Pushes `outputs = op(inputs)` on the tape, writing the record straight into the tape's
-    /// memory (`Vec::push` builds it on the stack and copies it: docs/performance.md).
+    /// Pushes `outputs = op(inputs)` on the tape.
     ///
     /// `heap` is whether the op or the arguments hold heap memory, asked by the caller while the
     /// op is still a known value (so that the test folds away for a known op).
     #[inline(always)]
-    #[allow(unsafe_code)]
     pub(crate) fn push_record(
         &mut self,
         op: RecordOp<F>,
@@ -213,34 +268,20 @@ impl<F: Float> Inner<F> {
         args: Args,
         partials: [F; 2],
     ) {
-        if self.tape.len() == self.tape.capacity() {
-            grow(&mut self.tape);
-        }
-        let len = self.tape.len();
-        let Some(slot) = self.tape.spare_capacity_mut().first_mut() else {
-            unreachable!("room for one more record was made above")
-        };
         self.heap_ops |= heap;
-        slot.write(Record {
+        self.tape.push(Record {
             op: ManuallyDrop::new(op),
             args: ManuallyDrop::new(args),
             partials,
         });
-        // SAFETY: the element at index `len` exists (it is the first spare slot) and was just
-        // initialised by `write`, so the first `len + 1` elements are initialised and within
-        // the capacity.
-        unsafe { self.tape.set_len(len + 1) };
     }
 
     /// Empties the tape, dropping the ops that hold heap parameters (the others need nothing).
     pub(crate) fn clear_tape(&mut self) {
         self.functions = false;
         self.modified.clear();
-        if std::mem::take(&mut self.heap_ops) {
-            self.tape.drain(..).for_each(Record::release);
-        } else {
-            self.tape.clear();
-        }
+        let release_each = std::mem::take(&mut self.heap_ops);
+        self.tape.clear(release_each);
     }
 
     /// The value of a variable, borrowed (the caller has checked that `id` is live).

@@ -44,7 +44,7 @@ pub(crate) fn tangents<F: Float>(
         let node = inner.nodes.get(y).ok_or(Error::StaleVar)?;
         end = end.max(node.creator().map_or(0, |c| c as usize + 1));
     }
-    for rec in &inner.tape[..end] {
+    for rec in inner.tape.iter().take(end) {
         let (ins, outs) = (rec.inputs(), rec.outputs());
         let [d0, d1] = rec.partials;
         if !(d0.is_nan() && d1.is_nan()) {

@@ -419,6 +419,7 @@ fn remove_scratch<F: Float>(inner: &mut Inner<F>, scratch: Vec<VarId>) {
     let mut first = inner.arrays.len();
     let mut arrays = 0;
     for id in scratch {
+        inner.grads.remove(id);
         if let Some(node) = inner.nodes.remove(id)
             && let Data::Array(k) = node.data()
         {

@@ -34,8 +34,8 @@ impl<'g, F: Float> Var<'g, F> {
     /// [`Error::StaleVar`] after the graph was cleared.
     pub fn try_take_grad(self) -> Result<Option<ArrayD<F>>> {
         let mut inner = self.graph.write()?;
-        let node = inner.nodes.get_mut(self.id()).ok_or_else(stale)?;
-        Ok(node.grad.take().map(|g| match g {
+        inner.nodes.get(self.id()).ok_or_else(stale)?;
+        Ok(inner.grads.remove(self.id()).map(|g| match g {
             Grad::Array(a) => *a,
             g => inner.grad_array(&g),
         }))
@@ -76,8 +76,8 @@ impl<'g, F: Float> Var<'g, F> {
     /// [`Error::StaleVar`] after the graph was cleared.
     pub fn try_grad(self) -> Result<Option<ArrayD<F>>> {
         let inner = self.graph.read()?;
-        let node = inner.nodes.get(self.id()).ok_or_else(stale)?;
-        Ok(node.grad.as_ref().map(|g| inner.grad_array(g)))
+        inner.nodes.get(self.id()).ok_or_else(stale)?;
+        Ok(inner.grads.get(self.id()).map(|g| inner.grad_array(g)))
     }
 
     /// The gradient as a variable of the graph, differentiable when it was computed with
@@ -108,11 +108,11 @@ impl<'g, F: Float> Var<'g, F> {
     pub fn try_grad_var(self) -> Result<Option<Var<'g, F>>> {
         let array = {
             let mut inner = self.graph.write()?;
-            let node = inner.nodes.get_mut(self.id()).ok_or_else(stale)?;
-            match node.grad.take() {
+            inner.nodes.get(self.id()).ok_or_else(stale)?;
+            match inner.grads.remove(self.id()) {
                 None => return Ok(None),
                 Some(Grad::Var(id)) => {
-                    node.grad = Some(Grad::Var(id));
+                    inner.grads.insert(self.id(), Grad::Var(id));
                     return Ok(Some(Var::from_id(self.graph, id)));
                 }
                 Some(Grad::Array(a)) => *a,
@@ -121,7 +121,10 @@ impl<'g, F: Float> Var<'g, F> {
         };
         // Move the array into a leaf so that the handle stays the same on later calls.
         let leaf = self.graph.leaf(array);
-        self.with_node_mut(|n| n.grad = Some(Grad::Var(leaf.id())))?;
+        self.graph
+            .write()?
+            .grads
+            .insert(self.id(), Grad::Var(leaf.id()));
         Ok(Some(leaf))
     }
 
@@ -139,7 +142,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// If the handle is stale.
     #[track_caller]
     pub fn cleargrad(self) {
-        or_panic(self.with_node_mut(|n| n.grad = None))
+        or_panic(self.with_inner_mut(|inner| drop(inner.grads.remove(self.id()))))
     }
 
     /// The shape of the accumulated gradient, without copying it; `None` when there is none.
@@ -166,8 +169,8 @@ impl<'g, F: Float> Var<'g, F> {
     /// [`Error::StaleVar`] after the graph was cleared.
     pub fn try_grad_shape(self) -> Result<Option<Vec<usize>>> {
         let inner = self.graph.read()?;
-        let node = inner.nodes.get(self.id()).ok_or_else(stale)?;
-        Ok(node.grad.as_ref().map(|g| match g {
+        inner.nodes.get(self.id()).ok_or_else(stale)?;
+        Ok(inner.grads.get(self.id()).map(|g| match g {
             Grad::Scalar(_) => Vec::new(),
             Grad::Array(a) => a.shape().to_vec(),
             &Grad::Var(v) => inner.view_shape(v).to_vec(),

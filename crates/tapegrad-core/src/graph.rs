@@ -15,11 +15,11 @@ use ndarray::{ArrayD, ArrayViewD, Dimension};
 use slotmap::{SlotMap, SparseSecondaryMap};
 use smallvec::SmallVec;
 
-use crate::arena::{CONST, Data, Grad, Inner, LEAF, NO_ARRAY, PARAM, VarId};
+use crate::arena::{CONST, Data, Grad, Grads, Inner, LEAF, NO_ARRAY, PARAM, VarId};
 use crate::error::{Error, Result, or_panic};
 use crate::ops::{self, Op};
 use crate::storage::Storage;
-use crate::tape::{Args, Record, RecordOp};
+use crate::tape::{Args, RecordOp, Tape};
 use crate::{Float, Var};
 
 /// A computation graph: the arena that owns every variable's value and gradient, and the tape of
@@ -73,6 +73,7 @@ impl<F: Float> Graph<F> {
         Graph {
             inner: RefCell::new(Inner {
                 nodes: SlotMap::with_capacity_and_key(arena_len),
+                grads: Grads::new(),
                 tape,
                 arrays,
                 names: SparseSecondaryMap::new(),
@@ -281,18 +282,21 @@ impl<F: Float> Graph<F> {
             // (slotmap's `clear` moves every value out through its drain iterator; `retain`
             // drops them in place: a fifth fewer instructions for a small graph's `clear`)
             inner.nodes.retain(|_, _| false);
+            inner.grads.clear();
             inner.arrays.clear();
             inner.names.clear();
             return;
         }
         // A parameter's gradient held as a variable is about to go: keep its value instead.
         for &p in &params {
-            if let Some(&Grad::Var(v)) = inner.nodes[p].grad.as_ref() {
+            if let Some(&Grad::Var(v)) = inner.grads.get(p) {
                 let value = inner.val(v).into_array();
-                inner.nodes[p].grad = Some(Grad::Array(Box::new(value)));
+                inner.grads.insert(p, Grad::Array(Box::new(value)));
             }
         }
         inner.nodes.retain(|_, n| n.raw_creator() == PARAM);
+        let nodes = &inner.nodes;
+        inner.grads.retain(|id| nodes.contains_key(id));
         // Compact the array store down to the parameters' arrays, keeping its storage.
         let kept: Vec<(VarId, ArrayD<F>)> = params
             .iter()
@@ -458,7 +462,7 @@ impl<F: Float> Graph<F> {
 
     /// The creator of an op's results: the next record's index when `recording`, else the
     /// sentinel of a constant or a leaf.
-    pub(crate) fn creator(tape: &[Record<F>], recording: bool, constant: bool) -> u32 {
+    pub(crate) fn creator(tape: &Tape<F>, recording: bool, constant: bool) -> u32 {
         if recording {
             Self::next_creator(tape)
         } else if constant {
@@ -473,7 +477,7 @@ impl<F: Float> Graph<F> {
     /// # Panics
     /// When the tape is full (the last indices mark leaves).
     #[inline(always)]
-    pub(crate) fn next_creator(tape: &[Record<F>]) -> u32 {
+    pub(crate) fn next_creator(tape: &Tape<F>) -> u32 {
         match u32::try_from(tape.len()) {
             Ok(i) if i < CONST => i,
             _ => panic!("the tape is full: more than u32::MAX - 3 records"),
@@ -631,7 +635,7 @@ mod tests {
     /// 256-bytes-per-op budget, with Vec doubling); growing them is a regression.
     #[test]
     fn node_and_record_stay_compact() {
-        assert_eq!(size_of::<crate::arena::Node<f64>>(), 32);
+        assert_eq!(size_of::<crate::arena::Node<f64>>(), 16);
         assert_eq!(size_of::<crate::tape::Args>(), 24);
         assert_eq!(size_of::<crate::ops::Op<f64>>(), 24);
         assert_eq!(size_of::<crate::tape::RecordOp<f64>>(), 24);

@@ -3,7 +3,7 @@
 
 use slotmap::{Key, SlotMap};
 
-use crate::arena::{CONST, Grad, Inner, Node, VarId};
+use crate::arena::{CONST, Grad, Grads, Inner, Node, VarId};
 use crate::error::{Error, Result};
 use crate::tape::Args;
 use crate::{Float, Graph};
@@ -25,6 +25,7 @@ pub(crate) fn sweep_scalars<F: Float>(
     let mut inner = graph.inner.borrow_mut();
     let Inner {
         nodes,
+        grads,
         tape,
         pending,
         retained,
@@ -42,7 +43,7 @@ pub(crate) fn sweep_scalars<F: Float>(
     match start {
         Some(s) => pending[s as usize] = Some(seed),
         None if nodes[y].is_const() => {} // (a constant seed keeps nothing)
-        None => add_to_stored(nodes, y, seed),
+        None => add_to_stored(nodes, grads, y, seed),
     }
     for i in (0..pending.len()).rev() {
         let Some(gy) = pending[i].take() else {
@@ -54,9 +55,9 @@ pub(crate) fn sweep_scalars<F: Float>(
             continue;
         };
         if retain {
-            add_to_stored(nodes, *output, gy);
+            add_to_stored(nodes, grads, *output, gy);
         } else if free_results {
-            nodes[*output].grad = None;
+            grads.remove(*output);
         }
         if !rec.op.passes_gradient() {
             continue; // (sign and the like: their rules give no gradient)
@@ -85,30 +86,32 @@ pub(crate) fn sweep_scalars<F: Float>(
             } else if detect {
                 deferred.push((x, gx));
             } else {
-                add_to_stored(nodes, x, gx); // a leaf or a parameter
+                add_to_stored(nodes, grads, x, gx); // a leaf or a parameter
             }
         }
     }
     for (x, gx) in deferred {
-        add_to_stored(nodes, x, gx);
+        add_to_stored(nodes, grads, x, gx);
     }
     Ok(())
 }
 
 /// `v.grad = v.grad + g` for a 0-d variable of an all-scalar graph.
 #[inline(always)]
-fn add_to_stored<F: Float>(nodes: &mut SlotMap<VarId, Node<F>>, id: VarId, g: F) {
-    match &mut nodes[id].grad {
+fn add_to_stored<F: Float>(nodes: &SlotMap<VarId, Node<F>>, grads: &mut Grads<F>, id: VarId, g: F) {
+    match grads.get_mut(id) {
         Some(Grad::Scalar(s)) => *s += g,
-        grad @ None => *grad = Some(Grad::Scalar(g)),
-        Some(_) => add_to_other(nodes, id, g),
+        None => {
+            grads.insert(id, Grad::Scalar(g));
+        }
+        Some(_) => add_to_other(nodes, grads, id, g),
     }
 }
 
 /// [`add_to_stored`] for a gradient kept as an array or as a variable.
 #[cold]
-fn add_to_other<F: Float>(nodes: &mut SlotMap<VarId, Node<F>>, id: VarId, g: F) {
-    let sum = match nodes[id].grad.as_mut() {
+fn add_to_other<F: Float>(nodes: &SlotMap<VarId, Node<F>>, grads: &mut Grads<F>, id: VarId, g: F) {
+    let sum = match grads.get_mut(id) {
         Some(Grad::Array(a)) => {
             **a += g; // in place: `grad()` hands out copies, never this buffer
             return;
@@ -118,5 +121,5 @@ fn add_to_other<F: Float>(nodes: &mut SlotMap<VarId, Node<F>>, id: VarId, g: F) 
         Some(&mut Grad::Scalar(s)) => s + g,
         None => g,
     };
-    nodes[id].grad = Some(Grad::Scalar(sum));
+    grads.insert(id, Grad::Scalar(sum));
 }

@@ -7,14 +7,14 @@ use ndarray::ArrayD;
 
 use crate::Float;
 use crate::arena::Node;
-use crate::tape::Record;
+use crate::tape::{Record, Tape};
 
 /// The storage of a dropped graph, emptied: its tape and sweep buffers with their capacity. The
 /// next [`Graph::new`] on the same thread takes it instead of growing fresh vectors (see
 /// [`SPARE_MAX_BYTES`]). Not the arena: a slotmap keeps every slot it ever had and `clear` walks
 /// them all, so a small graph after a big one would pay for the big one at every `clear`.
 pub(crate) struct Storage<F> {
-    pub(crate) tape: Vec<Record<F>>,
+    pub(crate) tape: Tape<F>,
     pub(crate) arrays: Vec<ArrayD<F>>,
     pub(crate) pending: Vec<Option<F>>,
     /// How many variables the dropped graph's arena held: the next arena is allocated that large
@@ -44,7 +44,7 @@ impl<F: Float> Storage<F> {
 
     fn new() -> Self {
         Storage {
-            tape: Vec::new(),
+            tape: Tape::default(),
             arrays: Vec::new(),
             pending: Vec::new(),
             arena_len: 0,

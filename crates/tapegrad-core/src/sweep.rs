@@ -160,7 +160,7 @@ impl<F: Float> Mode<F> for ArrayMode<'_, F> {
 
     fn store(&self, id: VarId, g: Val<'static, F>) {
         let mut inner = self.0.inner.borrow_mut();
-        let old = inner.nodes[id].grad.take();
+        let old = inner.grads.remove(id);
         let new = match (old, g) {
             (None, Val::S(s)) => Grad::Scalar(s),
             (None, g) => Grad::Array(Box::new(g.into_array())),
@@ -173,7 +173,7 @@ impl<F: Float> Mode<F> for ArrayMode<'_, F> {
             // A constant now, if a variable: this pass did not record how it was computed.
             (Some(old), g) => Grad::Array(Box::new(inner.grad_array(&old) + &g.view())),
         };
-        inner.nodes[id].grad = Some(new);
+        inner.grads.insert(id, new);
     }
 
     fn is_finite(&self, g: &Val<'static, F>) -> bool {
@@ -242,7 +242,7 @@ impl<F: Float> Mode<F> for VarMode<'_, F> {
     }
 
     fn store(&self, id: VarId, g: VarId) {
-        let old = self.0.inner.borrow_mut().nodes[id].grad.take();
+        let old = self.0.inner.borrow_mut().grads.remove(id);
         let sum = match old {
             None => g,
             Some(Grad::Var(v)) => self.accumulate(v, g),
@@ -255,7 +255,7 @@ impl<F: Float> Mode<F> for VarMode<'_, F> {
                 self.accumulate(a, g)
             }
         };
-        self.0.inner.borrow_mut().nodes[id].grad = Some(Grad::Var(sum));
+        self.0.inner.borrow_mut().grads.insert(id, Grad::Var(sum));
     }
 
     fn is_finite(&self, g: &VarId) -> bool {
@@ -353,7 +353,7 @@ pub(crate) fn sweep<F: Float, M: Mode<F>>(
                 (Sink::Stored { retain: true }, Some(gy)) => mode.store(o, mode.duplicate(gy)),
                 (Sink::Stored { retain: true }, None) => {}
                 (Sink::Stored { retain: false }, _) => {
-                    graph.inner.borrow_mut().nodes[o].grad = None;
+                    graph.inner.borrow_mut().grads.remove(o);
                 }
                 (Sink::Capture(_), Some(gy)) => {
                     if let Some(&k) = wanted.get(o) {

@@ -3,7 +3,8 @@
 //!
 //! A built-in op has one output and one or two inputs, kept inline ([`Args::Inline`]); anything
 //! else (a user [`Function`], `concat`, `split`) keeps its variables in one boxed slice. A record
-//! is 64 bytes either way, which sets the memory of a deep graph.
+//! is 64 bytes either way, which sets the memory of a deep graph; the [`Tape`] keeps them in
+//! segments.
 
 use std::mem::ManuallyDrop;
 
@@ -136,5 +137,172 @@ impl<F> Record<F> {
     pub(crate) fn release(self) {
         drop(ManuallyDrop::into_inner(self.op));
         drop(ManuallyDrop::into_inner(self.args));
+    }
+}
+
+/// Records per segment of the tape: 1 MiB of 64-byte records.
+const SEGMENT_BITS: u32 = 14;
+const SEGMENT: usize = 1 << SEGMENT_BITS;
+
+/// The Wengert tape: records in order, kept in segments of [`SEGMENT`] records. Growing it never
+/// moves a record, so a deep graph never holds an old and a new copy of its tape at once, as a
+/// doubling `Vec` does (docs/performance.md). The segment being written is a plain `Vec` (the
+/// first one grows from small, so a small graph's tape is small); full ones wait in `full`.
+#[derive(Debug, Default)]
+pub(crate) struct Tape<F> {
+    full: Vec<Vec<Record<F>>>,
+    last: Vec<Record<F>>,
+    /// Emptied segments, for the next records.
+    spare: Vec<Vec<Record<F>>>,
+}
+
+impl<F> Tape<F> {
+    /// The index of `last`'s first record.
+    #[inline(always)]
+    fn base(&self) -> usize {
+        self.full.len() << SEGMENT_BITS
+    }
+
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.base() + self.last.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.full.is_empty() && self.last.is_empty()
+    }
+
+    /// Records the tape has room for without allocating.
+    pub(crate) fn capacity(&self) -> usize {
+        let segments = self.full.iter().chain(&self.spare);
+        self.last.capacity() + segments.map(Vec::capacity).sum::<usize>()
+    }
+
+    /// The records, in recording order.
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = &Record<F>> {
+        self.full.iter().flatten().chain(&self.last)
+    }
+
+    /// Appends a record, written straight into the tape's memory (`Vec::push` builds it on the
+    /// stack and copies it: docs/performance.md).
+    #[inline(always)]
+    #[allow(unsafe_code)]
+    pub(crate) fn push(&mut self, record: Record<F>) {
+        if self.last.len() == self.last.capacity() {
+            self.grow();
+        }
+        let len = self.last.len();
+        let Some(slot) = self.last.spare_capacity_mut().first_mut() else {
+            unreachable!("room for one more record was made above")
+        };
+        slot.write(record);
+        // SAFETY: the element at index `len` exists (it is the first spare slot) and was just
+        // initialised by `write`, so the first `len + 1` elements are initialised and within
+        // the capacity.
+        unsafe { self.last.set_len(len + 1) };
+    }
+
+    /// Room for one more record, out of the hot path: the first segment doubles up to
+    /// [`SEGMENT`] records; a full one is put aside for a spare or a new one.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        if self.last.capacity() < SEGMENT {
+            self.last.reserve(1);
+        } else {
+            let next = self
+                .spare
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(SEGMENT));
+            self.full.push(std::mem::replace(&mut self.last, next));
+        }
+    }
+
+    /// Empties the tape, keeping its segments for the next records; `release` runs on each
+    /// record when `release_each` is set.
+    pub(crate) fn clear(&mut self, release_each: bool) {
+        for segment in self.full.iter_mut().chain([&mut self.last]) {
+            if release_each {
+                segment.drain(..).for_each(Record::release);
+            } else {
+                segment.clear();
+            }
+        }
+        if let Some(first) = self.full.first_mut() {
+            // (the first segment, the largest, is the one written next)
+            std::mem::swap(first, &mut self.last);
+        }
+        self.spare.append(&mut self.full);
+    }
+}
+
+impl<F> std::ops::Index<usize> for Tape<F> {
+    type Output = Record<F>;
+    #[inline(always)]
+    fn index(&self, i: usize) -> &Record<F> {
+        match i.checked_sub(self.base()) {
+            Some(k) => &self.last[k],
+            None => &self.full[i >> SEGMENT_BITS][i & (SEGMENT - 1)],
+        }
+    }
+}
+
+impl<F> std::ops::IndexMut<usize> for Tape<F> {
+    #[inline(always)]
+    fn index_mut(&mut self, i: usize) -> &mut Record<F> {
+        match i.checked_sub(self.base()) {
+            Some(k) => &mut self.last[k],
+            None => &mut self.full[i >> SEGMENT_BITS][i & (SEGMENT - 1)],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::mem::ManuallyDrop;
+
+    use slotmap::Key;
+
+    use super::{Args, Record, RecordOp, SEGMENT, Tape};
+    use crate::arena::VarId;
+
+    fn record(i: usize) -> Record<f64> {
+        Record {
+            op: ManuallyDrop::new(RecordOp::placeholder()),
+            args: ManuallyDrop::new(Args::Inline([VarId::null(); 2], VarId::null())),
+            partials: [i as f64, 0.0],
+        }
+    }
+
+    /// Once its first segment is full, a growing tape never moves a record (a doubling `Vec`
+    /// would hold two copies at once), and it reads back every record at its index, across
+    /// segments and after a `clear`.
+    #[test]
+    fn the_tape_grows_without_moving_its_records() {
+        let mut tape = Tape::default();
+        for round in 0..2 {
+            for i in 0..SEGMENT {
+                tape.push(record(i));
+            }
+            let first: *const Record<f64> = &tape[0];
+            for i in SEGMENT..3 * SEGMENT + 5 {
+                tape.push(record(i));
+            }
+            assert!(std::ptr::eq(first, &tape[0]), "round {round}");
+            assert_eq!(tape.len(), 3 * SEGMENT + 5);
+            for i in [0, 1, SEGMENT - 1, SEGMENT, 2 * SEGMENT + 7, 3 * SEGMENT + 4] {
+                assert_eq!(tape[i].partials[0], i as f64);
+            }
+            let forward: Vec<f64> = tape.iter().map(|r| r.partials[0]).collect();
+            assert!(forward.iter().enumerate().all(|(i, &p)| p == i as f64));
+            let capacity = tape.capacity();
+            tape.clear(false);
+            assert!(tape.is_empty());
+            assert_eq!(
+                tape.capacity(),
+                capacity,
+                "a cleared tape keeps its segments"
+            );
+        }
     }
 }

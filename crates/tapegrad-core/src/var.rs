@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 
-use crate::arena::{CONST, Data, LEAF, Node, PARAM, VarId};
+use crate::arena::{CONST, Data, Inner, LEAF, Node, PARAM, VarId};
 use crate::error::or_panic;
 use crate::error::{Error, Result};
 use crate::ops::Val;
@@ -101,9 +101,13 @@ impl<'g, F: Float> Var<'g, F> {
         Ok(f(inner.val(self.id())))
     }
 
-    pub(crate) fn with_node_mut<R>(self, f: impl FnOnce(&mut Node<F>) -> R) -> Result<R> {
+    /// Runs `f` on the graph's state, this variable checked live.
+    pub(crate) fn with_inner_mut<R>(self, f: impl FnOnce(&mut Inner<F>) -> R) -> Result<R> {
         let mut inner = self.graph.write()?;
-        inner.nodes.get_mut(self.id()).map(f).ok_or_else(stale)
+        if !inner.nodes.contains_key(self.id()) {
+            return Err(Error::StaleVar);
+        }
+        Ok(f(&mut inner))
     }
 
     /// A copy of the value.
