@@ -1,11 +1,9 @@
-//! New large arrays, written once in parallel and backed by huge pages.
+//! New large arrays, backed by huge pages.
 //!
-//! A fresh array of megabytes is not paid for by its arithmetic but by the kernel: every 4 KiB
-//! page faults on its first write and is unmapped on drop. An `elem 10^7` pass makes about ten 80
-//! MB arrays, and page faults and unmapping were most of its time. Asking Linux for 2 MiB pages
-//! (`MADV_HUGEPAGE`, as PyTorch's CPU allocator can) makes that 512 times fewer faults: writing a
-//! new 80 MB array went from 24 to 7 ms and dropping it from 9 to 0.3 ms on 2 cores
-//! (docs/performance.md). Below [`HUGE_MIN_BYTES`] nothing changes.
+//! A fresh array of megabytes is paid for less by its arithmetic than by the kernel: every 4 KiB
+//! page faults on its first write and is unmapped on drop. Asking Linux for 2 MiB pages
+//! (`MADV_HUGEPAGE`, as PyTorch's CPU allocator can) makes that 512 times fewer faults
+//! (measured in docs/performance.md). Below [`HUGE_MIN_BYTES`] nothing changes.
 
 use std::mem::MaybeUninit;
 
