@@ -400,9 +400,11 @@ impl<F: Float> Graph<F> {
     /// Applies `op` to `inputs`: the one place where an op is checked, computed and recorded
     /// (every op has one output).
     ///
-    /// Inlined into every operator, so that for a known op the common case of deep scalar graphs
-    /// (one or two live numbers of this graph in, a number out) compiles down to the formula, an
-    /// arena insert and a tape push. Everything else (arrays, errors, anomaly detection, `clip`'s
+    /// Inlined into every op's method, so that for a known op the common case of deep scalar
+    /// graphs (one or two live numbers of this graph in, a number out) compiles down to the
+    /// formula, an arena insert and a tape push. Those methods are `#[inline(never)]`: a user
+    /// function of many ops is then a row of calls, and compiles in time linear in its length
+    /// (inlined, the optimiser's time grew with the square of it). Everything else (arrays, errors, anomaly detection, `clip`'s
     /// bounds) takes [`Graph::apply_general`], which gives the same results.
     ///
     /// `op` is anything that converts into an op (`Binary::Add`, `(ScalarOp::Pow, c)`,

@@ -370,6 +370,7 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    #[inline(never)]
     pub fn try_powf(self, c: F) -> Result<Var<'g, F>> {
         self.graph.apply1((ScalarOp::Pow, c), &[self])
     }
@@ -378,10 +379,11 @@ impl<'g, F: Float> Var<'g, F> {
 macro_rules! binary_operator {
     ($Trait:ident, $method:ident, $kind:expr) => {
         // Variables and numbers go straight to `apply1` (the hot path of scalar graphs); arrays
-        // take `binary`, which makes them constants.
+        // take `binary`, which makes them constants. Out of line, as every op's method is (see
+        // `Graph::apply1`).
         impl<'g, F: Float> $Trait<Var<'g, F>> for Var<'g, F> {
             type Output = Var<'g, F>;
-            #[inline]
+            #[inline(never)]
             #[track_caller]
             fn $method(self, rhs: Var<'g, F>) -> Var<'g, F> {
                 or_panic(self.graph.apply1($kind, &[self, rhs]))
@@ -389,7 +391,7 @@ macro_rules! binary_operator {
         }
         impl<'g, F: Float> $Trait<F> for Var<'g, F> {
             type Output = Var<'g, F>;
-            #[inline]
+            #[inline(never)]
             #[track_caller]
             fn $method(self, rhs: F) -> Var<'g, F> {
                 or_panic(self.graph.apply1($kind.with_scalar(rhs, false), &[self]))
@@ -398,7 +400,7 @@ macro_rules! binary_operator {
         // (an array of any dimension, `array![1., 2.]` as well as an `ArrayD`)
         impl<'g, F: Float, D: Dimension> $Trait<Array<F, D>> for Var<'g, F> {
             type Output = Var<'g, F>;
-            #[inline]
+            #[inline(never)]
             #[track_caller]
             fn $method(self, rhs: Array<F, D>) -> Var<'g, F> {
                 or_panic(binary($kind, self, Operand::Array(rhs.into_dyn()), false))
@@ -406,7 +408,7 @@ macro_rules! binary_operator {
         }
         impl<'g, F: Float, D: Dimension> $Trait<Var<'g, F>> for Array<F, D> {
             type Output = Var<'g, F>;
-            #[inline]
+            #[inline(never)]
             #[track_caller]
             fn $method(self, rhs: Var<'g, F>) -> Var<'g, F> {
                 or_panic(binary($kind, rhs, Operand::Array(self.into_dyn()), true))
@@ -414,7 +416,7 @@ macro_rules! binary_operator {
         }
         impl<'g> $Trait<Var<'g, f64>> for f64 {
             type Output = Var<'g, f64>;
-            #[inline]
+            #[inline(never)]
             #[track_caller]
             fn $method(self, rhs: Var<'g, f64>) -> Var<'g, f64> {
                 or_panic(rhs.graph.apply1($kind.with_scalar(self, true), &[rhs]))
@@ -422,7 +424,7 @@ macro_rules! binary_operator {
         }
         impl<'g> $Trait<Var<'g, f32>> for f32 {
             type Output = Var<'g, f32>;
-            #[inline]
+            #[inline(never)]
             #[track_caller]
             fn $method(self, rhs: Var<'g, f32>) -> Var<'g, f32> {
                 or_panic(rhs.graph.apply1($kind.with_scalar(self, true), &[rhs]))

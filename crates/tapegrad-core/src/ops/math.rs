@@ -162,6 +162,7 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    #[inline(never)]
     pub fn try_neg(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Math::Neg, &[self])
     }
@@ -187,6 +188,7 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    #[inline(never)]
     pub fn try_square(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Math::Square, &[self])
     }
@@ -212,6 +214,7 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    #[inline(never)]
     pub fn try_exp(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Math::Exp, &[self])
     }
@@ -238,6 +241,7 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    #[inline(never)]
     pub fn try_log(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Math::Log, &[self])
     }
@@ -264,6 +268,7 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    #[inline(never)]
     pub fn try_sqrt(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Math::Sqrt, &[self])
     }
@@ -292,6 +297,7 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    #[inline(never)]
     pub fn try_abs(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Math::Abs, &[self])
     }
@@ -319,6 +325,7 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    #[inline(never)]
     pub fn try_sign(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Math::Sign, &[self])
     }
@@ -345,6 +352,7 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar).
+    #[inline(never)]
     pub fn try_sigmoid(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Math::Sigmoid, &[self])
     }
@@ -372,6 +380,7 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar).
+    #[inline(never)]
     pub fn try_relu(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Math::Relu, &[self])
     }
@@ -398,6 +407,7 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    #[inline(never)]
     pub fn try_log1p(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Math::Log1p, &[self])
     }
@@ -424,6 +434,7 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    #[inline(never)]
     pub fn try_expm1(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Math::Expm1, &[self])
     }
@@ -452,6 +463,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when `lo > hi`;
     /// [`Error::StaleVar`](crate::Error::StaleVar).
+    #[inline(never)]
     pub fn try_clip(self, lo: F, hi: F) -> Result<Var<'g, F>> {
         self.graph.apply1(Op::Bounds(Bounds::Clip, lo, hi), &[self])
     }

@@ -113,6 +113,7 @@ macro_rules! var_methods {
                 /// An [`Error`](crate::Error) naming the op for an argument or shape it cannot
                 /// take; [`Error::GraphMismatch`](crate::Error::GraphMismatch) and
                 /// [`Error::StaleVar`](crate::Error::StaleVar) for bad handles.
+                #[inline(never)] // (see `Graph::apply1`: one copy of the op's path per program)
                 pub fn $try($self $(, $arg: $ty)*) -> $crate::error::Result<$crate::Var<'g, F>> $body
             )*
         }

@@ -58,6 +58,7 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    #[inline(never)]
     pub fn try_sin(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Trig::Sin, &[self])
     }
@@ -84,6 +85,7 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    #[inline(never)]
     pub fn try_cos(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Trig::Cos, &[self])
     }
@@ -110,6 +112,7 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    #[inline(never)]
     pub fn try_tanh(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Trig::Tanh, &[self])
     }
@@ -136,6 +139,7 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    #[inline(never)]
     pub fn try_atan(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Trig::Atan, &[self])
     }
@@ -162,6 +166,7 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    #[inline(never)]
     pub fn try_asin(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Trig::Asin, &[self])
     }
@@ -188,6 +193,7 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    #[inline(never)]
     pub fn try_acos(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Trig::Acos, &[self])
     }
@@ -214,6 +220,7 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    #[inline(never)]
     pub fn try_sinh(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Trig::Sinh, &[self])
     }
@@ -240,6 +247,7 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
+    #[inline(never)]
     pub fn try_cosh(self) -> Result<Var<'g, F>> {
         self.graph.apply1(Trig::Cosh, &[self])
     }
