@@ -28,6 +28,7 @@ pub use tapegrad_core::*;
 
 /// Neural-network pieces (`tapegrad-nn`): `tapegrad::nn::functional::{linear, mean_squared_error,
 /// softmax_cross_entropy, accuracy}`.
+#[cfg(feature = "nn")]
 pub use tapegrad_nn as nn;
 
 /// `use tapegrad::prelude::*;` brings `Graph`, `Var`, `BackwardOptions`, `Error`, `Float`, and
@@ -35,13 +36,15 @@ pub use tapegrad_nn as nn;
 /// optimizers themselves are in `tapegrad::nn::prelude`).
 pub mod prelude {
     pub use tapegrad_core::prelude::*;
+    #[cfg(feature = "nn")]
     pub use tapegrad_nn::layers::Layer;
+    #[cfg(feature = "nn")]
     pub use tapegrad_nn::optim::Optimizer;
 }
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "nn"))]
 pub struct ReadmeDoctests;
 
 /// docs/higher-order.md's examples, compiled and run as doctests.

@@ -13,6 +13,14 @@ use crate::tape::{Args, Record, RecordOp, Tape};
 new_key_type! {
     /// The arena key of a variable. Generational: after [`Graph::clear`] an old key finds nothing
     /// instead of finding whatever reused its slot.
+    ///
+    /// ```
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let a = g.scalar(1.0);
+    /// g.clear();
+    /// let b = g.scalar(1.0); // may reuse `a`'s slot, never its key
+    /// assert_ne!(a.id(), b.id());
+    /// ```
     pub struct VarId;
 }
 

@@ -91,6 +91,17 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::backward`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.scalar(3.0);
+    /// let y = x * x;
+    /// y.try_backward().unwrap();
+    /// assert_eq!(x.grad().unwrap()[[]], 6.0); // 2 x
+    /// g.clear(); // `y` is now a handle from before the clear
+    /// assert!(matches!(y.try_backward(), Err(Error::StaleVar)));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`] after the graph was cleared.
     pub fn try_backward(self) -> Result<()> {
@@ -98,6 +109,18 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::backward_with`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// use tapegrad_core::BackwardOptions;
+    /// let x = g.scalar(3.0);
+    /// let y = x * x;
+    /// y.try_backward_with(BackwardOptions::default()).unwrap();
+    /// assert_eq!(x.grad().unwrap()[[]], 6.0);
+    /// g.clear();
+    /// assert!(matches!(y.try_backward_with(BackwardOptions::default()), Err(Error::StaleVar)));
+    /// ```
     ///
     /// # Errors
     /// [`Error::StaleVar`] after the graph was cleared; [`Error::Anomaly`] with anomaly detection on
@@ -186,6 +209,18 @@ pub fn grad<'g, F: Float>(
 }
 
 /// Fallible [`grad`] (not [`Var::try_grad`], which reads a variable's stored gradient).
+///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::array};
+/// let g: Graph = Graph::new();
+/// use tapegrad_core::try_grad;
+/// let x = g.scalar(3.0);
+/// let y = x * x;
+/// let gx = try_grad(&[y], &[x], false).unwrap();
+/// assert_eq!(gx[0].item(), 6.0);
+/// g.clear();
+/// assert!(matches!(try_grad(&[y], &[x], false), Err(Error::StaleVar)));
+/// ```
 ///
 /// # Errors
 /// [`Error::GraphMismatch`] if the variables are not all of one graph, [`Error::StaleVar`] for a

@@ -41,6 +41,15 @@ impl Default for CheckOptions {
 }
 
 /// The first element where the analytic and numerical gradients disagree.
+///
+/// ```
+/// use tapegrad_core::check::gradient_check;
+/// use tapegrad_core::ndarray::array;
+/// // the gradient of floor is 0 almost everywhere, but a difference across a step is not
+/// let e = gradient_check(|xs| xs[0].floor(), &[array![1.0].into_dyn()]).unwrap_err();
+/// assert_eq!((e.input, e.analytic), (0, 0.0));
+/// assert!(e.numerical > 1.0);
+/// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
     "gradient check failed for input {input} at index {index:?}: \

@@ -12,6 +12,15 @@ use crate::error::Result;
 use crate::{Float, Graph, Var};
 
 /// Why [`Graph::plot_dot`] could not produce a picture.
+///
+/// ```
+/// use tapegrad_core::{Error, Graph, dot::DotError};
+/// let g: Graph = Graph::new();
+/// let y = g.scalar(2.0) * 3.0;
+/// g.clear(); // `y` is now stale: no picture of it
+/// let e = g.plot_dot(&[y], false, std::env::temp_dir().join("y.png")).unwrap_err();
+/// assert!(matches!(e, DotError::Graph(Error::StaleVar)));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DotError {
@@ -69,6 +78,16 @@ impl<F: Float> Graph<F> {
     }
 
     /// Fallible [`Graph::to_dot`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.scalar(3.0);
+    /// let y = x * x;
+    /// assert!(g.try_to_dot(&[y], false).unwrap().starts_with("digraph"));
+    /// g.clear();
+    /// assert!(matches!(g.try_to_dot(&[y], false), Err(Error::StaleVar)));
+    /// ```
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) or

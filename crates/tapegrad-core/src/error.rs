@@ -130,6 +130,14 @@ fn mismatch_message(op: &str, lhs: &[usize], rhs: &[usize]) -> String {
 }
 
 /// Shorthand for `std::result::Result<T, tapegrad_core::Error>`.
+///
+/// ```
+/// use tapegrad_core::{Graph, Result};
+/// fn area(g: &Graph, w: f64, h: f64) -> Result<f64> {
+///     (g.scalar(w) * h).try_item()
+/// }
+/// assert_eq!(area(&Graph::new(), 2.0, 3.0).unwrap(), 6.0);
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Unwraps `r`, panicking with the error's message: the panicking form of every `try_*` method,

@@ -167,7 +167,32 @@ pub trait Function<F: Float = f64>: Send + 'static {
 
 impl<F: Float> Graph<F> {
     /// Applies the function `f` to `inputs` and records it as one tape entry; returns its
-    /// outputs. See [`Function`] for an example.
+    /// outputs. See [`Function`] for the trait.
+    ///
+    /// ```
+    /// use tapegrad_core::ndarray::{ArrayD, ArrayViewD};
+    /// use tapegrad_core::{Function, Graph, Result, Var};
+    /// /// `y = 2 x`.
+    /// struct Double;
+    /// impl Function for Double {
+    ///     fn name(&self) -> &'static str {
+    ///         "double"
+    ///     }
+    ///     fn forward(&self, xs: &[ArrayViewD<'_, f64>]) -> Result<Vec<ArrayD<f64>>, String> {
+    ///         Ok(vec![&xs[0] * 2.0])
+    ///     }
+    ///     // d(2 x) = 2 dx
+    ///     fn backward<'g>(&self, _: &[Var<'g>], _: &[Var<'g>], gys: &[Var<'g>])
+    ///         -> Result<Vec<Option<Var<'g>>>> {
+    ///         Ok(vec![Some(gys[0] * 2.0)])
+    ///     }
+    /// }
+    /// let g: Graph = Graph::new();
+    /// let x = g.scalar(3.0);
+    /// let y = g.apply(Double, &[x])[0];
+    /// y.backward();
+    /// assert_eq!((y.item(), x.grad().unwrap()[[]]), (6.0, 2.0));
+    /// ```
     ///
     /// # Panics
     /// With the message of [`Graph::try_apply`]'s error.

@@ -30,6 +30,17 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::take_grad`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.scalar(3.0);
+    /// (x * x).backward();
+    /// assert_eq!(x.try_take_grad().unwrap().unwrap()[[]], 6.0);
+    /// assert!(x.try_take_grad().unwrap().is_none()); // taken
+    /// g.clear();
+    /// assert!(matches!(x.try_take_grad(), Err(Error::StaleVar)));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`] after the graph was cleared.
     pub fn try_take_grad(self) -> Result<Option<ArrayD<F>>> {
@@ -103,6 +114,16 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::grad_var`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.scalar(3.0);
+    /// (x * x).backward();
+    /// assert_eq!(x.try_grad_var().unwrap().unwrap().item(), 6.0);
+    /// g.clear();
+    /// assert!(matches!(x.try_grad_var(), Err(Error::StaleVar)));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`] after the graph was cleared.
     pub fn try_grad_var(self) -> Result<Option<Var<'g, F>>> {
@@ -165,6 +186,17 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::grad_shape`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![1.0, 2.0]);
+    /// assert_eq!(x.try_grad_shape().unwrap(), None);
+    /// x.sum().backward();
+    /// assert_eq!(x.try_grad_shape().unwrap(), Some(vec![2]));
+    /// g.clear();
+    /// assert!(matches!(x.try_grad_shape(), Err(Error::StaleVar)));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`] after the graph was cleared.
     pub fn try_grad_shape(self) -> Result<Option<Vec<usize>>> {
@@ -196,6 +228,16 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::detach`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.scalar(2.0);
+    /// let y = (x * x).try_detach().unwrap();
+    /// assert_eq!(y.item(), 4.0);
+    /// g.clear();
+    /// assert!(matches!(y.try_detach(), Err(Error::StaleVar)));
+    /// ```
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) after the graph was cleared.

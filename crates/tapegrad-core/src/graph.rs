@@ -596,6 +596,18 @@ impl<F: Float> fmt::Debug for Graph<F> {
 }
 
 /// Guard returned by [`Graph::no_grad`]: recording stays off while it lives.
+///
+/// ```
+/// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+/// let x = g.scalar(2.0);
+/// {
+///     let _guard = g.no_grad();
+///     let _ = x * x; // computed, not recorded
+///     assert_eq!(g.tape_len(), 0);
+/// }
+/// let _ = x * x;
+/// assert_eq!(g.tape_len(), 1);
+/// ```
 #[must_use = "no-grad mode ends when this guard is dropped"]
 #[derive(Debug)]
 pub struct NoGrad<'g, F: Float = f64> {

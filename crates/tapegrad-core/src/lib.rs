@@ -45,12 +45,18 @@
 //! fn send<T: Send>(_: T) {}
 //! send(tapegrad_core::Graph::<f64>::new()); // a whole graph moves fine
 //! ```
-//! Values are plain `f32`/`f64` arrays (`Send + Sync`); large elementwise kernels use rayon
-//! internally, which never exposes the graph to other threads.
+//! Values are plain `f32`/`f64` arrays (`Send + Sync`); large elementwise kernels and matrix
+//! products use rayon internally, which never exposes the graph to other threads.
+//!
+//! # Features
+//! - `rayon` (default): large elementwise kernels (from 2^18 elements) and matrix products
+//!   (from 2^24 multiply-adds) on all cores. Without it everything runs on the calling thread,
+//!   with the same results.
 
 #![warn(missing_docs)]
-// Two exceptions, each with its `// SAFETY:` comment and the benchmark that pays for it: the
-// huge-page hint in `buffer.rs` and the tape push in `graph.rs`.
+// Four exceptions, each with its `// SAFETY:` comment and the benchmark that pays for it: the
+// huge-page hint (`buffer.rs`), the tape push (`tape.rs`), the gemm call (`linalg.rs`) and the
+// kernels' uninitialised outputs (`ops/kernel.rs`).
 #![deny(unsafe_code)]
 
 mod arena;
@@ -90,4 +96,14 @@ pub use var::Var;
 /// The names almost every user needs: `use tapegrad_core::prelude::*;`.
 pub mod prelude {
     pub use crate::{BackwardOptions, Error, Float, Function, Graph, NoGrad, Var};
+}
+
+/// The threads large kernels and products share: rayon's pool, or the calling thread alone
+/// without the `rayon` feature.
+fn threads() -> usize {
+    #[cfg(feature = "rayon")]
+    let n = rayon::current_num_threads();
+    #[cfg(not(feature = "rayon"))]
+    let n = 1;
+    n
 }

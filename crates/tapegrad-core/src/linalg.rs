@@ -87,9 +87,13 @@ fn product<F: Float>(
         general_mat_mul(alpha, a, b, beta, c);
         return;
     }
-    let threads = rayon::current_num_threads();
+    let threads = crate::threads();
     let parallelism = if parallel && threads > 1 && m * n * k >= PARALLEL_FROM {
-        gemm::Parallelism::Rayon(threads)
+        #[cfg(feature = "rayon")]
+        let on_threads = gemm::Parallelism::Rayon(threads);
+        #[cfg(not(feature = "rayon"))]
+        let on_threads = gemm::Parallelism::None;
+        on_threads
     } else {
         gemm::Parallelism::None
     };

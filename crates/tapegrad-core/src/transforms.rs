@@ -22,6 +22,18 @@ use crate::{Float, Graph, Var};
 
 /// How [`jacobian`] computes: by rows (one reverse sweep per output element, `torch.func.jacrev`)
 /// or by columns (one directional derivative per input element, `torch.func.jacfwd`).
+///
+/// ```
+/// use tapegrad_core::{JacobianMode, Var, jacobian, ndarray::array};
+/// fn square<'g>(xs: &[Var<'g>]) -> Vec<Var<'g>> {
+///     vec![xs[0] * xs[0]]
+/// }
+/// let x = [array![1.0, 2.0].into_dyn()];
+/// let by_rows = jacobian(square, &x, JacobianMode::Reverse).unwrap();
+/// let by_columns = jacobian(square, &x, JacobianMode::Forward).unwrap();
+/// assert_eq!(by_rows[0][0], array![[2.0, 0.0], [0.0, 4.0]].into_dyn());
+/// assert_eq!(by_rows, by_columns);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum JacobianMode {
     /// One reverse sweep per output element: cheap for few outputs.
@@ -36,6 +48,16 @@ pub enum JacobianMode {
 
 /// What [`jvp`] and [`vjp`] return: the outputs of the function, and their tangents (`jvp`) or
 /// the inputs' cotangents (`vjp`).
+///
+/// ```
+/// use tapegrad_core::{Derivatives, Var, jvp, ndarray::array};
+/// fn cube<'g>(xs: &[Var<'g>]) -> Vec<Var<'g>> {
+///     vec![xs[0].powf(3.0)]
+/// }
+/// let (ys, tangents): Derivatives<f64> =
+///     jvp(cube, &[array![2.0].into_dyn()], &[array![1.0].into_dyn()]).unwrap();
+/// assert_eq!((ys[0][[0]], tangents[0][[0]]), (8.0, 12.0)); // 3 x^2
+/// ```
 pub type Derivatives<F> = (Vec<ArrayD<F>>, Vec<ArrayD<F>>);
 
 /// The inputs and outputs of a function run on a graph.

@@ -128,6 +128,15 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::data`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert_eq!(x.try_data().unwrap(), array![[0.5, 1.5]].into_dyn());
+    /// g.clear();
+    /// assert!(matches!(x.try_data(), Err(Error::StaleVar)));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`] after the graph was cleared.
     pub fn try_data(self) -> Result<ArrayD<F>> {
@@ -175,6 +184,15 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::with_data`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert_eq!(x.try_with_data(|v| v.sum()).unwrap(), 2.0);
+    /// g.clear();
+    /// assert!(matches!(x.try_with_data(|v| v.sum()), Err(Error::StaleVar)));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`] after the graph was cleared.
     pub fn try_with_data<R>(self, f: impl FnOnce(ArrayViewD<'_, F>) -> R) -> Result<R> {
@@ -204,6 +222,19 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::update_data`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// x.try_update_data(|mut v| v.fill(1.0)).unwrap();
+    /// assert_eq!(x.data(), array![[1.0, 1.0]].into_dyn());
+    /// // reading the graph from inside the closure: it is busy
+    /// let busy = x.try_update_data(|_| { let _ = x.try_data().unwrap_err(); });
+    /// assert!(busy.is_ok());
+    /// g.clear();
+    /// assert!(matches!(x.try_update_data(|_| ()), Err(Error::StaleVar)));
+    /// ```
     ///
     /// # Errors
     /// [`Error::StaleVar`] after the graph was cleared.
@@ -291,6 +322,15 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::shape`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert_eq!(x.try_shape().unwrap(), vec![1, 2]);
+    /// g.clear();
+    /// assert!(matches!(x.try_shape(), Err(Error::StaleVar)));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`] after the graph was cleared.
     pub fn try_shape(self) -> Result<Vec<usize>> {
@@ -341,6 +381,14 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::len`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert_eq!(x.try_len().unwrap(), 1);
+    /// assert!(matches!(g.scalar(1.0).try_len(), Err(Error::ZeroDimLen)));
+    /// ```
     ///
     /// # Errors
     /// [`Error::ZeroDimLen`] for a 0-d variable, [`Error::StaleVar`] after a clear.
@@ -409,6 +457,14 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::item`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// assert_eq!(g.scalar(2.0).try_item().unwrap(), 2.0);
+    /// let x = g.var(array![1.0, 2.0]);
+    /// assert!(matches!(x.try_item(), Err(Error::NotAScalar { .. })));
+    /// ```
     ///
     /// # Errors
     /// [`Error::NotAScalar`] unless the variable holds exactly one element; [`Error::StaleVar`].

@@ -368,6 +368,15 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::powf`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_powf(2.0).is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_powf(2.0), Err(Error::StaleVar)));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     #[inline(never)]

@@ -206,6 +206,17 @@ pub fn einsum<'g, F: Float>(spec: &str, operands: &[Var<'g, F>]) -> Var<'g, F> {
 
 /// Fallible [`einsum`].
 ///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::array};
+/// let g: Graph = Graph::new();
+/// use tapegrad_core::try_einsum;
+/// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+/// let t = try_einsum("ij->ji", &[x]).unwrap();
+/// assert_eq!(t.data(), array![[1.0, 3.0], [2.0, 4.0]].into_dyn());
+/// // a spec naming more operands than given
+/// assert!(try_einsum("ij,jk->ik", &[x]).is_err());
+/// ```
+///
 /// # Errors
 /// [`Error::InvalidArgument`] (op `einsum`) for subscripts that do not match the operands (their
 /// number, an operand's number of axes, one letter with two sizes, an output letter no input
@@ -260,6 +271,15 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::dot`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![1.0, 2.0]);
+    /// assert_eq!(x.try_dot(x).unwrap().item(), 5.0);
+    /// // lengths that differ
+    /// assert!(x.try_dot(g.var(array![1.0, 2.0, 3.0])).is_err());
+    /// ```
+    ///
     /// # Errors
     /// [`Error::ShapeMismatch`] (op `dot`) unless both are 1-D of one length;
     /// [`Error::GraphMismatch`], [`Error::StaleVar`].
@@ -293,6 +313,15 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::outer`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![1.0, 2.0]);
+    /// assert_eq!(x.try_outer(x).unwrap().shape(), vec![2, 2]);
+    /// g.clear();
+    /// assert!(matches!(x.try_outer(x), Err(Error::StaleVar)));
+    /// ```
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] (op `outer`) unless both are 1-D; [`Error::GraphMismatch`],

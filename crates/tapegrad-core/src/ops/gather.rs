@@ -133,6 +133,16 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::gather`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+    /// let index = array![[1usize], [0]].into_dyn();
+    /// assert_eq!(x.try_gather(1, &index).unwrap().data(), array![[2.0], [3.0]].into_dyn());
+    /// let beyond = array![[2usize], [0]].into_dyn();
+    /// assert!(matches!(x.try_gather(1, &beyond), Err(Error::IndexOutOfBounds { .. })));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidAxes`] for an axis out of range; [`Error::ShapeMismatch`] for an index
     /// array of another number of axes or longer than `self` in an axis other than `axis`;
@@ -169,6 +179,18 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::scatter_add`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(ndarray::Array2::<f64>::zeros((2, 2)));
+    /// let src = g.var(array![[1.0], [2.0]]);
+    /// let index = array![[1usize], [0]].into_dyn();
+    /// let y = x.try_scatter_add(1, &index, src).unwrap();
+    /// assert_eq!(y.data(), array![[0.0, 1.0], [2.0, 0.0]].into_dyn());
+    /// g.clear();
+    /// assert!(matches!(x.try_scatter_add(1, &index, src), Err(Error::StaleVar)));
+    /// ```
     ///
     /// # Errors
     /// As [`Var::try_gather`]; [`Error::ShapeMismatch`] when `src` and `index` differ in shape;
@@ -216,6 +238,14 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::index_select`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+    /// assert_eq!(x.try_index_select(0, &[1]).unwrap().data(), array![[3.0, 4.0]].into_dyn());
+    /// assert!(matches!(x.try_index_select(0, &[2]), Err(Error::IndexOutOfBounds { .. })));
+    /// ```
     ///
     /// # Errors
     /// As [`Var::try_select`].

@@ -229,6 +229,14 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::max_axis`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+    /// assert_eq!(x.try_max_axis(1, false).unwrap().data(), array![2.0, 4.0].into_dyn());
+    /// assert!(matches!(x.try_max_axis(2, false), Err(Error::InvalidAxes { .. })));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidAxes`] for an axis out of range; [`Error::StaleVar`].
     pub fn try_max_axis(self, axis: usize, keepdims: bool) -> Result<Var<'g, F>> {
@@ -255,6 +263,14 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::min_axis`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+    /// assert_eq!(x.try_min_axis(1, false).unwrap().data(), array![1.0, 3.0].into_dyn());
+    /// assert!(matches!(x.try_min_axis(2, false), Err(Error::InvalidAxes { .. })));
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidAxes`] for an axis out of range; [`Error::StaleVar`].
@@ -287,6 +303,14 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::select`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+    /// assert_eq!(x.try_select(0, &[1]).unwrap().data(), array![[3.0, 4.0]].into_dyn());
+    /// assert!(matches!(x.try_select(0, &[2]), Err(Error::IndexOutOfBounds { .. })));
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidAxes`] for an axis out of range, [`Error::IndexOutOfBounds`] for an index
@@ -324,6 +348,14 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::slice`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+    /// assert_eq!(x.try_slice(1, 1..).unwrap().data(), array![[2.0], [4.0]].into_dyn());
+    /// assert!(matches!(x.try_slice(2, 1..), Err(Error::InvalidAxes { .. })));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidAxes`] for an axis out of range, [`Error::InvalidArgument`] for a step of 0
     /// or bounds outside the axis; [`Error::StaleVar`].
@@ -356,6 +388,15 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::softmax`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+    /// let p = x.try_softmax(1).unwrap();
+    /// assert!((p.data()[[0, 0]] + p.data()[[0, 1]] - 1.0).abs() < 1e-15);
+    /// assert!(matches!(x.try_softmax(2), Err(Error::InvalidAxes { .. })));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidAxes`] for an axis out of range; [`Error::StaleVar`].
     pub fn try_softmax(self, axis: usize) -> Result<Var<'g, F>> {
@@ -383,6 +424,15 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::log_softmax`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+    /// let lp = x.try_log_softmax(1).unwrap();
+    /// assert!((lp.exp().sum_axes(&[1], false).data()[[0]] - 1.0).abs() < 1e-15);
+    /// assert!(matches!(x.try_log_softmax(2), Err(Error::InvalidAxes { .. })));
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidAxes`] for an axis out of range; [`Error::StaleVar`].

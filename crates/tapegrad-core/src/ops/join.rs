@@ -35,6 +35,15 @@ pub fn concat<'g, F: Float>(xs: &[Var<'g, F>], axis: usize) -> Var<'g, F> {
 
 /// Fallible [`concat`].
 ///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::array};
+/// let g: Graph = Graph::new();
+/// use tapegrad_core::try_concat;
+/// let (a, b) = (g.var(array![1.0]), g.var(array![2.0, 3.0]));
+/// assert_eq!(try_concat(&[a, b], 0).unwrap().data(), array![1.0, 2.0, 3.0].into_dyn());
+/// assert!(try_concat::<f64>(&[], 0).is_err()); // nothing to join
+/// ```
+///
 /// # Errors
 /// [`Error::InvalidArgument`] for no variable; [`Error::InvalidAxes`] for an axis out of range
 /// (or 0-d variables); [`Error::ShapeMismatch`] for variables that differ in another axis or in
@@ -84,6 +93,16 @@ pub fn stack<'g, F: Float>(xs: &[Var<'g, F>], axis: usize) -> Var<'g, F> {
 }
 
 /// Fallible [`stack`].
+///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::array};
+/// let g: Graph = Graph::new();
+/// use tapegrad_core::try_stack;
+/// let (a, b) = (g.var(array![1.0, 2.0]), g.var(array![3.0, 4.0]));
+/// assert_eq!(try_stack(&[a, b], 0).unwrap().shape(), vec![2, 2]);
+/// // shapes that differ
+/// assert!(try_stack(&[a, g.var(array![1.0])], 0).is_err());
+/// ```
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for no variable; [`Error::InvalidAxes`] for an axis past the
@@ -141,6 +160,15 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::split`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![1.0, 2.0, 3.0]);
+    /// let parts = x.try_split(&[1, 2], 0).unwrap();
+    /// assert_eq!(parts[1].data(), array![2.0, 3.0].into_dyn());
+    /// assert!(x.try_split(&[1, 1], 0).is_err()); // sizes must add up to 3
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidAxes`] for an axis out of range; [`Error::InvalidArgument`] for no size,
     /// or sizes that do not add up to the axis' length; [`Error::StaleVar`].
@@ -184,6 +212,14 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::chunk`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![1.0, 2.0, 3.0]);
+    /// assert_eq!(x.try_chunk(3, 0).unwrap().len(), 3);
+    /// assert!(matches!(x.try_chunk(3, 1), Err(Error::InvalidAxes { .. })));
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for `n = 0`; [`Error::InvalidAxes`] for an axis out of range;

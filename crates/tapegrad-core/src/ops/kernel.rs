@@ -9,6 +9,7 @@
 use std::mem::MaybeUninit;
 
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn, Zip};
+#[cfg(feature = "rayon")]
 use rayon::prelude::*;
 
 use crate::Float;
@@ -191,7 +192,7 @@ fn drive<T: Send, F: Float>(
     operands: Operands<'_, F>,
     kernel: &RunKernel<'_, T, F>,
 ) {
-    let threads = rayon::current_num_threads();
+    let threads = crate::threads();
     let axis = out.shape().iter().position(|&n| n > 1);
     let (Some(axis), true) = (axis, out.len() >= PARALLEL_MIN && threads > 1) else {
         return by_runs(out, operands, kernel);
@@ -208,9 +209,11 @@ fn drive<T: Send, F: Float>(
         (out, operands) = (tail, split.map(|x| x.map(|x| x.1)));
     }
     slabs.push((out, operands));
-    slabs
-        .into_par_iter()
-        .for_each(|(out, operands)| by_runs(out, operands, kernel));
+    #[cfg(feature = "rayon")]
+    let slabs = slabs.into_par_iter();
+    #[cfg(not(feature = "rayon"))]
+    let slabs = slabs.into_iter();
+    slabs.for_each(|(out, operands)| by_runs(out, operands, kernel));
 }
 
 /// Rows shorter than this are not worth a call each: operands are then copied to the output's

@@ -31,7 +31,7 @@ var_methods! {
     /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
     /// assert_eq!(g.var(array![1.0, 2.0]).unsqueeze(1).shape(), vec![2, 1]);
     /// ```
-    fn unsqueeze / try_unsqueeze(self, axis: usize) {
+    fn unsqueeze / try_unsqueeze(self, axis: usize) [0] {
         let mut shape = self.try_shape()?;
         if axis > shape.len() {
             return Err(Error::InvalidAxes { op: "unsqueeze", axes: vec![axis], ndim: shape.len() });
@@ -50,7 +50,7 @@ var_methods! {
     /// assert_eq!(x.squeeze(0).shape(), vec![2]);
     /// assert!(x.try_squeeze(1).is_err());
     /// ```
-    fn squeeze / try_squeeze(self, axis: usize) {
+    fn squeeze / try_squeeze(self, axis: usize) [0] {
         let mut shape = self.try_shape()?;
         super::check_axis("squeeze", &shape, axis)?;
         if shape[axis] != 1 {
@@ -69,7 +69,7 @@ var_methods! {
     /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
     /// assert_eq!(x.flatten().data(), array![1.0, 2.0, 3.0, 4.0].into_dyn());
     /// ```
-    fn flatten / try_flatten(self) {
+    fn flatten / try_flatten(self) [] {
         let n = self.try_shape()?.iter().product::<usize>();
         self.try_reshape(&[n])
     }
@@ -81,7 +81,7 @@ var_methods! {
     /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
     /// assert_eq!(g.var(array![1.0, 2.0]).expand(&[3, 2]).shape(), vec![3, 2]);
     /// ```
-    fn expand / try_expand(self, shape: &[usize]) {
+    fn expand / try_expand(self, shape: &[usize]) [&[3, 2]] {
         self.try_broadcast_to(shape)
     }
 
@@ -94,7 +94,7 @@ var_methods! {
     /// let x = g.var(array![1.0, 2.0]);
     /// assert_eq!(x.repeat(&[2, 2]).data(), array![[1.0, 2.0, 1.0, 2.0], [1.0, 2.0, 1.0, 2.0]].into_dyn());
     /// ```
-    fn repeat / try_repeat(self, reps: &[usize]) {
+    fn repeat / try_repeat(self, reps: &[usize]) [&[2, 1]] {
         let shape = self.try_shape()?;
         if reps.len() < shape.len() {
             return Err(invalid("repeat", format!("{} repeats for a {}-d variable", reps.len(), shape.len())));
@@ -117,7 +117,7 @@ var_methods! {
     /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
     /// assert_eq!(g.var(array![1.0, 2.0, 3.0]).flip(0).data(), array![3.0, 2.0, 1.0].into_dyn());
     /// ```
-    fn flip / try_flip(self, axis: usize) {
+    fn flip / try_flip(self, axis: usize) [1] {
         let shape = self.try_shape()?;
         super::check_axis("flip", &shape, axis)?;
         let reversed: Vec<usize> = (0..shape[axis]).rev().collect();
@@ -135,7 +135,7 @@ var_methods! {
     /// let y = x.pad(&[(0, 1), (1, 0)], 0.0);
     /// assert_eq!(y.data(), array![[0.0, 1.0, 2.0], [0.0, 0.0, 0.0]].into_dyn());
     /// ```
-    fn pad / try_pad(self, widths: &[(usize, usize)], value: F) {
+    fn pad / try_pad(self, widths: &[(usize, usize)], value: F) [&[(0, 0), (1, 1)], 0.0] {
         let mut shape = self.try_shape()?;
         if widths.len() != shape.len() {
             return Err(invalid("pad", format!("{} (before, after) pairs for a {}-d variable", widths.len(), shape.len())));
@@ -172,7 +172,7 @@ var_methods! {
     /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
     /// assert_eq!(x.tril(0).data(), array![[1.0, 0.0], [3.0, 4.0]].into_dyn());
     /// ```
-    fn tril / try_tril(self, k: isize) {
+    fn tril / try_tril(self, k: isize) [0] {
         triangle(self, "tril", |i, j| j <= i + k)
     }
 
@@ -184,7 +184,7 @@ var_methods! {
     /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
     /// assert_eq!(x.triu(1).data(), array![[0.0, 2.0], [0.0, 0.0]].into_dyn());
     /// ```
-    fn triu / try_triu(self, k: isize) {
+    fn triu / try_triu(self, k: isize) [0] {
         triangle(self, "triu", |i, j| j >= i + k)
     }
 }

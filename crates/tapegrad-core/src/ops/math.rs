@@ -186,6 +186,15 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::square`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_square().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_square(), Err(Error::StaleVar)));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     #[inline(never)]
@@ -211,6 +220,15 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::exp`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_exp().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_exp(), Err(Error::StaleVar)));
+    /// ```
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
@@ -239,6 +257,15 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::log`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_log().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_log(), Err(Error::StaleVar)));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     #[inline(never)]
@@ -265,6 +292,15 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::sqrt`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_sqrt().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_sqrt(), Err(Error::StaleVar)));
+    /// ```
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
@@ -295,6 +331,15 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::abs`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_abs().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_abs(), Err(Error::StaleVar)));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     #[inline(never)]
@@ -323,6 +368,15 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::sign`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_sign().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_sign(), Err(Error::StaleVar)));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     #[inline(never)]
@@ -349,6 +403,15 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::sigmoid`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_sigmoid().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_sigmoid(), Err(Error::StaleVar)));
+    /// ```
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar).
@@ -378,6 +441,15 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::relu`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_relu().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_relu(), Err(Error::StaleVar)));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar).
     #[inline(never)]
@@ -404,6 +476,15 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::log1p`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_log1p().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_log1p(), Err(Error::StaleVar)));
+    /// ```
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
@@ -432,6 +513,15 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::expm1`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_expm1().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_expm1(), Err(Error::StaleVar)));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     #[inline(never)]
@@ -459,6 +549,15 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::clip`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_clip(0.0, 1.0).is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_clip(0.0, 1.0), Err(Error::StaleVar)));
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when `lo > hi`;

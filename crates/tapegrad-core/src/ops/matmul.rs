@@ -218,6 +218,15 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::matmul`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+    /// assert_eq!(x.try_matmul(x).unwrap().data(), array![[7.0, 10.0], [15.0, 22.0]].into_dyn());
+    /// // inner sizes 2 and 1 differ
+    /// assert!(matches!(x.try_matmul(g.var(array![[1.0, 2.0]])), Err(Error::ShapeMismatch { .. })));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) (op `matmul`, its message naming
     /// the inner sizes) for a 0-d operand, inner sizes that differ or batch axes that do not

@@ -90,11 +90,13 @@ macro_rules! unary_ops {
 
 /// Defines `Var` methods in pairs: the panicking form, with its docs (and example), and its
 /// fallible `try_` twin, whose body is given. `self` is named in the signature so that the body
-/// can use it.
+/// can use it. The bracketed arguments after the signature are those the `try_` twin's example
+/// calls it with, on the 1 x 2 array `[[0.5, 1.5]]`.
 macro_rules! var_methods {
     ($(
         $(#[$doc:meta])*
-        fn $name:ident / $try:ident ($self:ident $(, $arg:ident : $ty:ty)* $(,)?) $body:block
+        fn $name:ident / $try:ident ($self:ident $(, $arg:ident : $ty:ty)* $(,)?)
+            [$($example:expr),*] $body:block
     )*) => {
         impl<'g, F: $crate::Float> $crate::Var<'g, F> {
             $(
@@ -108,6 +110,20 @@ macro_rules! var_methods {
                 }
 
                 #[doc = concat!("Fallible [`Var::", stringify!($name), "`].")]
+                ///
+                /// ```
+                /// use tapegrad_core::{Error, Graph, ndarray::array};
+                /// let g: Graph = Graph::new();
+                /// let x = g.var(array![[0.5, 1.5]]);
+                #[doc = concat!(
+                    "assert!(x.", stringify!($try), "(", stringify!($($example),*), ").is_ok());"
+                )]
+                /// g.clear(); // `x` is now a handle from before the clear
+                #[doc = concat!(
+                    "let e = x.", stringify!($try), "(", stringify!($($example),*), ").unwrap_err();"
+                )]
+                /// assert!(matches!(e, Error::StaleVar));
+                /// ```
                 ///
                 /// # Errors
                 /// An [`Error`](crate::Error) naming the op for an argument or shape it cannot

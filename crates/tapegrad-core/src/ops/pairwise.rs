@@ -143,7 +143,7 @@ var_methods! {
     /// assert_eq!(a.grad().unwrap(), array![0.0, 1.0, 0.5].into_dyn());
     /// assert_eq!(b.grad().unwrap(), array![1.0, 0.0, 0.5].into_dyn());
     /// ```
-    fn maximum / try_maximum(self, other: impl Into<Operand<'g, F>>) {
+    fn maximum / try_maximum(self, other: impl Into<Operand<'g, F>>) [x] {
         pairwise(Pairwise::Maximum, self, other.into())
     }
 
@@ -159,7 +159,7 @@ var_methods! {
     /// assert_eq!(y.data(), array![1.0, 2.0].into_dyn());
     /// assert_eq!(a.grad().unwrap(), array![1.0, 0.0].into_dyn());
     /// ```
-    fn minimum / try_minimum(self, other: impl Into<Operand<'g, F>>) {
+    fn minimum / try_minimum(self, other: impl Into<Operand<'g, F>>) [x] {
         pairwise(Pairwise::Minimum, self, other.into())
     }
 
@@ -176,7 +176,7 @@ var_methods! {
     /// assert_eq!(a.grad().unwrap()[[]], 12.0); // b a^(b-1)
     /// assert!((b.grad().unwrap()[[]] - 8.0 * 2f64.ln()).abs() < 1e-12); // a^b ln a
     /// ```
-    fn pow / try_pow(self, exponent: impl Into<Operand<'g, F>>) {
+    fn pow / try_pow(self, exponent: impl Into<Operand<'g, F>>) [2.0] {
         pairwise(Pairwise::Pow, self, exponent.into())
     }
 
@@ -191,7 +191,7 @@ var_methods! {
     /// assert!((t.item() - std::f64::consts::FRAC_PI_4).abs() < 1e-15);
     /// assert_eq!((y.grad().unwrap()[[]], x.grad().unwrap()[[]]), (0.5, -0.5));
     /// ```
-    fn atan2 / try_atan2(self, other: impl Into<Operand<'g, F>>) {
+    fn atan2 / try_atan2(self, other: impl Into<Operand<'g, F>>) [x] {
         pairwise(Pairwise::Atan2, self, other.into())
     }
 }

@@ -278,7 +278,7 @@ var_methods! {
     /// let x = g.var(array![[1.0, 2.0], [3.0, 6.0]]);
     /// assert_eq!(x.mean_axes(&[1], false).data(), array![1.5, 4.5].into_dyn());
     /// ```
-    fn mean_axes / try_mean_axes(self, axes: &[usize], keepdims: bool) {
+    fn mean_axes / try_mean_axes(self, axes: &[usize], keepdims: bool) [&[1], false] {
         let r = reduction("mean_axes", &self.try_shape()?, axes)?;
         self.try_sum_axes(axes, keepdims)?.try_div(F::from_f64(r.count as f64))
     }
@@ -293,7 +293,7 @@ var_methods! {
     /// assert!((x.var_axes(&[0], false, 1).item() - 5.0 / 3.0).abs() < 1e-15);
     /// assert_eq!(x.var_axes(&[0], false, 0).item(), 1.25);
     /// ```
-    fn var_axes / try_var_axes(self, axes: &[usize], keepdims: bool, correction: usize) {
+    fn var_axes / try_var_axes(self, axes: &[usize], keepdims: bool, correction: usize) [&[1], false, 1] {
         let r = reduction("var_axes", &self.try_shape()?, axes)?;
         let mean = self.try_mean_axes(axes, true)?;
         let dev = self.try_sub(mean)?.try_square()?.try_sum_axes(axes, keepdims)?;
@@ -309,7 +309,7 @@ var_methods! {
     /// let x = g.var(array![[1.0, 3.0], [2.0, 2.0]]);
     /// assert_eq!(x.std_axes(&[1], false, 0).data(), array![1.0, 0.0].into_dyn());
     /// ```
-    fn std_axes / try_std_axes(self, axes: &[usize], keepdims: bool, correction: usize) {
+    fn std_axes / try_std_axes(self, axes: &[usize], keepdims: bool, correction: usize) [&[1], false, 1] {
         // sqrt(var), but 0 with gradient 0 where var is 0, as PyTorch's (sqrt's derivative is
         // infinite there): the root is taken of 1 instead, and not chosen
         let var = self.try_var_axes(axes, keepdims, correction)?;
@@ -330,7 +330,7 @@ var_methods! {
     /// assert!((y.item() - (1000.0 + 2f64.ln())).abs() < 1e-12);
     /// assert_eq!(x.grad().unwrap(), array![0.5, 0.5].into_dyn());
     /// ```
-    fn logsumexp / try_logsumexp(self, axes: &[usize], keepdims: bool) {
+    fn logsumexp / try_logsumexp(self, axes: &[usize], keepdims: bool) [&[1], false] {
         let r = reduction("logsumexp", &self.try_shape()?, axes)?;
         // the maximum as a constant (infinite maxima as 0, as PyTorch, so inf - inf is avoided)
         let m = self.try_with_data(|a| fold_axes(a, axes, F::neg_infinity(), |a, b| a.max(b)))?;
@@ -352,7 +352,7 @@ var_methods! {
     /// assert_eq!(y.item(), 0.0);
     /// assert_eq!(x.grad().unwrap(), array![0.0, 8.0, 0.0].into_dyn());
     /// ```
-    fn prod_axes / try_prod_axes(self, axes: &[usize], keepdims: bool) {
+    fn prod_axes / try_prod_axes(self, axes: &[usize], keepdims: bool) [&[1], false] {
         let r = reduction("prod_axes", &self.try_shape()?, axes)?;
         let y = self.graph.try_apply(Prod { axes: axes.to_vec() }, &[self])?[0];
         finish(y, &r, keepdims)
@@ -370,7 +370,7 @@ var_methods! {
     /// assert_eq!(y.item(), 5.0);
     /// assert_eq!(x.grad().unwrap(), array![0.6, 0.8].into_dyn());
     /// ```
-    fn norm / try_norm(self) {
+    fn norm / try_norm(self) [] {
         self.try_norm_p(F::from_f64(2.0))
     }
 
@@ -381,7 +381,7 @@ var_methods! {
     /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
     /// assert_eq!(g.var(array![3.0, -4.0]).norm_p(1.0).item(), 7.0);
     /// ```
-    fn norm_p / try_norm_p(self, p: F) {
+    fn norm_p / try_norm_p(self, p: F) [2.0] {
         let axes: Vec<usize> = (0..self.try_shape()?.len()).collect();
         self.try_norm_axes(p, &axes, false)
     }
@@ -398,7 +398,7 @@ var_methods! {
     /// assert_eq!(y.data(), array![5.0, 0.0].into_dyn());
     /// assert_eq!(x.grad().unwrap(), array![[0.6, 0.8], [0.0, 0.0]].into_dyn());
     /// ```
-    fn norm_axes / try_norm_axes(self, p: F, axes: &[usize], keepdims: bool) {
+    fn norm_axes / try_norm_axes(self, p: F, axes: &[usize], keepdims: bool) [2.0, &[1], false] {
         if !(p > F::zero() && p.is_finite()) {
             return Err(Error::InvalidArgument { op: "norm", reason: format!("p = {p} is not a finite number > 0") });
         }
@@ -418,7 +418,7 @@ var_methods! {
     /// assert_eq!(y.data(), array![1.0, 3.0, 6.0].into_dyn());
     /// assert_eq!(x.grad().unwrap(), array![3.0, 2.0, 1.0].into_dyn());
     /// ```
-    fn cumsum / try_cumsum(self, axis: usize) {
+    fn cumsum / try_cumsum(self, axis: usize) [1] {
         super::check_axis("cumsum", &self.try_shape()?, axis)?;
         Ok(self.graph.try_apply(Cumsum { axis }, &[self])?[0])
     }
@@ -435,7 +435,7 @@ var_methods! {
     /// assert_eq!(y.item(), 3.0);
     /// assert_eq!(x.grad().unwrap(), array![0.0, 0.5, 0.5].into_dyn());
     /// ```
-    fn max / try_max(self) {
+    fn max / try_max(self) [] {
         Ok(self.graph.try_apply(Extremum { max: true }, &[self])?[0])
     }
 
@@ -446,7 +446,7 @@ var_methods! {
     /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
     /// assert_eq!(g.var(array![1.0, -3.0]).min().item(), -3.0);
     /// ```
-    fn min / try_min(self) {
+    fn min / try_min(self) [] {
         Ok(self.graph.try_apply(Extremum { max: false }, &[self])?[0])
     }
 }
@@ -471,6 +471,14 @@ impl<F: Float> Var<'_, F> {
 
     /// Fallible [`Var::argmax`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+    /// assert_eq!(x.try_argmax(1).unwrap(), array![1usize, 1].into_dyn());
+    /// assert!(matches!(x.try_argmax(2), Err(Error::InvalidAxes { .. })));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidAxes`] for an axis out of range; [`Error::InvalidArgument`] for an empty
     /// axis; [`Error::StaleVar`].
@@ -494,6 +502,14 @@ impl<F: Float> Var<'_, F> {
     }
 
     /// Fallible [`Var::argmin`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+    /// assert_eq!(x.try_argmin(1).unwrap(), array![0usize, 0].into_dyn());
+    /// assert!(matches!(x.try_argmin(2), Err(Error::InvalidAxes { .. })));
+    /// ```
     ///
     /// # Errors
     /// As [`Var::try_argmax`].

@@ -91,6 +91,18 @@ macro_rules! comparisons {
 
                 #[doc = concat!("Fallible [`Var::", stringify!($name), "`].")]
                 ///
+                /// ```
+                /// use tapegrad_core::{Error, Graph, ndarray::array};
+                /// let g: Graph = Graph::new();
+                /// let x = g.var(array![1.0, 2.0, 3.0]);
+                #[doc = concat!("assert!(x.", stringify!($try), "(2.0).is_ok());")]
+                /// // shapes that do not broadcast
+                #[doc = concat!(
+                    "let e = x.", stringify!($try), "(array![1.0, 2.0]).unwrap_err();"
+                )]
+                /// assert!(matches!(e, Error::ShapeMismatch { .. }));
+                /// ```
+                ///
                 /// # Errors
                 /// [`Error::ShapeMismatch`] for shapes that do not broadcast;
                 /// [`Error::GraphMismatch`], [`Error::StaleVar`] for bad handles.
@@ -217,6 +229,17 @@ pub fn where_<'g, F: Float>(
 
 /// Fallible [`where_`].
 ///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::array};
+/// let g: Graph = Graph::new();
+/// use tapegrad_core::try_where_;
+/// let x = g.var(array![1.0, 2.0]);
+/// let cond = array![true, false].into_dyn();
+/// assert_eq!(try_where_(&cond, x, 0.0).unwrap().data(), array![1.0, 0.0].into_dyn());
+/// let long = array![true, false, true].into_dyn(); // does not broadcast with 2
+/// assert!(matches!(try_where_(&long, x, 0.0), Err(Error::ShapeMismatch { .. })));
+/// ```
+///
 /// # Errors
 /// [`Error::ShapeMismatch`] (op `where_`) when `cond`, `a` and `b` do not broadcast together;
 /// [`Error::InvalidArgument`] when neither `a` nor `b` is a variable; [`Error::GraphMismatch`],
@@ -280,6 +303,16 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::masked_fill`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![1.0, 2.0]);
+    /// let mask = array![true, false].into_dyn();
+    /// assert_eq!(x.try_masked_fill(&mask, 0.0).unwrap().data(), array![0.0, 2.0].into_dyn());
+    /// let long = array![true, false, true].into_dyn();
+    /// assert!(matches!(x.try_masked_fill(&long, 0.0), Err(Error::ShapeMismatch { .. })));
+    /// ```
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] when the mask does not broadcast to `self`'s shape;

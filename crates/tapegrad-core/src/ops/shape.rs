@@ -216,6 +216,15 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::sum`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_sum().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_sum(), Err(Error::StaleVar)));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`].
     pub fn try_sum(self) -> Result<Var<'g, F>> {
@@ -240,6 +249,14 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::sum_axes`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+    /// assert_eq!(x.try_sum_axes(&[1], false).unwrap().data(), array![3.0, 7.0].into_dyn());
+    /// assert!(matches!(x.try_sum_axes(&[2], false), Err(Error::InvalidAxes { .. })));
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidAxes`] for an axis out of range or repeated; [`Error::StaleVar`].
@@ -286,6 +303,15 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::mean`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_mean().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_mean(), Err(Error::StaleVar)));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`].
     pub fn try_mean(self) -> Result<Var<'g, F>> {
@@ -312,6 +338,14 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::sum_to`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+    /// assert_eq!(x.try_sum_to(&[1, 2]).unwrap().data(), array![[4.0, 6.0]].into_dyn());
+    /// assert!(x.try_sum_to(&[3]).is_err()); // 2 x 2 does not sum to 3
+    /// ```
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] unless `shape` broadcasts to this variable's shape.
@@ -340,6 +374,14 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::broadcast_to`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert_eq!(x.try_broadcast_to(&[3, 2]).unwrap().shape(), vec![3, 2]);
+    /// assert!(x.try_broadcast_to(&[3]).is_err()); // 1 x 2 does not broadcast to 3
+    /// ```
+    ///
     /// # Errors
     /// [`Error::ShapeMismatch`] unless the variable broadcasts to `shape`.
     pub fn try_broadcast_to(self, shape: &[usize]) -> Result<Var<'g, F>> {
@@ -364,6 +406,14 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::reshape`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+    /// assert_eq!(x.try_reshape(&[4]).unwrap().data(), array![1.0, 2.0, 3.0, 4.0].into_dyn());
+    /// assert!(x.try_reshape(&[3]).is_err()); // 4 elements do not fill 3
+    /// ```
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] (op `reshape`) when the sizes differ.
@@ -390,6 +440,14 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::permute`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[1.0, 2.0], [3.0, 4.0]]);
+    /// assert_eq!(x.try_permute(&[1, 0]).unwrap().data(), array![[1.0, 3.0], [2.0, 4.0]].into_dyn());
+    /// assert!(matches!(x.try_permute(&[0, 0]), Err(Error::InvalidAxes { .. })));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidAxes`] unless `axes` is a permutation of `0..ndim`.
     pub fn try_permute(self, axes: &[usize]) -> Result<Var<'g, F>> {
@@ -414,6 +472,15 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::transpose`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_transpose().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_transpose(), Err(Error::StaleVar)));
+    /// ```
     ///
     /// # Errors
     /// [`Error::StaleVar`].

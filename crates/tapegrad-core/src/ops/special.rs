@@ -54,7 +54,7 @@ var_methods! {
     /// assert_eq!(y.item(), 0.0);
     /// assert!((x.grad().unwrap()[[]] - 2.0 / std::f64::consts::PI.sqrt()).abs() < 1e-15);
     /// ```
-    fn erf / try_erf(self) {
+    fn erf / try_erf(self) [] {
         self.graph.apply1(Special::Erf, &[self])
     }
 
@@ -69,7 +69,7 @@ var_methods! {
     /// assert_eq!(x.grad().unwrap()[[]], 0.5);
     /// assert_eq!(g.scalar(1000.0).softplus().item(), 1000.0);
     /// ```
-    fn softplus / try_softplus(self) {
+    fn softplus / try_softplus(self) [] {
         self.graph.apply1(Special::Softplus, &[self])
     }
 
@@ -84,7 +84,7 @@ var_methods! {
     /// assert_eq!(y.data(), array![-2.0, 0.0, 2.0].into_dyn());
     /// assert_eq!(x.grad().unwrap(), array![0.0, 0.0, 0.0].into_dyn());
     /// ```
-    fn floor / try_floor(self) {
+    fn floor / try_floor(self) [] {
         self.graph.apply1(Special::Floor, &[self])
     }
 
@@ -95,7 +95,7 @@ var_methods! {
     /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
     /// assert_eq!(g.var(array![-1.5, 0.5]).ceil().data(), array![-1.0, 1.0].into_dyn());
     /// ```
-    fn ceil / try_ceil(self) {
+    fn ceil / try_ceil(self) [] {
         self.graph.apply1(Special::Ceil, &[self])
     }
 
@@ -108,7 +108,7 @@ var_methods! {
     /// let y = g.var(array![0.5, 1.5, 2.5, -0.7]).round();
     /// assert_eq!(y.data(), array![0.0, 2.0, 2.0, -1.0].into_dyn());
     /// ```
-    fn round / try_round(self) {
+    fn round / try_round(self) [] {
         self.graph.apply1(Special::Round, &[self])
     }
 
@@ -121,7 +121,7 @@ var_methods! {
     /// y.backward();
     /// assert_eq!((y.item(), x.grad().unwrap()[[]]), (0.0, 0.5)); // Phi(0) + 0
     /// ```
-    fn gelu / try_gelu(self) {
+    fn gelu / try_gelu(self) [] {
         let phi = self
             .try_mul(F::from_f64(std::f64::consts::FRAC_1_SQRT_2))?
             .try_erf()?
@@ -139,7 +139,7 @@ var_methods! {
     /// y.backward();
     /// assert_eq!((y.item(), x.grad().unwrap()[[]]), (0.0, 0.5));
     /// ```
-    fn silu / try_silu(self) {
+    fn silu / try_silu(self) [] {
         self.try_mul(self.try_sigmoid()?)
     }
 
@@ -154,7 +154,7 @@ var_methods! {
     /// assert_eq!(x.grad().unwrap()[[]], 0.5); // sigmoid(-x)
     /// assert_eq!(g.scalar(-1000.0).log_sigmoid().item(), -1000.0);
     /// ```
-    fn log_sigmoid / try_log_sigmoid(self) {
+    fn log_sigmoid / try_log_sigmoid(self) [] {
         self.try_neg()?.try_softplus()?.try_neg()
     }
 
@@ -169,7 +169,7 @@ var_methods! {
     /// assert_eq!(y.data(), array![-0.2, 0.0, 3.0].into_dyn());
     /// assert_eq!(x.grad().unwrap(), array![0.1, 0.1, 1.0].into_dyn());
     /// ```
-    fn leaky_relu / try_leaky_relu(self, slope: F) {
+    fn leaky_relu / try_leaky_relu(self, slope: F) [0.1] {
         // relu x + slope min(x, 0): min(x, 0) is a clip, whose gradient is 1 at 0
         let below = self.try_clip(F::neg_infinity(), F::zero())?.try_mul(slope)?;
         self.try_relu()?.try_add(below)
@@ -186,7 +186,7 @@ var_methods! {
     /// assert_eq!(y.data(), array![0.0, 3.0].into_dyn());
     /// assert_eq!(x.grad().unwrap(), array![1.0, 1.0].into_dyn());
     /// ```
-    fn elu / try_elu(self, alpha: F) {
+    fn elu / try_elu(self, alpha: F) [1.0] {
         // relu x + alpha (e^min(x, 0) - 1): no e^x of a large x, so no 0 * inf in the gradient
         let below = self.try_clip(F::neg_infinity(), F::zero())?.try_expm1()?.try_mul(alpha)?;
         self.try_relu()?.try_add(below)
@@ -201,7 +201,7 @@ var_methods! {
     /// y.backward();
     /// assert_eq!((y.item(), x.grad().unwrap()[[]]), (0.5, -0.25)); // -1 / x^2
     /// ```
-    fn reciprocal / try_reciprocal(self) {
+    fn reciprocal / try_reciprocal(self) [] {
         self.graph.apply1((super::arith::ScalarOp::RDiv, F::one()), &[self])
     }
 
@@ -214,7 +214,7 @@ var_methods! {
     /// y.backward();
     /// assert_eq!((y.item(), x.grad().unwrap()[[]]), (0.5, -0.0625)); // -x^(-3/2) / 2
     /// ```
-    fn rsqrt / try_rsqrt(self) {
+    fn rsqrt / try_rsqrt(self) [] {
         self.try_sqrt()?.try_reciprocal()
     }
 
@@ -226,7 +226,7 @@ var_methods! {
     /// let y = g.var(array![-2.0, 0.5, 3.0]).clamp(-1.0, 1.0);
     /// assert_eq!(y.data(), array![-1.0, 0.5, 1.0].into_dyn());
     /// ```
-    fn clamp / try_clamp(self, lo: F, hi: F) {
+    fn clamp / try_clamp(self, lo: F, hi: F) [0.0, 1.0] {
         self.try_clip(lo, hi)
     }
 }

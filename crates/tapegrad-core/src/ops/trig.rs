@@ -56,6 +56,15 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::sin`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_sin().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_sin(), Err(Error::StaleVar)));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     #[inline(never)]
@@ -82,6 +91,15 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::cos`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_cos().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_cos(), Err(Error::StaleVar)));
+    /// ```
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
@@ -110,6 +128,15 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::tanh`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_tanh().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_tanh(), Err(Error::StaleVar)));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     #[inline(never)]
@@ -136,6 +163,15 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::atan`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_atan().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_atan(), Err(Error::StaleVar)));
+    /// ```
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
@@ -164,6 +200,15 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::asin`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_asin().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_asin(), Err(Error::StaleVar)));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     #[inline(never)]
@@ -190,6 +235,15 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::acos`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_acos().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_acos(), Err(Error::StaleVar)));
+    /// ```
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
@@ -218,6 +272,15 @@ impl<'g, F: Float> Var<'g, F> {
 
     /// Fallible [`Var::sinh`].
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_sinh().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_sinh(), Err(Error::StaleVar)));
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
     #[inline(never)]
@@ -244,6 +307,15 @@ impl<'g, F: Float> Var<'g, F> {
     }
 
     /// Fallible [`Var::cosh`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_cosh().is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_cosh(), Err(Error::StaleVar)));
+    /// ```
     ///
     /// # Errors
     /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.

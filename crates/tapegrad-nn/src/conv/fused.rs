@@ -11,6 +11,7 @@
 //! Images go to rayon's threads in parallel.
 
 use ndarray::{ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, IxDyn, ShapeError};
+#[cfg(feature = "rayon")]
 use rayon::prelude::*;
 use tapegrad_core::linalg::gemm_serial as gemm; // the images already run in parallel
 use tapegrad_core::{Float, Function, Result, Var};
@@ -144,7 +145,7 @@ impl Conv {
     fn images_per_task(&self) -> usize {
         let (k, p) = self.cols();
         let worth = (1usize << 16).div_ceil((self.oc * k * p).max(1));
-        (self.image[0].div_ceil(rayon::current_num_threads())).max(worth)
+        (self.image[0].div_ceil(threads())).max(worth)
     }
 
     /// `y[i] = W cols(x[i])`: `[n, oc, oh, ow]`, images in parallel.
@@ -153,22 +154,21 @@ impl Conv {
         let (k, p, run) = (self.cols().0, self.cols().1, self.images_per_task());
         let w = ArrayView2::from_shape((self.oc, k), w).map_err(shape_err)?;
         let mut y = vec![F::zero(); n * self.oc * p];
-        let tasks = y
-            .par_chunks_mut(run * self.oc * p)
-            .zip(x.par_chunks(run * c * h * wd));
-        tasks.try_for_each(|(ys, xs)| {
-            let mut cols = vec![F::zero(); k * p];
-            for (yi, xi) in ys
-                .chunks_exact_mut(self.oc * p)
-                .zip(xs.chunks_exact(c * h * wd))
-            {
-                self.win.im2col(c, xi, &mut cols);
-                let cm = ArrayView2::from_shape((k, p), &cols[..]).map_err(shape_err)?;
-                let mut yi = ArrayViewMut2::from_shape((self.oc, p), yi).map_err(shape_err)?;
-                gemm(F::one(), &w, &cm, F::zero(), &mut yi);
-            }
-            Ok::<_, String>(())
-        })?;
+        chunks_mut(&mut y, run * self.oc * p)
+            .zip(chunks(x, run * c * h * wd))
+            .try_for_each(|(ys, xs)| {
+                let mut cols = vec![F::zero(); k * p];
+                for (yi, xi) in ys
+                    .chunks_exact_mut(self.oc * p)
+                    .zip(xs.chunks_exact(c * h * wd))
+                {
+                    self.win.im2col(c, xi, &mut cols);
+                    let cm = ArrayView2::from_shape((k, p), &cols[..]).map_err(shape_err)?;
+                    let mut yi = ArrayViewMut2::from_shape((self.oc, p), yi).map_err(shape_err)?;
+                    gemm(F::one(), &w, &cm, F::zero(), &mut yi);
+                }
+                Ok::<_, String>(())
+            })?;
         Ok(y)
     }
 
@@ -179,25 +179,25 @@ impl Conv {
         let wt = ArrayView2::from_shape((self.oc, k), w).map_err(shape_err)?;
         let wt = wt.t();
         let mut gx = vec![F::zero(); n * c * h * wd];
-        let tasks = gx
-            .par_chunks_mut(run * c * h * wd)
-            .zip(g.par_chunks(run * self.oc * p));
-        tasks.try_for_each(|(xs, gs)| {
-            // written before col2im reads it: a fresh page read first and written after costs
-            // a copy-on-write fault, and on two threads a TLB flush of the other
-            xs.fill(F::zero());
-            let mut cols = vec![F::zero(); k * p];
-            for (xi, gi) in xs
-                .chunks_exact_mut(c * h * wd)
-                .zip(gs.chunks_exact(self.oc * p))
-            {
-                let gi = ArrayView2::from_shape((self.oc, p), gi).map_err(shape_err)?;
-                let mut cm = ArrayViewMut2::from_shape((k, p), &mut cols[..]).map_err(shape_err)?;
-                gemm(F::one(), &wt, &gi, F::zero(), &mut cm);
-                self.win.col2im(c, &cols, xi);
-            }
-            Ok::<_, String>(())
-        })?;
+        chunks_mut(&mut gx, run * c * h * wd)
+            .zip(chunks(g, run * self.oc * p))
+            .try_for_each(|(xs, gs)| {
+                // written before col2im reads it: a fresh page read first and written after costs
+                // a copy-on-write fault, and on two threads a TLB flush of the other
+                xs.fill(F::zero());
+                let mut cols = vec![F::zero(); k * p];
+                for (xi, gi) in xs
+                    .chunks_exact_mut(c * h * wd)
+                    .zip(gs.chunks_exact(self.oc * p))
+                {
+                    let gi = ArrayView2::from_shape((self.oc, p), gi).map_err(shape_err)?;
+                    let mut cm =
+                        ArrayViewMut2::from_shape((k, p), &mut cols[..]).map_err(shape_err)?;
+                    gemm(F::one(), &wt, &gi, F::zero(), &mut cm);
+                    self.win.col2im(c, &cols, xi);
+                }
+                Ok::<_, String>(())
+            })?;
         Ok(gx)
     }
 
@@ -209,9 +209,7 @@ impl Conv {
         let (k, p) = self.cols();
         let runs_per_task = self.images_per_task().div_ceil(WEIGHT_RUN);
         let (xr, gr) = (WEIGHT_RUN * c * h * wd, WEIGHT_RUN * self.oc * p);
-        let tasks = x
-            .par_chunks(runs_per_task * xr)
-            .zip(g.par_chunks(runs_per_task * gr));
+        let tasks = chunks(x, runs_per_task * xr).zip(chunks(g, runs_per_task * gr));
         let sums = tasks
             .map(|(xs, gs)| {
                 let mut cols = vec![F::zero(); k * p];
@@ -295,4 +293,36 @@ impl<F: Float> Function<F> for Conv {
         };
         Ok(vec![ga, gb])
     }
+}
+
+// Parts of a slice, on rayon's threads or, without the `rayon` feature, in order.
+
+#[cfg(feature = "rayon")]
+fn chunks<T: Sync>(s: &[T], n: usize) -> rayon::slice::Chunks<'_, T> {
+    s.par_chunks(n)
+}
+
+#[cfg(feature = "rayon")]
+fn chunks_mut<T: Send>(s: &mut [T], n: usize) -> rayon::slice::ChunksMut<'_, T> {
+    s.par_chunks_mut(n)
+}
+
+#[cfg(feature = "rayon")]
+fn threads() -> usize {
+    rayon::current_num_threads()
+}
+
+#[cfg(not(feature = "rayon"))]
+fn chunks<T>(s: &[T], n: usize) -> std::slice::Chunks<'_, T> {
+    s.chunks(n)
+}
+
+#[cfg(not(feature = "rayon"))]
+fn chunks_mut<T>(s: &mut [T], n: usize) -> std::slice::ChunksMut<'_, T> {
+    s.chunks_mut(n)
+}
+
+#[cfg(not(feature = "rayon"))]
+fn threads() -> usize {
+    1
 }
