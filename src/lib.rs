@@ -19,7 +19,7 @@
 //!
 //! See `docs/architecture.md` in the repository for the whole picture.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 // Everything the engine exports (`Graph`, `Var`, `grad`, `concat`, `where_`, `einsum`, ...);

@@ -42,7 +42,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::StaleVar`] after the graph was cleared.
+    /// [`Error::StaleVar`](crate::Error::StaleVar) after the graph was cleared.
     pub fn try_take_grad(self) -> Result<Option<ArrayD<F>>> {
         let mut inner = self.graph.write()?;
         inner.nodes.get(self.id()).ok_or_else(stale)?;
@@ -84,7 +84,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::StaleVar`] after the graph was cleared.
+    /// [`Error::StaleVar`](crate::Error::StaleVar) after the graph was cleared.
     pub fn try_grad(self) -> Result<Option<ArrayD<F>>> {
         let inner = self.graph.read()?;
         inner.nodes.get(self.id()).ok_or_else(stale)?;
@@ -125,7 +125,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::StaleVar`] after the graph was cleared.
+    /// [`Error::StaleVar`](crate::Error::StaleVar) after the graph was cleared.
     pub fn try_grad_var(self) -> Result<Option<Var<'g, F>>> {
         let array = {
             let mut inner = self.graph.write()?;
@@ -198,7 +198,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::StaleVar`] after the graph was cleared.
+    /// [`Error::StaleVar`](crate::Error::StaleVar) after the graph was cleared.
     pub fn try_grad_shape(self) -> Result<Option<Vec<usize>>> {
         let inner = self.graph.read()?;
         inner.nodes.get(self.id()).ok_or_else(stale)?;

@@ -53,7 +53,7 @@
 //!   (from 2^24 multiply-adds) on all cores. Without it everything runs on the calling thread,
 //!   with the same results.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 // Four exceptions, each with its `// SAFETY:` comment and the benchmark that pays for it: the
 // huge-page hint (`buffer.rs`), the tape push (`tape.rs`), the gemm call (`linalg.rs`) and the
 // kernels' uninitialised outputs (`ops/kernel.rs`).

@@ -1,4 +1,4 @@
-//! The matrix product every op of the library runs on ([`gemm`]): the `gemm` crate's kernels
+//! The matrix product every op of the library runs on ([`gemm()`]): the `gemm` crate's kernels
 //! (candle's CPU matmul) for `f32` and `f64`, on both cores for large products.
 
 use std::any::TypeId;
@@ -38,7 +38,7 @@ pub fn gemm<F: Float>(
     product(alpha, a, b, beta, c, true);
 }
 
-/// [`gemm`] on the calling thread only, for a caller that already runs products in parallel
+/// [`gemm()`] on the calling thread only, for a caller that already runs products in parallel
 /// (a convolution's images): threads within threads would only take turns.
 ///
 /// ```
@@ -51,7 +51,7 @@ pub fn gemm<F: Float>(
 /// ```
 ///
 /// # Panics
-/// As [`gemm`].
+/// As [`gemm()`].
 pub fn gemm_serial<F: Float>(
     alpha: F,
     a: &ArrayView2<'_, F>,

@@ -43,6 +43,24 @@ use ndarray::{ArrayD, Axis, IxDyn};
 
 /// A labelled data set: `len` examples, each an input array and a label of type `L`: a class
 /// index (`usize`, the default), a regression target (`f64`), an array, anything `Clone`.
+///
+/// ```
+/// use tapegrad_core::ndarray::{ArrayD, IxDyn};
+/// use tapegrad_nn::datasets::{DataLoader, Dataset};
+/// /// `y = 2 x` at x = 0, 1, 2, ...
+/// struct Doubles(usize);
+/// impl Dataset<f64, f64> for Doubles {
+///     fn len(&self) -> usize {
+///         self.0
+///     }
+///     fn get(&self, i: usize) -> (ArrayD<f64>, f64) {
+///         (ArrayD::from_elem(IxDyn(&[1]), i as f64), 2.0 * i as f64)
+///     }
+/// }
+/// let data = Doubles(5);
+/// let (x, y) = DataLoader::new(&data, 2, false, 0).epoch().next().unwrap();
+/// assert_eq!((x.shape(), y), (&[2, 1][..], vec![0.0, 2.0]));
+/// ```
 pub trait Dataset<F, L = usize> {
     /// Number of examples.
     fn len(&self) -> usize;
@@ -115,6 +133,16 @@ impl<'d, F: Clone + num_traits::Zero, D: Dataset<F, L>, L> DataLoader<'d, F, D, 
     }
 
     /// One pass over the data set, in a new order when shuffling.
+    ///
+    /// ```
+    /// use tapegrad_core::ndarray::array;
+    /// use tapegrad_nn::datasets::DataLoader;
+    /// let data = (array![[0.0], [1.0], [2.0]], vec![0usize, 1, 0]);
+    /// let mut loader = DataLoader::new(&data, 2, true, 7);
+    /// let mut seen: Vec<usize> = loader.epoch().flat_map(|(x, _)| x.iter().map(|&v| v as usize).collect::<Vec<_>>()).collect();
+    /// seen.sort();
+    /// assert_eq!(seen, vec![0, 1, 2]); // every example once, in some order
+    /// ```
     pub fn epoch(&mut self) -> impl Iterator<Item = (ArrayD<F>, Vec<L>)> + '_ {
         let mut order: Vec<usize> = (0..self.data.len()).collect();
         if self.shuffle {

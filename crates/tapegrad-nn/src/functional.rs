@@ -38,6 +38,17 @@ pub fn linear<'g, F: Float>(x: Var<'g, F>, w: Var<'g, F>, b: Option<Var<'g, F>>)
 
 /// Fallible [`linear`].
 ///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::{array, Array4}};
+/// let g: Graph = Graph::new();
+/// use tapegrad_nn::functional::try_linear;
+/// let x = g.var(array![[1.0, 2.0]]);
+/// let w = g.var(array![[1.0], [10.0]]);
+/// assert_eq!(try_linear(x, w, None).unwrap().data(), array![[21.0]].into_dyn());
+/// // inner sizes 2 and 1 differ
+/// assert!(matches!(try_linear(x, g.var(array![[1.0]]), None), Err(Error::ShapeMismatch { .. })));
+/// ```
+///
 /// # Errors
 /// [`Error::ShapeMismatch`] from `matmul` for shapes that do not fit, and (op `linear`) for a
 /// bias that is not 1-d with one element per output (as PyTorch, not broadcast).
@@ -80,6 +91,16 @@ pub fn mean_squared_error<'g, F: Float>(a: Var<'g, F>, b: Var<'g, F>) -> Var<'g,
 }
 
 /// Fallible [`mean_squared_error`].
+///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::{array, Array4}};
+/// let g: Graph = Graph::new();
+/// use tapegrad_nn::functional::try_mean_squared_error;
+/// let (a, b) = (g.var(array![1.0, 2.0]), g.var(array![1.0, 4.0]));
+/// assert_eq!(try_mean_squared_error(a, b).unwrap().item(), 2.0);
+/// g.clear();
+/// assert!(matches!(try_mean_squared_error(a, b), Err(Error::StaleVar)));
+/// ```
 ///
 /// # Errors
 /// [`Error::ShapeMismatch`] (op `sub`) for shapes that do not broadcast.
@@ -139,6 +160,16 @@ pub fn softmax_cross_entropy<'g, F: Float>(logits: Var<'g, F>, labels: &[usize])
 
 /// Fallible [`softmax_cross_entropy`].
 ///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::{array, Array4}};
+/// let g: Graph = Graph::new();
+/// use tapegrad_nn::functional::try_softmax_cross_entropy;
+/// let logits = g.var(array![[0.0, 0.0]]);
+/// assert!((try_softmax_cross_entropy(logits, &[1]).unwrap().item() - 2f64.ln()).abs() < 1e-12);
+/// // class 2 of 2 classes
+/// assert!(try_softmax_cross_entropy(logits, &[2]).is_err());
+/// ```
+///
 /// # Errors
 /// [`Error::ShapeMismatch`] unless `logits` is 2-D with one row per label;
 /// [`Error::IndexOutOfBounds`] for a label not below the number of classes.
@@ -174,6 +205,16 @@ pub fn accuracy<F: Float>(logits: Var<'_, F>, labels: &[usize]) -> F {
 }
 
 /// Fallible [`accuracy`].
+///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::{array, Array4}};
+/// let g: Graph = Graph::new();
+/// use tapegrad_nn::functional::try_accuracy;
+/// let logits = g.var(array![[0.1, 0.9], [0.8, 0.2]]);
+/// assert_eq!(try_accuracy(logits, &[1, 1]).unwrap(), 0.5);
+/// // one label for two rows
+/// assert!(try_accuracy(logits, &[1]).is_err());
+/// ```
 ///
 /// # Errors
 /// As [`try_softmax_cross_entropy`].
@@ -226,6 +267,18 @@ pub fn dropout<'g, F: Float>(
 }
 
 /// Fallible [`dropout`].
+///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::{array, Array4}};
+/// let g: Graph = Graph::new();
+/// use rand::SeedableRng;
+/// use tapegrad_nn::functional::try_dropout;
+/// let x = g.var(array![1.0, 2.0]);
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// assert_eq!(try_dropout(x, 0.5, false, &mut rng).unwrap().data(), x.data());
+/// // a ratio must be in [0, 1)
+/// assert!(try_dropout(x, 1.5, true, &mut rng).is_err());
+/// ```
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] unless `0 <= ratio < 1`; [`Error::StaleVar`].

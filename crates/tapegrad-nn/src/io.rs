@@ -17,6 +17,15 @@ use crate::layers::Layer;
 use zip::ZipArchive;
 
 /// Why saving or loading parameters failed.
+///
+/// ```
+/// use tapegrad_core::{ndarray::Array2, Graph};
+/// use tapegrad_nn::io::{IoError, load_npz};
+/// let g: Graph = Graph::new();
+/// let w = g.param(Array2::<f64>::zeros((2, 2)));
+/// let missing = std::env::temp_dir().join("tapegrad_doc_no_such_file.npz");
+/// assert!(matches!(load_npz(&missing, &[w]), Err(IoError::File { .. })));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IoError {
@@ -315,6 +324,23 @@ where
 /// Reads a model's parameters from `path` by their [`Layer::named_params`] names, checking every
 /// name and shape first: on any error no parameter is changed. Lazy weights not made yet take
 /// the stored shape, as in [`load_npz`].
+///
+/// ```
+/// use tapegrad_core::{ndarray::Array2, Graph};
+/// use tapegrad_nn::io::{IoError, load_model, save_model};
+/// use tapegrad_nn::layers::{Layer, Linear, Mlp};
+/// let g: Graph = Graph::new();
+/// let model = Mlp::new(&g, &[3, 1], |h| h.relu(), 0);
+/// model.forward(g.var(Array2::<f64>::ones((1, 2))));
+/// let path = std::env::temp_dir().join("tapegrad_doc_load_model.npz");
+/// save_model(&path, &model).unwrap();
+/// let same = Mlp::new(&g, &[3, 1], |h| h.relu(), 1);
+/// load_model(&path, &same).unwrap();
+/// assert_eq!(same.params()[1].data(), model.params()[1].data());
+/// // one `Linear`'s parameters are named `w` and `b`, which the file does not hold
+/// let other = Linear::new(&g, 1, 0);
+/// assert!(load_model(&path, &other).is_err());
+/// ```
 ///
 /// # Errors
 /// [`IoError::Missing`] naming a parameter the file has no array for, [`IoError::Unexpected`]

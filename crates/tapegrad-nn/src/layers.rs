@@ -106,6 +106,17 @@ pub struct Linear<'g, F: Float = f64> {
 impl<'g, F: Float> Linear<'g, F> {
     /// A layer with `out_size` outputs whose input size is taken from its first input; `seed`
     /// makes its initial weights reproducible.
+    ///
+    /// ```
+    /// use tapegrad_core::{ndarray::{Array2, Array4}, Graph};
+    /// use tapegrad_nn::layers::{Layer, Linear};
+    /// let g: Graph = Graph::new();
+    /// let layer = Linear::new(&g, 3, 0);
+    /// let w = layer.params()[0]; // a handle already, its value made at the first pass
+    /// assert_eq!(w.shape(), vec![0, 3]);
+    /// assert_eq!(layer.forward(g.var(Array2::<f64>::ones((5, 2)))).shape(), vec![5, 3]);
+    /// assert_eq!(w.shape(), vec![2, 3]);
+    /// ```
     pub fn new(graph: &'g Graph<F>, out_size: usize, seed: u64) -> Self {
         Linear {
             out_size,
@@ -180,6 +191,16 @@ pub struct Mlp<'g, F: Float = f64> {
 impl<'g, F: Float> Mlp<'g, F> {
     /// Layers of `sizes` outputs; layer `k` is seeded with `seed + k`. `activation` may be any
     /// closure (one that captures a slope, say).
+    ///
+    /// ```
+    /// use tapegrad_core::{ndarray::{Array2, Array4}, Graph};
+    /// use tapegrad_nn::layers::{Layer, Mlp};
+    /// let g: Graph = Graph::new();
+    /// let slope = 0.1;
+    /// let model = Mlp::new(&g, &[8, 1], move |h| h.leaky_relu(slope), 0);
+    /// assert_eq!(model.forward(g.var(Array2::<f64>::ones((4, 3)))).shape(), vec![4, 1]);
+    /// assert_eq!(model.params().len(), 4); // two weights, two biases
+    /// ```
     pub fn new(
         graph: &'g Graph<F>,
         sizes: &[usize],

@@ -6,7 +6,7 @@
 //! `log_softmax`) are methods of `Var` in the core crate. Weights are parameters of the graph
 //! (`Graph::param`), which survive `clear`: build the model once, clear the graph every step.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod conv;

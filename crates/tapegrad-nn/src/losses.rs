@@ -10,6 +10,17 @@ use tapegrad_core::{Error, Float, Result, Var, or_panic};
 use crate::functional::check_labels;
 
 /// The target of [`cross_entropy`]: a class index per row, or a probability per row and class.
+///
+/// ```
+/// use tapegrad_core::{Graph, ndarray::array};
+/// use tapegrad_nn::functional::{Target, cross_entropy};
+/// let g: Graph = Graph::new();
+/// let logits = g.var(array![[2.0, 0.0]]);
+/// let probs = array![[1.0, 0.0]].into_dyn(); // class 0 for certain
+/// let by_label = cross_entropy(logits, Target::Labels(&[0]), 0.0).item();
+/// let by_probs = cross_entropy(logits, Target::Probs(&probs), 0.0).item();
+/// assert!((by_label - by_probs).abs() < 1e-15);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub enum Target<'a, F> {
     /// One class index per row.
@@ -76,6 +87,16 @@ pub fn cross_entropy<'a, 'g, F: Float>(
 
 /// Fallible [`cross_entropy`].
 ///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::{array, Array4}};
+/// let g: Graph = Graph::new();
+/// use tapegrad_nn::functional::try_cross_entropy;
+/// let logits = g.var(array![[0.0, 0.0]]);
+/// assert!((try_cross_entropy(logits, &[1], 0.0).unwrap().item() - 2f64.ln()).abs() < 1e-12);
+/// // class 2 of 2 classes
+/// assert!(try_cross_entropy(logits, &[2], 0.0).is_err());
+/// ```
+///
 /// # Errors
 /// [`Error::ShapeMismatch`] (op `cross_entropy`) for logits that are not 2-D, or a target that
 /// does not fit them; [`Error::IndexOutOfBounds`] for a label past the classes;
@@ -129,6 +150,16 @@ pub fn nll_loss<'g, F: Float>(log_probs: Var<'g, F>, labels: &[usize]) -> Var<'g
 
 /// Fallible [`nll_loss`].
 ///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::{array, Array4}};
+/// let g: Graph = Graph::new();
+/// use tapegrad_nn::functional::try_nll_loss;
+/// let lp = g.var(array![[-1.0, -2.0], [-3.0, -0.5]]);
+/// assert_eq!(try_nll_loss(lp, &[0, 1]).unwrap().item(), 0.75);
+/// // one label for two rows
+/// assert!(try_nll_loss(lp, &[0]).is_err());
+/// ```
+///
 /// # Errors
 /// As [`try_cross_entropy`] with labels.
 pub fn try_nll_loss<'g, F: Float>(log_probs: Var<'g, F>, labels: &[usize]) -> Result<Var<'g, F>> {
@@ -170,6 +201,17 @@ pub fn binary_cross_entropy_with_logits<'g, F: Float>(
 
 /// Fallible [`binary_cross_entropy_with_logits`].
 ///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::{array, Array4}};
+/// let g: Graph = Graph::new();
+/// use tapegrad_nn::functional::try_binary_cross_entropy_with_logits;
+/// let x = g.var(array![0.0, 0.0]);
+/// let loss = try_binary_cross_entropy_with_logits(x, &array![1.0, 0.0].into_dyn()).unwrap();
+/// assert!((loss.item() - 2f64.ln()).abs() < 1e-12);
+/// // three targets for two logits
+/// assert!(try_binary_cross_entropy_with_logits(x, &array![1.0, 0.0, 1.0].into_dyn()).is_err());
+/// ```
+///
 /// # Errors
 /// [`Error::ShapeMismatch`] for targets of another shape; [`Error::StaleVar`].
 pub fn try_binary_cross_entropy_with_logits<'g, F: Float>(
@@ -209,6 +251,16 @@ pub fn huber_loss<'g, F: Float>(a: Var<'g, F>, b: Var<'g, F>, delta: F) -> Var<'
 }
 
 /// Fallible [`huber_loss`].
+///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::{array, Array4}};
+/// let g: Graph = Graph::new();
+/// use tapegrad_nn::functional::try_huber_loss;
+/// let (a, b) = (g.var(array![0.5, 3.0]), g.var(array![0.0, 0.0]));
+/// assert_eq!(try_huber_loss(a, b, 1.0).unwrap().item(), (0.125 + 2.5) / 2.0);
+/// g.clear();
+/// assert!(matches!(try_huber_loss(a, b, 1.0), Err(Error::StaleVar)));
+/// ```
 ///
 /// # Errors
 /// [`Error::ShapeMismatch`] for shapes that differ; [`Error::InvalidArgument`] for a `delta`
@@ -260,6 +312,16 @@ pub fn l1_loss<'g, F: Float>(a: Var<'g, F>, b: Var<'g, F>) -> Var<'g, F> {
 
 /// Fallible [`l1_loss`].
 ///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::{array, Array4}};
+/// let g: Graph = Graph::new();
+/// use tapegrad_nn::functional::try_l1_loss;
+/// let (a, b) = (g.var(array![1.0, -2.0]), g.var(array![0.0, 0.0]));
+/// assert_eq!(try_l1_loss(a, b).unwrap().item(), 1.5);
+/// g.clear();
+/// assert!(matches!(try_l1_loss(a, b), Err(Error::StaleVar)));
+/// ```
+///
 /// # Errors
 /// [`Error::ShapeMismatch`] for shapes that differ; [`Error::GraphMismatch`],
 /// [`Error::StaleVar`].
@@ -295,6 +357,17 @@ pub fn layer_norm<'g, F: Float>(
 }
 
 /// Fallible [`layer_norm`].
+///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::{array, Array4}};
+/// let g: Graph = Graph::new();
+/// use tapegrad_nn::functional::try_layer_norm;
+/// let x = g.var(array![[1.0, 3.0]]);
+/// let y = try_layer_norm(x, &[2], None, None, 1e-5).unwrap();
+/// assert!((y.data()[[0, 1]] - 1.0).abs() < 1e-5);
+/// // the last axis has 2 values, not 3
+/// assert!(try_layer_norm(x, &[3], None, None, 1e-5).is_err());
+/// ```
 ///
 /// # Errors
 /// [`Error::ShapeMismatch`] (op `layer_norm`) when the trailing axes of `x`, or `weight` or
@@ -350,6 +423,15 @@ pub fn normalize<'g, F: Float>(x: Var<'g, F>, p: F, axis: usize, eps: F) -> Var<
 }
 
 /// Fallible [`normalize`].
+///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::{array, Array4}};
+/// let g: Graph = Graph::new();
+/// use tapegrad_nn::functional::try_normalize;
+/// let x = g.var(array![[3.0, 4.0]]);
+/// assert_eq!(try_normalize(x, 2.0, 1, 1e-12).unwrap().data(), array![[0.6, 0.8]].into_dyn());
+/// assert!(matches!(try_normalize(x, 2.0, 2, 1e-12), Err(Error::InvalidAxes { .. })));
+/// ```
 ///
 /// # Errors
 /// [`Error::InvalidAxes`] for an axis out of range; [`Error::InvalidArgument`] for a `p` that

@@ -179,6 +179,13 @@ pub struct Sgd {
 
 impl Sgd {
     /// SGD with learning rate `lr` and no hooks.
+    ///
+    /// ```
+    /// use tapegrad_nn::optim::Sgd;
+    /// let mut opt = Sgd::new(0.01);
+    /// opt.lr *= 0.5; // a schedule changes the field between steps
+    /// assert_eq!(opt.lr, 0.005);
+    /// ```
     pub fn new(lr: f64) -> Self {
         Sgd {
             lr,
@@ -197,6 +204,22 @@ impl<F: Float> Optimizer<F> for Sgd {
 }
 
 /// Gradient descent with momentum: `v = momentum v - lr g; p += v`.
+///
+/// ```
+/// use tapegrad_core::{ndarray::array, Graph};
+/// use tapegrad_nn::optim::{MomentumSgd, Optimizer};
+/// let g: Graph = Graph::new();
+/// let w = g.param(array![3.0]);
+/// let mut opt = MomentumSgd::new(0.05, 0.9);
+/// for _ in 0..200 {
+///     g.step(|| {
+///         let loss = (w - 1.0).square().sum(); // minimum at w = 1
+///         loss.backward();
+///         opt.step(&[w]);
+///     });
+/// }
+/// assert!((w.data()[0] - 1.0).abs() < 1e-3);
+/// ```
 #[derive(Debug, Clone)]
 pub struct MomentumSgd<F: Float = f64> {
     /// Learning rate.
@@ -251,6 +274,22 @@ impl<F: Float> Optimizer<F> for MomentumSgd<F> {
 }
 
 /// AdaGrad: `h += g^2; p -= lr g / (sqrt(h) + eps)`.
+///
+/// ```
+/// use tapegrad_core::{ndarray::array, Graph};
+/// use tapegrad_nn::optim::{AdaGrad, Optimizer};
+/// let g: Graph = Graph::new();
+/// let w = g.param(array![3.0]);
+/// let mut opt = AdaGrad::new(0.5);
+/// for _ in 0..200 {
+///     g.step(|| {
+///         let loss = (w - 1.0).square().sum(); // minimum at w = 1
+///         loss.backward();
+///         opt.step(&[w]);
+///     });
+/// }
+/// assert!((w.data()[0] - 1.0).abs() < 1e-3);
+/// ```
 #[derive(Debug, Clone)]
 pub struct AdaGrad<F: Float = f64> {
     /// Learning rate.
@@ -305,6 +344,22 @@ impl<F: Float> Optimizer<F> for AdaGrad<F> {
 }
 
 /// Adam (Kingma and Ba), with bias correction.
+///
+/// ```
+/// use tapegrad_core::{ndarray::array, Graph};
+/// use tapegrad_nn::optim::{Adam, Optimizer};
+/// let g: Graph = Graph::new();
+/// let w = g.param(array![3.0]);
+/// let mut opt = Adam::new(0.1);
+/// for _ in 0..200 {
+///     g.step(|| {
+///         let loss = (w - 1.0).square().sum(); // minimum at w = 1
+///         loss.backward();
+///         opt.step(&[w]);
+///     });
+/// }
+/// assert!((w.data()[0] - 1.0).abs() < 1e-2);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Adam<F: Float = f64> {
     /// Step size (alpha).

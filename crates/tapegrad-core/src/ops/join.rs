@@ -33,7 +33,7 @@ pub fn concat<'g, F: Float>(xs: &[Var<'g, F>], axis: usize) -> Var<'g, F> {
     or_panic(try_concat(xs, axis))
 }
 
-/// Fallible [`concat`].
+/// Fallible [`concat()`].
 ///
 /// ```
 /// use tapegrad_core::{Error, Graph, ndarray::array};

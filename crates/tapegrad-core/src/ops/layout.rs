@@ -74,7 +74,7 @@ var_methods! {
         self.try_reshape(&[n])
     }
 
-    /// PyTorch's name for [`Var::broadcast_to`].
+    /// PyTorch's name for [`Var::broadcast_to`](crate::Var::broadcast_to).
     ///
     /// ```
     /// use ndarray::array;

@@ -103,13 +103,18 @@ macro_rules! var_methods {
                 $(#[$doc])*
                 ///
                 /// # Panics
-                #[doc = concat!("With the message of [`Var::", stringify!($try), "`]'s error.")]
+                #[doc = concat!(
+                    "With the message of [`Var::", stringify!($try), "`](crate::Var::",
+                    stringify!($try), ")'s error."
+                )]
                 #[track_caller]
                 pub fn $name($self $(, $arg: $ty)*) -> $crate::Var<'g, F> {
                     $crate::error::or_panic($self.$try($($arg),*))
                 }
 
-                #[doc = concat!("Fallible [`Var::", stringify!($name), "`].")]
+                #[doc = concat!(
+                    "Fallible [`Var::", stringify!($name), "`](crate::Var::", stringify!($name), ")."
+                )]
                 ///
                 /// ```
                 /// use tapegrad_core::{Error, Graph, ndarray::array};

@@ -218,7 +218,7 @@ var_methods! {
         self.try_sqrt()?.try_reciprocal()
     }
 
-    /// PyTorch's name for [`Var::clip`]: each element limited to `[lo, hi]`.
+    /// PyTorch's name for [`Var::clip`](crate::Var::clip): each element limited to `[lo, hi]`.
     ///
     /// ```
     /// use ndarray::array;

@@ -9,6 +9,12 @@
 use tapegrad_core::{Error, Float, Result, Var, or_panic};
 
 /// A pair of sizes `(height, width)`: a kernel, a stride or a padding.
+///
+/// ```
+/// use tapegrad_nn::functional::Pair;
+/// let (kernel, stride, pad): (Pair, Pair, Pair) = ((3, 3), (1, 1), (1, 1));
+/// assert_eq!((5 + 2 * pad.0 - kernel.0) / stride.0 + 1, 5); // a "same" convolution
+/// ```
 pub type Pair = (usize, usize);
 
 mod fused;
@@ -81,6 +87,17 @@ pub fn im2col<'g, F: Float>(x: Var<'g, F>, kernel: Pair, stride: Pair, pad: Pair
 
 /// Fallible [`im2col`].
 ///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::{array, Array4}};
+/// let g: Graph = Graph::new();
+/// use tapegrad_nn::functional::try_im2col;
+/// let x = g.var(Array4::<f64>::ones((1, 1, 3, 3)));
+/// assert_eq!(try_im2col(x, (2, 2), (1, 1), (0, 0)).unwrap().shape(), vec![1, 4, 4]);
+/// // a 2 x 2 kernel does not fit an image of 1 x 1
+/// let small = g.var(Array4::<f64>::ones((1, 1, 1, 1)));
+/// assert!(try_im2col(small, (2, 2), (1, 1), (0, 0)).is_err());
+/// ```
+///
 /// # Errors
 /// [`Error::InvalidArgument`] for an input that is not 4-d, a zero kernel or stride, or a kernel
 /// larger than the padded image; [`Error::StaleVar`].
@@ -122,6 +139,16 @@ pub fn col2im<'g, F: Float>(
 }
 
 /// Fallible [`col2im`].
+///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::{array, Array4}};
+/// let g: Graph = Graph::new();
+/// use tapegrad_nn::functional::{im2col, try_col2im};
+/// let cols = im2col(g.var(Array4::<f64>::ones((1, 1, 3, 3))), (2, 2), (1, 1), (0, 0));
+/// assert_eq!(try_col2im(cols, (3, 3), (2, 2), (1, 1), (0, 0)).unwrap().shape(), vec![1, 1, 3, 3]);
+/// // 4 windows of 4 do not come from a 5 x 5 image
+/// assert!(try_col2im(cols, (5, 5), (2, 2), (1, 1), (0, 0)).is_err());
+/// ```
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for columns that are not `[n, c * kh * kw, oh * ow]` for this
@@ -179,6 +206,18 @@ pub fn conv2d<'g, F: Float>(
 }
 
 /// Fallible [`conv2d`].
+///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::{array, Array4}};
+/// let g: Graph = Graph::new();
+/// use tapegrad_nn::functional::try_conv2d;
+/// let x = g.var(Array4::<f64>::ones((1, 2, 4, 4)));
+/// let w = g.var(Array4::<f64>::ones((3, 2, 3, 3)));
+/// assert_eq!(try_conv2d(x, w, None, (1, 1), (1, 1)).unwrap().shape(), vec![1, 3, 4, 4]);
+/// // filters of 5 channels on an image of 2
+/// let w5 = g.var(Array4::<f64>::ones((3, 5, 3, 3)));
+/// assert!(try_conv2d(x, w5, None, (1, 1), (1, 1)).is_err());
+/// ```
 ///
 /// # Errors
 /// [`Error::ShapeMismatch`] (op `conv2d`) for a weight that is not 4-d or whose input channels
@@ -249,6 +288,17 @@ pub fn conv_transpose2d<'g, F: Float>(
 }
 
 /// Fallible [`conv_transpose2d`].
+///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::{array, Array4}};
+/// let g: Graph = Graph::new();
+/// use tapegrad_nn::functional::try_conv_transpose2d;
+/// let x = g.var(Array4::<f64>::ones((1, 2, 3, 3)));
+/// let w = g.var(Array4::<f64>::ones((2, 4, 2, 2)));
+/// assert_eq!(try_conv_transpose2d(x, w, None, (2, 2), (0, 0)).unwrap().shape(), vec![1, 4, 6, 6]);
+/// g.clear();
+/// assert!(matches!(try_conv_transpose2d(x, w, None, (2, 2), (0, 0)), Err(Error::StaleVar)));
+/// ```
 ///
 /// # Errors
 /// [`Error::ShapeMismatch`] (op `conv_transpose2d`) for a weight that is not 4-d or whose input
@@ -330,6 +380,16 @@ pub fn max_pool2d<'g, F: Float>(
 
 /// Fallible [`max_pool2d`].
 ///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::{array, Array4}};
+/// let g: Graph = Graph::new();
+/// use tapegrad_nn::functional::try_max_pool2d;
+/// let x = g.var(Array4::<f64>::ones((1, 1, 4, 4)));
+/// assert_eq!(try_max_pool2d(x, (2, 2), (2, 2), (0, 0)).unwrap().shape(), vec![1, 1, 2, 2]);
+/// // an input of 2 dimensions, not 4
+/// assert!(try_max_pool2d(g.var(array![[1.0]]), (2, 2), (2, 2), (0, 0)).is_err());
+/// ```
+///
 /// # Errors
 /// As [`try_im2col`]; [`Error::InvalidArgument`] for padding more than half the kernel (as
 /// PyTorch).
@@ -370,6 +430,16 @@ pub fn avg_pool2d<'g, F: Float>(
 }
 
 /// Fallible [`avg_pool2d`].
+///
+/// ```
+/// use tapegrad_core::{Error, Graph, ndarray::{array, Array4}};
+/// let g: Graph = Graph::new();
+/// use tapegrad_nn::functional::try_avg_pool2d;
+/// let x = g.var(Array4::<f64>::ones((1, 1, 4, 4)));
+/// assert_eq!(try_avg_pool2d(x, (2, 2), (2, 2), (0, 0)).unwrap().shape(), vec![1, 1, 2, 2]);
+/// // an input of 2 dimensions, not 4
+/// assert!(try_avg_pool2d(g.var(array![[1.0]]), (2, 2), (2, 2), (0, 0)).is_err());
+/// ```
 ///
 /// # Errors
 /// As [`try_max_pool2d`].

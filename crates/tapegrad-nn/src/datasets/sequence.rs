@@ -54,6 +54,14 @@ pub struct SeqDataLoader<'d, D> {
 
 impl<'d, D> SeqDataLoader<'d, D> {
     /// `batch_size` runs of the data set, walked together.
+    ///
+    /// ```
+    /// use tapegrad_core::ndarray::array;
+    /// use tapegrad_nn::datasets::SeqDataLoader;
+    /// let data = (array![[0.0], [1.0], [2.0], [3.0]], vec![0.0, 1.0, 2.0, 3.0]);
+    /// let loader = SeqDataLoader::new(&data, 2); // runs 0..2 and 2..4
+    /// assert_eq!(loader.epoch().count(), 2);
+    /// ```
     pub fn new(data: &'d D, batch_size: usize) -> Self {
         SeqDataLoader {
             data,
@@ -63,6 +71,14 @@ impl<'d, D> SeqDataLoader<'d, D> {
 
     /// One pass: `len / batch_size` batches of inputs stacked along a new first axis, with their
     /// labels.
+    ///
+    /// ```
+    /// use tapegrad_core::ndarray::array;
+    /// use tapegrad_nn::datasets::SeqDataLoader;
+    /// let data = (array![[0.0], [1.0], [2.0], [3.0]], vec![0.0, 1.0, 2.0, 3.0]);
+    /// let labels: Vec<Vec<f64>> = SeqDataLoader::new(&data, 2).epoch().map(|(_, l)| l).collect();
+    /// assert_eq!(labels, vec![vec![0.0, 2.0], vec![1.0, 3.0]]);
+    /// ```
     pub fn epoch<F, L>(&self) -> impl Iterator<Item = (ArrayD<F>, Vec<L>)> + '_
     where
         F: Clone + num_traits::Zero,

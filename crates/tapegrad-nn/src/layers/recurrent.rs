@@ -88,6 +88,15 @@ pub struct Rnn<'g, F: Float = f64> {
 
 impl<'g, F: Float> Rnn<'g, F> {
     /// A cell with a state of `hidden` values; `seed` makes its weights reproducible.
+    ///
+    /// ```
+    /// use tapegrad_core::{ndarray::Array2, Graph};
+    /// use tapegrad_nn::layers::{Layer, Rnn};
+    /// let g: Graph = Graph::new();
+    /// let rnn = Rnn::new(&g, 3, 0);
+    /// let h = rnn.forward(g.var(Array2::<f64>::ones((2, 5)))); // a batch of 2, 5 features
+    /// assert_eq!(h.shape(), vec![2, 3]);
+    /// ```
     pub fn new(graph: &'g Graph<F>, hidden: usize, seed: u64) -> Self {
         Rnn {
             x2h: Linear::new(graph, hidden, seed),
@@ -97,6 +106,19 @@ impl<'g, F: Float> Rnn<'g, F> {
     }
 
     /// Forgets the state: the next step is a first step.
+    ///
+    /// ```
+    /// use tapegrad_core::{ndarray::Array2, Graph};
+    /// use tapegrad_nn::layers::{Layer, Rnn};
+    /// let g: Graph = Graph::new();
+    /// let rnn = Rnn::new(&g, 3, 0);
+    /// let x = g.var(Array2::<f64>::ones((1, 2)));
+    /// let first = rnn.forward(x).data();
+    /// let second = rnn.forward(x).data(); // carries the first step's state
+    /// rnn.reset_state();
+    /// assert_eq!(rnn.forward(x).data(), first);
+    /// assert_ne!(second, first);
+    /// ```
     pub fn reset_state(&self) {
         self.h.now.set(None);
     }
@@ -182,6 +204,15 @@ pub struct Lstm<'g, F: Float = f64> {
 
 impl<'g, F: Float> Lstm<'g, F> {
     /// A cell with a state of `hidden` values; `seed` makes its weights reproducible.
+    ///
+    /// ```
+    /// use tapegrad_core::{ndarray::Array2, Graph};
+    /// use tapegrad_nn::layers::{Layer, Lstm};
+    /// let g: Graph = Graph::new();
+    /// let lstm = Lstm::new(&g, 3, 0);
+    /// let h = lstm.forward(g.var(Array2::<f64>::ones((2, 5))));
+    /// assert_eq!(h.shape(), vec![2, 3]);
+    /// ```
     pub fn new(graph: &'g Graph<F>, hidden: usize, seed: u64) -> Self {
         Lstm {
             hidden,
@@ -193,12 +224,37 @@ impl<'g, F: Float> Lstm<'g, F> {
     }
 
     /// Forgets the state: the next step is a first step.
+    ///
+    /// ```
+    /// use tapegrad_core::{ndarray::Array2, Graph};
+    /// use tapegrad_nn::layers::{Layer, Lstm};
+    /// let g: Graph = Graph::new();
+    /// let lstm = Lstm::new(&g, 3, 0);
+    /// let x = g.var(Array2::<f64>::ones((1, 2)));
+    /// let first = lstm.forward(x).data();
+    /// lstm.forward(x);
+    /// lstm.reset_state();
+    /// assert_eq!(lstm.forward(x).data(), first);
+    /// ```
     pub fn reset_state(&self) {
         self.h.now.set(None);
         self.c.now.set(None);
     }
 
     /// Ends a window of truncated backpropagation through time; see [`Rnn::unchain`].
+    ///
+    /// ```
+    /// use tapegrad_core::{ndarray::Array2, Graph};
+    /// use tapegrad_nn::layers::{Layer, Lstm};
+    /// let g: Graph = Graph::new();
+    /// let lstm = Lstm::new(&g, 3, 0);
+    /// let x = g.constant(Array2::from_elem((1, 2), 1.0));
+    /// lstm.forward(x).sum().backward();
+    /// lstm.unchain().unwrap(); // the state is kept, its history is not
+    /// g.clear();
+    /// let x = g.constant(Array2::from_elem((1, 2), 1.0));
+    /// assert_eq!(lstm.forward(x).shape(), vec![1, 3]); // a second step from the kept state
+    /// ```
     ///
     /// # Errors
     /// [`Error::StaleVar`] if the graph was cleared before the state was unchained.

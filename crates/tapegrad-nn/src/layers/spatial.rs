@@ -46,6 +46,15 @@ pub struct Conv2d<'g, F: Float = f64> {
 impl<'g, F: Float> Conv2d<'g, F> {
     /// `out_channels` filters of size `kernel`, moved by `stride` over the input padded by
     /// `pad`; `seed` makes the initial weights reproducible.
+    ///
+    /// ```
+    /// use tapegrad_core::{ndarray::Array4, Graph};
+    /// use tapegrad_nn::layers::{Conv2d, Layer};
+    /// let g: Graph = Graph::new();
+    /// let conv = Conv2d::new(&g, 8, (3, 3), (1, 1), (1, 1), 0);
+    /// let y = conv.forward(g.var(Array4::<f64>::ones((2, 3, 5, 5))));
+    /// assert_eq!(y.shape(), vec![2, 8, 5, 5]);
+    /// ```
     pub fn new(
         graph: &'g Graph<F>,
         out_channels: usize,
@@ -105,6 +114,15 @@ pub struct MaxPool2d {
 
 impl MaxPool2d {
     /// Windows of `kernel` moved by `stride` over the input padded by `pad`.
+    ///
+    /// ```
+    /// use tapegrad_core::{ndarray::Array4, Graph};
+    /// use tapegrad_nn::layers::{Layer, MaxPool2d};
+    /// let g: Graph = Graph::new();
+    /// let pool = MaxPool2d::new((2, 2), (2, 2), (0, 0));
+    /// assert_eq!(Layer::<f64>::params(&pool).len(), 0);
+    /// assert_eq!(pool.forward(g.var(Array4::<f64>::ones((1, 3, 4, 4)))).shape(), vec![1, 3, 2, 2]);
+    /// ```
     pub fn new(kernel: Pair, stride: Pair, pad: Pair) -> Self {
         MaxPool2d {
             kernel,
@@ -152,6 +170,16 @@ pub struct BatchNorm<'g, F: Float = f64> {
 
 impl<'g, F: Float> BatchNorm<'g, F> {
     /// A layer in training mode, PyTorch's defaults: `momentum = 0.1`, `eps = 1e-5`.
+    ///
+    /// ```
+    /// use tapegrad_core::{ndarray::array, Graph};
+    /// use tapegrad_nn::layers::{BatchNorm, Layer};
+    /// let g: Graph = Graph::new();
+    /// let bn = BatchNorm::new(&g);
+    /// let x = g.var(array![[1.0], [3.0]]);
+    /// let y = bn.forward(x).data(); // the batch's mean 2 and variance 1
+    /// assert!((y[[0, 0]] + 1.0).abs() < 1e-4 && (y[[1, 0]] - 1.0).abs() < 1e-4);
+    /// ```
     pub fn new(graph: &'g Graph<F>) -> Self {
         BatchNorm {
             gamma: graph.param(ArrayD::zeros(vec![0])),
@@ -164,11 +192,36 @@ impl<'g, F: Float> BatchNorm<'g, F> {
     }
 
     /// Training mode (`true`, batch statistics) or test mode (`false`, running statistics).
+    ///
+    /// ```
+    /// use tapegrad_core::{ndarray::array, Graph};
+    /// use tapegrad_nn::layers::{BatchNorm, Layer};
+    /// let g: Graph = Graph::new();
+    /// let bn = BatchNorm::new(&g);
+    /// let x = g.var(array![[1.0], [3.0]]);
+    /// bn.forward(x); // the running mean moves from 0 to 0.1 * 2
+    /// bn.train(false);
+    /// let y = bn.forward(x).data();
+    /// assert!((y[[0, 0]] - (1.0 - 0.2) / (1.0f64 - 0.1 + 0.1 * 2.0 + 1e-5).sqrt()).abs() < 1e-9);
+    /// ```
     pub fn train(&self, on: bool) {
         self.training.set(on);
     }
 
     /// Forgets the running statistics.
+    ///
+    /// ```
+    /// use tapegrad_core::{ndarray::array, Graph};
+    /// use tapegrad_nn::layers::{BatchNorm, Layer};
+    /// let g: Graph = Graph::new();
+    /// let bn = BatchNorm::new(&g);
+    /// let x = g.var(array![[1.0], [3.0]]);
+    /// bn.forward(x);
+    /// bn.reset_state();
+    /// bn.train(false);
+    /// // back to mean 0, variance 1
+    /// assert!((bn.forward(x).data()[[1, 0]] - 3.0 / (1.0f64 + 1e-5).sqrt()).abs() < 1e-12);
+    /// ```
     pub fn reset_state(&self) {
         *self.running.borrow_mut() = None;
     }
@@ -254,6 +307,16 @@ pub struct Embedding<'g, F: Float = f64> {
 
 impl<'g, F: Float> Embedding<'g, F> {
     /// `count` vectors of size `dim`; `seed` makes them reproducible.
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// use tapegrad_nn::layers::Embedding;
+    /// let g: Graph = Graph::new();
+    /// let emb = Embedding::new(&g, 10, 4, 0);
+    /// let again = Embedding::new(&g, 10, 4, 0);
+    /// let ids = array![3].into_dyn();
+    /// assert_eq!(emb.lookup(&ids).data(), again.lookup(&ids).data());
+    /// ```
     pub fn new(graph: &'g Graph<F>, count: usize, dim: usize, seed: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
         Embedding {
@@ -263,6 +326,14 @@ impl<'g, F: Float> Embedding<'g, F> {
 
     /// The vectors of `ids`.
     ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// use tapegrad_nn::layers::Embedding;
+    /// let g: Graph = Graph::new();
+    /// let emb = Embedding::new(&g, 10, 4, 0);
+    /// assert_eq!(emb.lookup(&array![[1, 2, 1]].into_dyn()).shape(), vec![1, 3, 4]);
+    /// ```
+    ///
     /// # Panics
     /// With the message of [`Embedding::try_lookup`]'s error.
     #[track_caller]
@@ -271,6 +342,16 @@ impl<'g, F: Float> Embedding<'g, F> {
     }
 
     /// Fallible [`Embedding::lookup`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// use tapegrad_nn::layers::Embedding;
+    /// let g: Graph = Graph::new();
+    /// let emb = Embedding::new(&g, 10, 4, 0);
+    /// assert!(emb.try_lookup(&array![9].into_dyn()).is_ok());
+    /// let past = emb.try_lookup(&array![10].into_dyn()); // a table of 10 rows
+    /// assert!(matches!(past, Err(Error::IndexOutOfBounds { .. })));
+    /// ```
     ///
     /// # Errors
     /// [`Error::IndexOutOfBounds`] for an index past the table; [`Error::StaleVar`].
