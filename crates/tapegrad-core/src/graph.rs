@@ -11,16 +11,15 @@
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::fmt;
 
-use ndarray::{ArrayD, ArrayViewD, Dimension};
+use ndarray::{ArrayD, Dimension};
 use slotmap::{SlotMap, SparseSecondaryMap};
-use smallvec::SmallVec;
 
-use crate::arena::{CONST, Data, Grad, Grads, Inner, LEAF, NO_ARRAY, PARAM, VarId};
+use crate::arena::{CONST, Data, Grad, Grads, Inner, LEAF, PARAM, VarId};
 use crate::error::{Error, Result, or_panic};
-use crate::ops::{self, Op};
 use crate::storage::Storage;
-use crate::tape::{Args, RecordOp, Tape};
 use crate::{Float, Var};
+
+mod apply;
 
 /// A computation graph: the arena that owns every variable's value and gradient, and the tape of
 /// the ops recorded between them. Variables are used through [`Var`] handles that borrow the graph.
@@ -395,168 +394,6 @@ impl<F: Float> Graph<F> {
             return Err(Error::StaleVar);
         }
         Ok(v.id())
-    }
-
-    /// Applies `op` to `inputs`: the one place where an op is checked, computed and recorded
-    /// (every op has one output).
-    ///
-    /// Inlined into every op's method, so that for a known op the common case of deep scalar
-    /// graphs (one or two live numbers of this graph in, a number out) compiles down to the
-    /// formula, an arena insert and a tape push. Those methods are `#[inline(never)]`: a user
-    /// function of many ops is then a row of calls, and compiles in time linear in its length
-    /// (inlined, the optimiser's time grew with the square of it). Everything else (arrays, errors, anomaly detection, `clip`'s
-    /// bounds) takes [`Graph::apply_general`], which gives the same results.
-    ///
-    /// `op` is anything that converts into an op (`Binary::Add`, `(ScalarOp::Pow, c)`,
-    /// `Math::Exp`): built here, each call site's op stays a constant the compiler folds (an `Op`
-    /// built by the caller can be shared between call sites and read back from memory).
-    #[inline(always)]
-    pub(crate) fn apply1(&self, op: impl Into<Op<F>>, inputs: &[Var<'_, F>]) -> Result<Var<'_, F>> {
-        let op: Op<F> = op.into();
-        if inputs.len() <= 2
-            && op.scalar_closed()
-            && op.check_scalars().is_ok()
-            && !self.detect_anomaly.get()
-        {
-            let heap = op.on_heap();
-            let Ok(mut inner) = self.inner.try_borrow_mut() else {
-                return Err(Error::GraphBusy);
-            };
-            if let Some((xs, constant)) = self.numbers(&inner, inputs) {
-                let xs = &xs[..inputs.len()];
-                let y = op.eval_scalars(xs);
-                let out = if self.recording.get() && !constant {
-                    let partials = op.partials(xs, y);
-                    let creator = Self::next_creator(&inner.tape);
-                    let out = inner.insert_scalar(y, creator);
-                    let args = Args::inline(inputs, out);
-                    inner.push_record(RecordOp::Builtin(op), heap, args, partials);
-                    out
-                } else {
-                    op.discard();
-                    inner.insert_unrecorded(y, if constant { CONST } else { LEAF })
-                };
-                return Ok(Var::from_id(self, out));
-            }
-        }
-        self.apply_general(op, inputs)
-    }
-
-    /// The values of `inputs` if they are all live numbers of this graph, and whether they are
-    /// all constants.
-    #[inline(always)]
-    fn numbers(&self, inner: &Inner<F>, inputs: &[Var<'_, F>]) -> Option<([F; 2], bool)> {
-        let mut xs = [F::zero(); 2];
-        let mut constant = true;
-        for (x, v) in xs.iter_mut().zip(inputs) {
-            if !std::ptr::eq(v.graph, self) {
-                return None;
-            }
-            let node = inner.nodes.get(v.id())?;
-            if node.array() != NO_ARRAY {
-                return None;
-            }
-            *x = node.scalar();
-            constant &= node.is_const();
-        }
-        Some((xs, constant))
-    }
-
-    /// The creator of an op's results: the next record's index when `recording`, else the
-    /// sentinel of a constant or a leaf.
-    pub(crate) fn creator(tape: &Tape<F>, recording: bool, constant: bool) -> u32 {
-        if recording {
-            Self::next_creator(tape)
-        } else if constant {
-            CONST
-        } else {
-            LEAF
-        }
-    }
-
-    /// The creator index of the next record.
-    ///
-    /// # Panics
-    /// When the tape is full (the last indices mark leaves).
-    #[inline(always)]
-    pub(crate) fn next_creator(tape: &Tape<F>) -> u32 {
-        match u32::try_from(tape.len()) {
-            Ok(i) if i < CONST => i,
-            _ => panic!("the tape is full: more than u32::MAX - 3 records"),
-        }
-    }
-
-    /// [`Graph::apply1`] for any operands: checks them, computes, records.
-    #[inline(never)]
-    fn apply_general(&self, op: Op<F>, inputs: &[Var<'_, F>]) -> Result<Var<'_, F>> {
-        let name = op.name();
-        if inputs.iter().any(|v| !std::ptr::eq(v.graph, self)) {
-            return Err(Error::GraphMismatch { op: name });
-        }
-        let mut inner = self.write()?;
-        let mut constant = !inputs.is_empty();
-        // One or two numbers in, a number out: the formula on the stack.
-        let mut scalars = [F::zero(); 2];
-        let mut n = 0;
-        for v in inputs {
-            let Some(node) = inner.nodes.get(v.id()) else {
-                return Err(Error::StaleVar); // (not `ok_or`: that builds and drops an Error per input)
-            };
-            constant &= node.is_const();
-            if let (Data::Scalar(s), Some(slot)) = (node.data(), scalars.get_mut(n)) {
-                *slot = s;
-                n += 1;
-            }
-        }
-        let y = if n == inputs.len() && op.scalar_closed() {
-            op.check_scalars()?;
-            Data::Scalar(op.eval_scalars(&scalars[..n]))
-        } else {
-            let a = {
-                let inner = &*inner;
-                let shapes: SmallVec<[&[usize]; 2]> =
-                    ops::small(inputs.iter().map(|v| inner.view_shape(v.id())));
-                op.check(&shapes)?;
-                let views: SmallVec<[ArrayViewD<'_, F>; 2]> =
-                    ops::small(inputs.iter().map(|v| inner.view(v.id())));
-                op.forward(&views)
-            };
-            if self.detect_anomaly.get() && !a.iter().all(|v| v.is_finite()) {
-                return Err(self.forward_anomaly(&op, inner.tape.len()));
-            }
-            inner.store(a)
-        };
-        if let Data::Scalar(s) = y
-            && self.detect_anomaly.get()
-            && !s.is_finite()
-        {
-            return Err(self.forward_anomaly(&op, inner.tape.len()));
-        }
-        // Nothing to differentiate through constants: their results are constants, unrecorded.
-        let recording = self.recording.get() && !constant;
-        let creator = Self::creator(&inner.tape, recording, constant);
-        let out = inner.insert(y, creator);
-        if recording {
-            // (the scalar sweep runs only on graphs with no array at all: on numbers' records)
-            let partials = match y {
-                Data::Scalar(s) if n == inputs.len() && op.scalar_closed() => {
-                    op.partials(&scalars[..n], s)
-                }
-                _ => [F::nan(); 2],
-            };
-            let heap = op.on_heap();
-            let args = Args::inline(inputs, out);
-            inner.push_record(RecordOp::Builtin(op), heap, args, partials);
-        }
-        Ok(Var::from_id(self, out))
-    }
-
-    fn forward_anomaly(&self, op: &Op<F>, position: usize) -> Error {
-        Error::Anomaly {
-            op: op.name(),
-            phase: "forward",
-            position,
-        }
     }
 }
 
