@@ -36,16 +36,29 @@ pub fn run(name: &str, n: usize) -> Option<f64> {
             while terms.len() > 1 {
                 terms = terms
                     .chunks(2)
-                    .map(|p| if p.len() == 2 { p[0].clone().add(p[1].clone()) } else { p[0].clone() })
+                    .map(|p| {
+                        if p.len() == 2 {
+                            p[0].clone().add(p[1].clone())
+                        } else {
+                            p[0].clone()
+                        }
+                    })
                     .collect();
             }
             let grads = terms[0].backward();
             first(x.grad(&grads))
         }
         _ => {
-            let v: Vec<f64> = (0..n).map(|i| -1.0 + 2.0 * i as f64 / (n - 1) as f64).collect();
+            let v: Vec<f64> = (0..n)
+                .map(|i| -1.0 + 2.0 * i as f64 / (n - 1) as f64)
+                .collect();
             let x = T::from_floats(v.as_slice(), &dev).require_grad();
-            let y = x.clone().mul(x.clone()).mul_scalar(0.5).add(x.clone().exp()).sub(x.clone());
+            let y = x
+                .clone()
+                .mul(x.clone())
+                .mul_scalar(0.5)
+                .add(x.clone().exp())
+                .sub(x.clone());
             let grads = y.sum().backward();
             x.grad(&grads).map(|g| g.sum().into_scalar())
         }

@@ -23,7 +23,10 @@ fn inner(name: &str, n: usize) -> Result<f64> {
                 y = y.affine(0.999, 0.0)?.add(x.as_tensor())?;
             }
             let grads = y.backward()?;
-            grads.get(x.as_tensor()).expect("x is used").to_scalar::<f64>()
+            grads
+                .get(x.as_tensor())
+                .expect("x is used")
+                .to_scalar::<f64>()
         }
         "goldstein" => {
             let mut checksum = 0.0;
@@ -44,19 +47,34 @@ fn inner(name: &str, n: usize) -> Result<f64> {
             while terms.len() > 1 {
                 terms = terms
                     .chunks(2)
-                    .map(|p| if p.len() == 2 { p[0].add(&p[1]) } else { Ok(p[0].clone()) })
+                    .map(|p| {
+                        if p.len() == 2 {
+                            p[0].add(&p[1])
+                        } else {
+                            Ok(p[0].clone())
+                        }
+                    })
                     .collect::<Result<_>>()?;
             }
             let grads = terms[0].backward()?;
-            grads.get(x.as_tensor()).expect("x is used").to_scalar::<f64>()
+            grads
+                .get(x.as_tensor())
+                .expect("x is used")
+                .to_scalar::<f64>()
         }
         _ => {
-            let v: Vec<f64> = (0..n).map(|i| -1.0 + 2.0 * i as f64 / (n - 1) as f64).collect();
+            let v: Vec<f64> = (0..n)
+                .map(|i| -1.0 + 2.0 * i as f64 / (n - 1) as f64)
+                .collect();
             let x = Var::from_tensor(&Tensor::from_vec(v, n, &dev)?)?;
             let t = x.as_tensor();
             let y = t.mul(t)?.affine(0.5, 0.0)?.add(&t.exp()?)?.sub(t)?;
             let grads = y.sum_all()?.backward()?;
-            grads.get(t).expect("x is used").sum_all()?.to_scalar::<f64>()
+            grads
+                .get(t)
+                .expect("x is used")
+                .sum_all()?
+                .to_scalar::<f64>()
         }
     }
 }
@@ -79,5 +97,7 @@ fn goldstein(x: &Tensor, y: &Tensor) -> Result<Tensor> {
         .add(&y.affine(48.0, 0.0)?)?
         .sub(&xy.affine(36.0, 0.0)?)?
         .add(&sq(y)?.affine(27.0, 0.0)?)?;
-    a.mul(&b)?.affine(1.0, 1.0)?.mul(&c.mul(&d)?.affine(1.0, 30.0)?)
+    a.mul(&b)?
+        .affine(1.0, 1.0)?
+        .mul(&c.mul(&d)?.affine(1.0, 30.0)?)
 }

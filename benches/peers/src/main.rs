@@ -49,8 +49,15 @@ fn measure(lib: &str, name: &str, n: usize, reps: usize) -> Result<(f64, f64), S
         (true, Some(Ok(t)), Some(Ok(c))) => Ok((t, c)),
         _ => {
             let err = String::from_utf8_lossy(&out.stderr);
-            let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
-            Err(format!("failed: {}", last.chars().take(60).collect::<String>()))
+            let last = err
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            Err(format!(
+                "failed: {}",
+                last.chars().take(60).collect::<String>()
+            ))
         }
     }
 }
@@ -107,7 +114,10 @@ fn main() {
             (Some(t), Some(b)) => format!("{:.3} ms ({:.1}x)", t * 1e3, t / b),
             _ => "not run".to_string(),
         };
-        let (candle, burn) = (measure("candle", name, n, reps), measure("burn", name, n, reps));
+        let (candle, burn) = (
+            measure("candle", name, n, reps),
+            measure("burn", name, n, reps),
+        );
         println!(
             "| {name} {n} | {} | {} | {} | {torch_cell} |",
             cell(ours),
