@@ -199,7 +199,7 @@ impl<'g, F: Float> BatchNorm<'g, F> {
     /// let g: Graph = Graph::new();
     /// let bn = BatchNorm::new(&g);
     /// let x = g.var(array![[1.0], [3.0]]);
-    /// bn.forward(x); // the running mean moves from 0 to 0.1 * 2
+    /// bn.forward(x); // running mean 0.9 * 0 + 0.1 * 2 = 0.2, running variance 0.9 + 0.1 * 2
     /// bn.train(false);
     /// let y = bn.forward(x).data();
     /// assert!((y[[0, 0]] - (1.0 - 0.2) / (1.0f64 - 0.1 + 0.1 * 2.0 + 1e-5).sqrt()).abs() < 1e-9);
