@@ -237,6 +237,11 @@ impl<F: Float> Inner<F> {
         }
     }
 
+    /// Empties the array store, its arrays' memory to the pool for the next ones.
+    pub(crate) fn free_arrays(&mut self) {
+        self.arrays.drain(..).for_each(crate::buffer::recycle);
+    }
+
     pub(crate) fn insert(&mut self, data: Data<F>, creator: u32) -> VarId {
         // (`insert_with_key`, so that `insert_scalar` stays the only caller of `insert`)
         let id = self.nodes.insert_with_key(|_| Node::new(data, creator));
@@ -346,7 +351,9 @@ impl<F: Float> Inner<F> {
     pub(crate) fn set(&mut self, id: VarId, a: ArrayD<F>) {
         self.note_change(id);
         match self.nodes[id].data() {
-            Data::Array(k) if a.ndim() > 0 => self.arrays[k as usize] = a,
+            Data::Array(k) if a.ndim() > 0 => {
+                crate::buffer::recycle(std::mem::replace(&mut self.arrays[k as usize], a));
+            }
             _ => {
                 let data = self.store(a);
                 let node = &mut self.nodes[id];

@@ -1,13 +1,19 @@
-//! New large arrays, backed by huge pages.
+//! New large arrays: reused from the ones the engine freed, or backed by huge pages.
 //!
 //! A fresh array of megabytes is paid for less by its arithmetic than by the kernel: every 4 KiB
-//! page faults on its first write and is unmapped on drop. Asking Linux for 2 MiB pages
-//! (`MADV_HUGEPAGE`, as PyTorch's CPU allocator can) makes that 512 times fewer faults
-//! (measured in docs/performance.md). Below [`HUGE_MIN_BYTES`] nothing changes.
+//! page faults on its first write and is unmapped on drop. Two remedies (measured in
+//! docs/performance.md):
+//! - the arrays a graph frees (its values when it is cleared or dropped, the gradients its
+//!   backward pass consumed) wait in a per-thread pool for the next graph's arrays of about the
+//!   same size, so a training loop's step reuses the last step's memory;
+//! - a new array of at least [`HUGE_MIN_BYTES`] asks Linux for 2 MiB pages (`MADV_HUGEPAGE`, as
+//!   PyTorch's CPU allocator can): 512 times fewer faults.
 
-use std::mem::MaybeUninit;
+use std::any::Any;
+use std::cell::RefCell;
+use std::mem::{ManuallyDrop, MaybeUninit};
 
-use ndarray::{ArrayD, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
 use crate::Float;
 
@@ -17,8 +23,95 @@ use crate::Float;
 /// (measured in docs/performance.md).
 const HUGE_MIN_BYTES: usize = 4 << 20;
 
-/// An empty vector with room for `n` values, on huge pages if it is large.
-fn with_capacity<F>(n: usize) -> Vec<F> {
+/// Arrays of at least this many bytes are pooled: smaller ones are cheap for the allocator.
+const POOL_MIN_BYTES: usize = 64 << 10;
+/// The most a thread's pool keeps, in bytes and in buffers; past either the oldest go. Enough
+/// for what one step of a mid-sized model or a graph of a few 10^7-element arrays frees
+/// ([`empty_cache`] gives it back at once).
+const POOL_MAX_BYTES: usize = 1 << 30;
+const POOL_MAX_BUFFERS: usize = 128;
+
+/// Freed buffers, oldest first: their size in bytes and the empty `Vec<F>` (of either element
+/// type) itself.
+#[derive(Default)]
+struct Pool {
+    buffers: Vec<(usize, Box<dyn Any>)>,
+    bytes: usize,
+}
+
+impl Pool {
+    fn remove(&mut self, k: usize) -> Box<dyn Any> {
+        let (bytes, b) = self.buffers.remove(k);
+        self.bytes -= bytes;
+        b
+    }
+}
+
+thread_local! {
+    static POOL: RefCell<Pool> = RefCell::new(Pool::default());
+}
+
+/// A pooled buffer with room for `n` values and not twice that, the smallest such.
+fn take_pooled<F: Float>(n: usize) -> Option<Vec<F>> {
+    let want = n * size_of::<F>();
+    POOL.try_with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let (k, _) = (pool.buffers.iter().enumerate())
+            .filter(|(_, (bytes, b))| want <= *bytes && *bytes / 2 < want && b.is::<Vec<F>>())
+            .min_by_key(|(_, (bytes, _))| *bytes)?;
+        pool.remove(k).downcast::<Vec<F>>().ok().map(|v| *v)
+    })
+    .ok()
+    .flatten()
+}
+
+/// Gives `a`'s memory to the pool for the next array of about its size (or frees it, if it is
+/// small).
+pub(crate) fn recycle<F: Float>(a: ArrayD<F>) {
+    if a.len() * size_of::<F>() < POOL_MIN_BYTES {
+        return;
+    }
+    let (mut v, _) = a.into_raw_vec_and_offset();
+    v.clear();
+    let bytes = v.capacity() * size_of::<F>();
+    let _ = POOL.try_with(|pool| {
+        let mut pool = pool.borrow_mut();
+        pool.bytes += bytes;
+        pool.buffers.push((bytes, Box::new(v)));
+        while pool.bytes > POOL_MAX_BYTES || pool.buffers.len() > POOL_MAX_BUFFERS {
+            drop(pool.remove(0));
+        }
+    });
+}
+
+/// Frees the memory tapegrad keeps on this thread for the next arrays, as PyTorch's
+/// `torch.cuda.empty_cache()` does for its GPU allocator.
+///
+/// The arrays a graph frees (its values when it is cleared or dropped, the gradients its backward
+/// pass consumed) are kept for the next graph's arrays of about the same size, up to 1 GiB per
+/// thread: a training loop's step then reuses the last step's memory instead of faulting in fresh
+/// pages. Call this when the thread is done with large graphs and the memory should go back to
+/// the system now.
+///
+/// ```
+/// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+/// let x = g.var(tapegrad_core::ndarray::Array1::<f64>::ones(1 << 20)); // 8 MiB
+/// (x * 2.0).sum().backward();
+/// drop(g); // its arrays are kept for the next graph on this thread...
+/// tapegrad_core::empty_cache(); // ...or freed now
+/// ```
+pub fn empty_cache() {
+    let _ = POOL.try_with(|pool| *pool.borrow_mut() = Pool::default());
+}
+
+/// An empty vector with room for `n` values: a pooled one, or a new one on huge pages if it is
+/// large.
+fn with_capacity<F: Float>(n: usize) -> Vec<F> {
+    if n * size_of::<F>() >= POOL_MIN_BYTES
+        && let Some(v) = take_pooled(n)
+    {
+        return v;
+    }
     let v = Vec::with_capacity(n);
     if n * std::mem::size_of::<F>() >= HUGE_MIN_BYTES {
         advise_huge_pages(&v);
@@ -54,9 +147,15 @@ fn advise_huge_pages<F>(_: &Vec<F>) {}
 
 /// An array of `shape` whose elements are still to be written (the kernels of `ops/kernel.rs`
 /// write each once).
-pub(crate) fn uninit<F>(shape: &[usize]) -> ArrayD<MaybeUninit<F>> {
+#[allow(unsafe_code)]
+pub(crate) fn uninit<F: Float>(shape: &[usize]) -> ArrayD<MaybeUninit<F>> {
     let n = shape.iter().product();
-    let mut v = with_capacity(n);
+    let mut v = ManuallyDrop::new(with_capacity::<F>(n));
+    // SAFETY: an empty `Vec<F>`'s allocation taken over as a `Vec<MaybeUninit<F>>` of the same
+    // capacity: `MaybeUninit<F>` has `F`'s size and alignment, so the layout it frees with is the
+    // one it was allocated with, and `v` (not dropped) gives up its ownership.
+    let mut v =
+        unsafe { Vec::from_raw_parts(v.as_mut_ptr().cast::<MaybeUninit<F>>(), 0, v.capacity()) };
     v.resize_with(n, MaybeUninit::uninit);
     from_vec(shape, v)
 }
@@ -79,6 +178,24 @@ pub(crate) fn copy<F: Float>(a: &ArrayD<F>) -> ArrayD<F> {
         }
         None => a.clone(), // (a layout other than the standard one: kept as it is)
     }
+}
+
+/// A standard-layout copy of any view (a broadcast, a permutation) in logical order, as
+/// `to_owned` gives, in pooled memory.
+pub(crate) fn owned<F: Float>(a: &ArrayViewD<'_, F>) -> ArrayD<F> {
+    if let Some(s) = a.as_slice() {
+        let mut v = with_capacity(s.len());
+        v.extend_from_slice(s);
+        return from_vec(a.shape(), v);
+    }
+    if a.strides().iter().all(|&s| s == 0)
+        && let Some(&x) = a.iter().next()
+    {
+        return filled(a.shape(), x); // one value broadcast (the gradient of a sum)
+    }
+    let mut v = with_capacity(a.len());
+    v.extend(a.iter().copied());
+    from_vec(a.shape(), v)
 }
 
 fn from_vec<F>(shape: &[usize], v: Vec<F>) -> ArrayD<F> {

@@ -54,9 +54,10 @@
 //!   with the same results.
 
 #![deny(missing_docs)]
-// Four exceptions, each with its `// SAFETY:` comment and the benchmark that pays for it: the
-// huge-page hint (`buffer.rs`), the tape push (`tape.rs`), the gemm call (`linalg.rs`) and the
-// kernels' uninitialised outputs (`ops/kernel.rs`).
+// Five exceptions, each with its `// SAFETY:` comment and the benchmark that pays for it: the
+// huge-page hint and a pooled buffer taken as uninitialised (`buffer.rs`), the tape push
+// (`tape.rs`), the gemm call (`linalg.rs`) and the kernels' uninitialised outputs
+// (`ops/kernel.rs`).
 #![deny(unsafe_code)]
 
 mod arena;
@@ -81,6 +82,7 @@ mod var;
 
 pub use arena::VarId;
 pub use backward::{BackwardOptions, grad, hvp, try_grad, vhp};
+pub use buffer::empty_cache;
 pub use error::{Error, Result, or_panic};
 pub use float::Float;
 pub use function::Function;

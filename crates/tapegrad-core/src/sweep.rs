@@ -90,7 +90,11 @@ impl<F: Float> Mode<F> for ArrayMode<'_, F> {
         match (acc, g) {
             (Val::S(a), Val::S(b)) => Val::S(a + b),
             // In place: nobody else can see `acc`.
-            (acc, g) => ops::add(acc, &g),
+            (acc, g) => {
+                let sum = ops::add(acc, &g);
+                g.recycle();
+                sum
+            }
         }
     }
 
@@ -168,6 +172,7 @@ impl<F: Float> Mode<F> for ArrayMode<'_, F> {
             // In place: `grad()` hands out copies, never this buffer.
             (Some(Grad::Array(mut a)), g) => {
                 *a += &g.view();
+                g.recycle();
                 Grad::Array(a)
             }
             // A constant now, if a variable: this pass did not record how it was computed.

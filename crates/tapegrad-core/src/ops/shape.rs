@@ -15,7 +15,7 @@ use ndarray::{ArrayD, ArrayViewD, Axis, CowArray, IxDyn};
 
 use super::{Op, Value, bad_shape, broadcast_shape, check_alloc};
 use crate::error::{Error, Result, or_panic};
-use crate::{Float, Var};
+use crate::{Float, Var, buffer};
 
 /// Ops that change a value's shape; the parameter is the target shape (the permutation for
 /// `Permute`: axis `i` of the result is axis `p[i]` of the input).
@@ -125,6 +125,11 @@ fn check_permute(x: &[usize], axes: &[usize]) -> Result<()> {
 // Forward kernels (operands checked).
 
 fn sum_to<F: Float>(x: &ArrayViewD<'_, F>, shape: &[usize]) -> ArrayD<F> {
+    if shape.is_empty()
+        && let Some(s) = x.as_slice()
+    {
+        return ndarray::arr0(flat_sum(s)).into_dyn(); // the sum of every element: a loss
+    }
     let lead = x.ndim() - shape.len();
     let mut y = CowArray::from(x.view()); // copied only if nothing is summed
     for _ in 0..lead {
@@ -155,6 +160,30 @@ fn sum_axis<F: Float>(x: ArrayViewD<'_, F>, axis: Axis) -> ArrayD<F> {
     level.sum_axis(axis)
 }
 
+/// The sum of a slice the way [`sum_axis`] sums an axis: blocks of [`SUM_BLOCK`] summed in
+/// `f64` (eight lanes at a time), then their sums the same way, level by level.
+fn flat_sum<F: Float>(s: &[F]) -> F {
+    fn block<T: Copy>(b: &[T], to_f64: impl Fn(T) -> f64) -> f64 {
+        let mut lanes = [0.0; 8];
+        let mut chunks = b.chunks_exact(8);
+        for c in &mut chunks {
+            for (acc, &v) in lanes.iter_mut().zip(c) {
+                *acc += to_f64(v);
+            }
+        }
+        let rest: f64 = chunks.remainder().iter().map(|&v| to_f64(v)).sum();
+        lanes.iter().sum::<f64>() + rest
+    }
+    let mut level: Vec<f64> = s
+        .chunks(SUM_BLOCK)
+        .map(|b| block(b, <F as Float>::to_f64))
+        .collect();
+    while level.len() > 1 {
+        level = level.chunks(SUM_BLOCK).map(|b| block(b, |v| v)).collect();
+    }
+    F::from_f64(level.first().copied().unwrap_or(0.0))
+}
+
 /// The sums of consecutive blocks of `SUM_BLOCK` along `axis`, kept as that axis.
 fn block_sums<F: Float>(x: ArrayViewD<'_, F>, axis: Axis) -> ArrayD<F> {
     let blocks: Vec<ArrayD<F>> = x
@@ -174,24 +203,20 @@ fn block_sums<F: Float>(x: ArrayViewD<'_, F>, axis: Axis) -> ArrayD<F> {
 
 fn broadcast_to<F: Float>(x: &ArrayViewD<'_, F>, shape: &[usize]) -> ArrayD<F> {
     match x.broadcast(IxDyn(shape)) {
-        Some(v) => v.to_owned(),
+        Some(v) => buffer::owned(&v),
         None => unreachable!("checked by check_broadcast_to"),
     }
 }
 
 fn reshape<F: Float>(x: &ArrayViewD<'_, F>, shape: &[usize]) -> ArrayD<F> {
-    let data: Vec<F> = x.iter().copied().collect(); // logical (row-major) order
-    match ArrayD::from_shape_vec(IxDyn(shape), data) {
-        Ok(y) => y,
+    match buffer::owned(x).into_shape_with_order(IxDyn(shape)) {
+        Ok(y) => y, // (logical, row-major, order)
         Err(_) => unreachable!("checked by check_reshape"),
     }
 }
 
 fn permute<F: Float>(x: &ArrayViewD<'_, F>, axes: &[usize]) -> ArrayD<F> {
-    x.view()
-        .permuted_axes(IxDyn(axes))
-        .as_standard_layout()
-        .into_owned()
+    buffer::owned(&x.view().permuted_axes(IxDyn(axes)))
 }
 
 impl<'g, F: Float> Var<'g, F> {

@@ -91,6 +91,13 @@ impl<'a, F: Float> Val<'a, F> {
         }
     }
 
+    /// Drops the value, an owned array's memory to the pool for the next arrays (`buffer.rs`).
+    pub(crate) fn recycle(self) {
+        if let Val::A(a) = self {
+            buffer::recycle(*a);
+        }
+    }
+
     pub(crate) fn into_array(self) -> ArrayD<F> {
         match self {
             Val::S(s) => ndarray::arr0(s).into_dyn(),
@@ -140,7 +147,10 @@ impl<F: Float> Value<F> for Val<'_, F> {
         };
         let mut xs: SmallVec<[&Self; 2]> = smallvec![&first];
         xs.extend_from_slice(rest);
-        Self::apply(op, &xs)
+        let out = Self::apply(op, &xs);
+        drop(xs);
+        first.recycle();
+        out
     }
 }
 
