@@ -204,3 +204,27 @@ fn from_vec<F>(shape: &[usize], v: Vec<F>) -> ArrayD<F> {
         Err(e) => unreachable!("a buffer of the shape's length: {e}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A freed array's memory serves the next array of its size, not one twice as large, and
+    /// `empty_cache` gives it back.
+    #[test]
+    fn freed_arrays_serve_the_next_ones_of_their_size() {
+        empty_cache();
+        let a = filled::<f64>(&[256, 64], 1.0); // 128 KiB
+        let ptr = a.as_ptr();
+        recycle(a);
+        assert!(filled::<f64>(&[1024, 64], 0.0).as_ptr() != ptr); // too large for it
+        let b = filled::<f64>(&[200, 64], 2.0);
+        assert_eq!(b.as_ptr(), ptr, "the pooled buffer is reused");
+        assert!(b.iter().all(|&v| v == 2.0));
+        recycle(b);
+        empty_cache();
+        assert_eq!(POOL.with(|p| p.borrow().buffers.len()), 0);
+        let c = owned(&ndarray::arr0(3.0).into_dyn().broadcast(vec![4, 5]).unwrap());
+        assert_eq!(c, ArrayD::from_elem(vec![4, 5], 3.0));
+    }
+}
