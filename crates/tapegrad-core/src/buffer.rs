@@ -171,11 +171,7 @@ pub(crate) fn filled<F: Float>(shape: &[usize], v: F) -> ArrayD<F> {
 /// A copy of `a`.
 pub(crate) fn copy<F: Float>(a: &ArrayD<F>) -> ArrayD<F> {
     match a.as_slice() {
-        Some(s) => {
-            let mut v = with_capacity(s.len());
-            v.extend_from_slice(s);
-            from_vec(a.shape(), v)
-        }
+        Some(_) => owned(&a.view()),
         None => a.clone(), // (a layout other than the standard one: kept as it is)
     }
 }
