@@ -163,6 +163,29 @@ fn large_f32_sums_and_means_are_accurate() {
     assert!((gb - n as f64).abs() < 1.0, "{gb}");
 }
 
+/// The sum of every element counts each one once, at every length around the blocks it is
+/// summed in (8 lanes, blocks of 128, levels of blocks) and on a strided view. Integers keep the
+/// exact sum independent of the order of the additions.
+#[test]
+fn the_sum_of_a_long_vector_counts_every_element_once() {
+    let g: Graph = Graph::new();
+    for n in [1, 7, 8, 9, 127, 128, 129, 1031, 16_385, 1_000_003] {
+        let values = ArrayD::from_shape_fn(vec![n], |i| (i[0] % 7) as f64);
+        let exact: f64 = (0..n).map(|i| (i % 7) as f64).sum();
+        let x = g.var(values);
+        assert_eq!(x.sum().item(), exact, "n = {n}");
+        assert_eq!(x.mean().item(), exact / n as f64, "n = {n}");
+        x.sum().backward();
+        assert!(x.grad().unwrap().iter().all(|&d| d == 1.0), "n = {n}");
+        g.clear();
+    }
+    // A transposed array (not in standard layout): the same sum through the strided path.
+    let n = 4099;
+    let columns = ArrayD::from_shape_fn(vec![n, 2], |i| (i[0] % 5 + i[1]) as f64);
+    let exact: f64 = columns.iter().sum();
+    assert_eq!(g.var(columns.reversed_axes()).sum().item(), exact);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Optimizers.
 

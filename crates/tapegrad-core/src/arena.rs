@@ -223,7 +223,7 @@ pub(crate) struct Inner<F> {
     /// The scalar sweep's pending gradients of op results, by record index (see
     /// `backward::sweep_scalars`); empty between passes, kept so that it is reused (a fresh
     /// vector per `backward` costs more than a small graph's whole pass).
-    pub(crate) pending: Vec<Option<F>>,
+    pub(crate) pending: crate::scalar_sweep::Pending<F>,
 }
 
 impl<F: Float> Inner<F> {

@@ -247,7 +247,8 @@ impl<F: Float> Graph<F> {
                 let mut inner = self.inner.borrow_mut();
                 let creator = Self::next_creator(&inner.tape);
                 let out = inner.insert_scalar(y, creator);
-                let args = Args::inline(inputs, out);
+                let ids: SmallVec<[VarId; 2]> = inputs.iter().map(|v| v.id()).collect();
+                let args = Args::new(&inner.nodes, &ids, &[out]);
                 inner.push_record(RecordOp::Function(Box::new(f)), true, args, partials);
                 out
             });
@@ -345,7 +346,7 @@ impl<F: Float> Graph<F> {
             })
             .collect();
         if recording {
-            let args = Args::new(&ids, &outputs);
+            let args = Args::new(&inner.nodes, &ids, &outputs);
             inner.functions = true;
             inner.push_record(RecordOp::Function(f), true, args, [F::nan(); 2]);
         }

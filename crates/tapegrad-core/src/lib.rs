@@ -54,9 +54,9 @@
 //!   with the same results.
 
 #![deny(missing_docs)]
-// Five exceptions, each with its `// SAFETY:` comment and the benchmark that pays for it: the
-// huge-page hint and a pooled buffer taken as uninitialised (`buffer.rs`), the tape push
-// (`tape.rs`), the gemm call (`linalg.rs`) and the kernels' uninitialised outputs
+// Six exceptions, each with its `// SAFETY:` comment and the benchmark that pays for it: the
+// huge-page hint and a pooled buffer taken as uninitialised (`buffer.rs`), the tape push and
+// its prefetch (`tape.rs`), the gemm call (`linalg.rs`) and the kernels' uninitialised outputs
 // (`ops/kernel.rs`).
 #![deny(unsafe_code)]
 

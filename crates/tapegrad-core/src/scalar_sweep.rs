@@ -1,7 +1,7 @@
 //! The backward sweep specialised to graphs whose every value is a number: the rules already
 //! ran when each op was recorded, so a record costs a multiply-add per input.
 
-use slotmap::{Key, SlotMap};
+use slotmap::SlotMap;
 
 use crate::arena::{CONST, Grad, Grads, Inner, Node, VarId};
 use crate::error::{Error, Result};
@@ -38,20 +38,24 @@ pub(crate) fn sweep_scalars<F: Float>(
     // by an anomaly leaves every stored gradient as it found it.
     let mut deferred: Vec<(VarId, F)> = Vec::new();
     let start = nodes[y].creator();
-    pending.clear();
-    pending.resize(start.map_or(0, |s| s as usize + 1), None);
+    pending.reset(start.map_or(0, |s| s as usize + 1));
     match start {
-        Some(s) => pending[s as usize] = Some(seed),
+        Some(s) => pending.add(s as usize, seed),
         None if nodes[y].is_const() => {} // (a constant seed keeps nothing)
         None => add_to_stored(nodes, grads, y, seed),
     }
     for i in (0..pending.len()).rev() {
-        let Some(gy) = pending[i].take() else {
+        let Some(gy) = pending.get(i) else {
             continue; // not an ancestor of y
         };
         let rec = &tape[i];
         // (only records of one output, with their arguments inline, reach this sweep)
-        let Args::Inline(xs, output) = &*rec.args else {
+        let Args::Inline {
+            inputs: xs,
+            creators,
+            output,
+        } = &*rec.args
+        else {
             continue;
         };
         if retain {
@@ -63,13 +67,9 @@ pub(crate) fn sweep_scalars<F: Float>(
             continue; // (sign and the like: their rules give no gradient)
         }
         // The rule was run when the op was recorded: `gx = gy * dy/dx`, for each input.
-        for (&x, &d) in xs.iter().zip(&rec.partials) {
-            if x.is_null() {
-                break; // a one-input op
-            }
-            let creator = nodes[x].raw_creator();
+        for ((&x, &d), &creator) in xs.iter().zip(&rec.partials).zip(creators) {
             if creator == CONST {
-                continue;
+                continue; // (a constant, or the unused second slot of a one-input op)
             }
             let gx = gy * d;
             if detect && !gx.is_finite() {
@@ -81,8 +81,7 @@ pub(crate) fn sweep_scalars<F: Float>(
                 });
             }
             if creator < CONST {
-                let acc = &mut pending[creator as usize];
-                *acc = Some(acc.map_or(gx, |a| a + gx));
+                pending.add(creator as usize, gx);
             } else if detect {
                 deferred.push((x, gx));
             } else {
@@ -93,7 +92,55 @@ pub(crate) fn sweep_scalars<F: Float>(
     for (x, gx) in deferred {
         add_to_stored(nodes, grads, x, gx);
     }
+    pending.clear();
     Ok(())
+}
+
+/// The scalar sweep's pending gradients, by record index: the sum so far, and a bit saying that
+/// one arrived (the record is an ancestor of the seed). Kept in [`Inner`] between passes, empty,
+/// so that its memory is reused.
+#[derive(Debug, Default)]
+pub(crate) struct Pending<F> {
+    sums: Vec<F>,
+    reached: Vec<u64>,
+}
+
+impl<F: Float> Pending<F> {
+    /// Room for `len` records, none reached. The sums start at -0, the identity of `+`: the
+    /// first gradient is kept exactly, its sign of zero included.
+    fn reset(&mut self, len: usize) {
+        self.clear();
+        self.sums.resize(len, -F::zero());
+        self.reached.resize(len.div_ceil(64), 0);
+    }
+
+    /// Empties it, keeping its memory.
+    pub(crate) fn clear(&mut self) {
+        self.sums.clear();
+        self.reached.clear();
+    }
+
+    fn len(&self) -> usize {
+        self.sums.len()
+    }
+
+    /// The gradient of record `i`'s result, if one arrived.
+    #[inline(always)]
+    fn get(&self, i: usize) -> Option<F> {
+        (self.reached[i / 64] >> (i % 64) & 1 == 1).then(|| self.sums[i])
+    }
+
+    /// Adds `g` to record `i`'s gradient.
+    #[inline(always)]
+    fn add(&mut self, i: usize, g: F) {
+        self.sums[i] += g;
+        self.reached[i / 64] |= 1 << (i % 64);
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn bytes(&self) -> usize {
+        self.sums.capacity() * size_of::<F>() + self.reached.capacity() * size_of::<u64>()
+    }
 }
 
 /// `v.grad = v.grad + g` for a 0-d variable of an all-scalar graph.
@@ -122,4 +169,31 @@ fn add_to_other<F: Float>(nodes: &SlotMap<VarId, Node<F>>, grads: &mut Grads<F>,
         None => g,
     };
     grads.insert(id, Grad::Scalar(sum));
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Graph;
+
+    /// Records off the path to the seed are skipped, across words of the reached bitset, and
+    /// their leaves get no gradient; a pending gradient of -0 keeps its sign, as in PyTorch.
+    #[test]
+    fn only_ancestors_of_the_seed_are_swept() {
+        let g: Graph = Graph::new();
+        let (x, unrelated) = (g.scalar(1.5), g.scalar(2.0));
+        let mut y = x;
+        for k in 0..40 {
+            let _ = unrelated * f64::from(k); // not an ancestor of y
+            y = y * 0.5 + x;
+        }
+        y.backward();
+        assert!(unrelated.grad().is_none());
+        // dy/dx of y_{k+1} = y_k / 2 + x, y_0 = x: 2 - 2^-40 (120 records: two words of bits)
+        assert_eq!(x.grad().unwrap()[[]], 2.0 - 0.5f64.powi(40));
+
+        let x = g.scalar(1.0);
+        ((x * 2.0) * -0.0).backward();
+        let gx = x.grad().unwrap()[[]];
+        assert!(gx == 0.0 && gx.is_sign_negative(), "{gx}");
+    }
 }

@@ -16,7 +16,7 @@ use crate::tape::{Record, Tape};
 pub(crate) struct Storage<F> {
     pub(crate) tape: Tape<F>,
     pub(crate) arrays: Vec<ArrayD<F>>,
-    pub(crate) pending: Vec<Option<F>>,
+    pub(crate) pending: crate::scalar_sweep::Pending<F>,
     /// How many variables the dropped graph's arena held: the next arena is allocated that large
     /// at once instead of doubling its way up (each doubling copies every slot and frees the old
     /// block, which glibc may trim and fault in again on the next graph).
@@ -46,7 +46,7 @@ impl<F: Float> Storage<F> {
         Storage {
             tape: Tape::default(),
             arrays: Vec::new(),
-            pending: Vec::new(),
+            pending: Default::default(),
             arena_len: 0,
         }
     }
@@ -56,7 +56,7 @@ impl<F: Float> Storage<F> {
         use std::mem::size_of;
         self.tape.capacity() * size_of::<Record<F>>()
             + self.arrays.capacity() * size_of::<ArrayD<F>>()
-            + self.pending.capacity() * size_of::<Option<F>>()
+            + self.pending.bytes()
             + self.arena_len * (size_of::<Node<F>>() + 8)
     }
 }

@@ -3,14 +3,14 @@
 //!
 //! A built-in op has one output and one or two inputs, kept inline ([`Args::Inline`]); anything
 //! else (a user [`Function`], `concat`, `split`) keeps its variables in one boxed slice. A record
-//! is 64 bytes either way, which sets the memory of a deep graph; the [`Tape`] keeps them in
+//! is 72 bytes either way, which sets the memory of a deep graph; the [`Tape`] keeps them in
 //! segments.
 
 use std::mem::ManuallyDrop;
 
-use slotmap::Key;
+use slotmap::{Key, SlotMap};
 
-use crate::arena::VarId;
+use crate::arena::{CONST, Node, VarId};
 use crate::ops::Op;
 use crate::{Float, Function};
 
@@ -66,8 +66,14 @@ impl<F> std::fmt::Debug for RecordOp<F> {
 /// The variables of a record: inputs, then outputs.
 #[derive(Debug)]
 pub(crate) enum Args {
-    /// One or two inputs (the null key in an unused second slot) and one output.
-    Inline([VarId; 2], VarId),
+    /// One or two inputs (the null key in an unused second slot) and one output, with the
+    /// records that made the inputs ([`Node::raw_creator`], `CONST` for an unused slot): the
+    /// scalar sweep reads those instead of looking each input up.
+    Inline {
+        inputs: [VarId; 2],
+        creators: [u32; 2],
+        output: VarId,
+    },
     /// Any number of each.
     Spilled(Box<Spilled>),
 }
@@ -80,11 +86,24 @@ pub(crate) struct Spilled {
 }
 
 impl Args {
-    /// The arguments of a record with these inputs and outputs: inline when they fit.
-    pub(crate) fn new(inputs: &[VarId], outputs: &[VarId]) -> Self {
+    /// The arguments of a record with these (live) inputs and outputs: inline when they fit.
+    pub(crate) fn new<F: Float>(
+        nodes: &SlotMap<VarId, Node<F>>,
+        inputs: &[VarId],
+        outputs: &[VarId],
+    ) -> Self {
+        let creator = |x: VarId| nodes.get(x).map_or(CONST, Node::raw_creator);
         match (inputs, outputs) {
-            (&[a], &[y]) => Args::Inline([a, VarId::null()], y),
-            (&[a, b], &[y]) => Args::Inline([a, b], y),
+            (&[a], &[y]) => Args::Inline {
+                inputs: [a, VarId::null()],
+                creators: [creator(a), CONST],
+                output: y,
+            },
+            (&[a, b], &[y]) => Args::Inline {
+                inputs: [a, b],
+                creators: [creator(a), creator(b)],
+                output: y,
+            },
             _ => Args::Spilled(Box::new(Spilled {
                 ids: inputs.iter().chain(outputs).copied().collect(),
                 inputs: inputs.len(),
@@ -92,11 +111,20 @@ impl Args {
         }
     }
 
-    /// The arguments of a built-in op: its one or two inputs and its output.
+    /// The arguments of a built-in op: its one or two inputs, the records that made them
+    /// (`CONST` in an unused second slot) and its output.
     #[inline(always)]
-    pub(crate) fn inline<F: Float>(inputs: &[crate::Var<'_, F>], output: VarId) -> Self {
+    pub(crate) fn inline<F: Float>(
+        inputs: &[crate::Var<'_, F>],
+        creators: [u32; 2],
+        output: VarId,
+    ) -> Self {
         let second = inputs.get(1).map_or(VarId::null(), |v| v.id());
-        Args::Inline([inputs[0].id(), second], output)
+        Args::Inline {
+            inputs: [inputs[0].id(), second],
+            creators,
+            output,
+        }
     }
 }
 
@@ -118,8 +146,8 @@ impl<F> Record<F> {
     #[inline(always)]
     pub(crate) fn inputs(&self) -> &[VarId] {
         match &*self.args {
-            Args::Inline(xs, _) if xs[1].is_null() => &xs[..1],
-            Args::Inline(xs, _) => xs,
+            Args::Inline { inputs, .. } if inputs[1].is_null() => &inputs[..1],
+            Args::Inline { inputs, .. } => inputs,
             Args::Spilled(s) => &s.ids[..s.inputs],
         }
     }
@@ -128,7 +156,7 @@ impl<F> Record<F> {
     #[inline(always)]
     pub(crate) fn outputs(&self) -> &[VarId] {
         match &*self.args {
-            Args::Inline(_, y) => std::slice::from_ref(y),
+            Args::Inline { output, .. } => std::slice::from_ref(output),
             Args::Spilled(s) => &s.ids[s.inputs..],
         }
     }
@@ -140,7 +168,27 @@ impl<F> Record<F> {
     }
 }
 
-/// Records per segment of the tape: 1 MiB of 64-byte records.
+/// How many records ahead of the one written [`Tape::push`] asks for the cache line of the
+/// next ones: a deep graph's tape outgrows the cache, and each new line waits on memory.
+const PREFETCH_AHEAD: usize = 16;
+
+/// Asks the CPU to bring the cache line at `p` in for writing. A hint: it never faults and has
+/// no effect on the program's results, wherever `p` points.
+#[inline(always)]
+#[allow(unsafe_code)]
+fn prefetch_for_write<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `prefetchw` reads no memory the program can observe and does not fault on any
+    // address; the `sse` feature it is gated on is part of every x86_64 target.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_ET0>(p.cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Records per segment of the tape (1.1 MiB of 72-byte records).
 const SEGMENT_BITS: u32 = 14;
 const SEGMENT: usize = 1 << SEGMENT_BITS;
 
@@ -200,6 +248,7 @@ impl<F> Tape<F> {
         // initialised by `write`, so the first `len + 1` elements are initialised and within
         // the capacity.
         unsafe { self.last.set_len(len + 1) };
+        prefetch_for_write(self.last.as_ptr().wrapping_add(len + PREFETCH_AHEAD));
     }
 
     /// Room for one more record, out of the hot path: the first segment doubles up to
@@ -264,12 +313,16 @@ mod tests {
     use slotmap::Key;
 
     use super::{Args, Record, RecordOp, SEGMENT, Tape};
-    use crate::arena::VarId;
+    use crate::arena::{CONST, VarId};
 
     fn record(i: usize) -> Record<f64> {
         Record {
             op: ManuallyDrop::new(RecordOp::placeholder()),
-            args: ManuallyDrop::new(Args::Inline([VarId::null(); 2], VarId::null())),
+            args: ManuallyDrop::new(Args::Inline {
+                inputs: [VarId::null(); 2],
+                creators: [CONST; 2],
+                output: VarId::null(),
+            }),
             partials: [i as f64, 0.0],
         }
     }

@@ -4,7 +4,7 @@
 use ndarray::ArrayViewD;
 use smallvec::SmallVec;
 
-use crate::arena::{CONST, Data, Inner, LEAF, NO_ARRAY};
+use crate::arena::{CONST, Data, Inner, LEAF, NO_ARRAY, VarId};
 use crate::error::{Error, Result};
 use crate::ops::{self, Op};
 use crate::tape::{Args, RecordOp, Tape};
@@ -37,14 +37,15 @@ impl<F: Float> Graph<F> {
             let Ok(mut inner) = self.inner.try_borrow_mut() else {
                 return Err(Error::GraphBusy);
             };
-            if let Some((xs, constant)) = self.numbers(&inner, inputs) {
+            if let Some((xs, creators)) = self.numbers(&inner, inputs) {
                 let xs = &xs[..inputs.len()];
+                let constant = creators[..inputs.len()].iter().all(|&c| c == CONST);
                 let y = op.eval_scalars(xs);
                 let out = if self.recording.get() && !constant {
                     let partials = op.partials(xs, y);
                     let creator = Self::next_creator(&inner.tape);
                     let out = inner.insert_scalar(y, creator);
-                    let args = Args::inline(inputs, out);
+                    let args = Args::inline(inputs, creators, out);
                     inner.push_record(RecordOp::Builtin(op), heap, args, partials);
                     out
                 } else {
@@ -57,13 +58,13 @@ impl<F: Float> Graph<F> {
         self.apply_general(op, inputs)
     }
 
-    /// The values of `inputs` if they are all live numbers of this graph, and whether they are
-    /// all constants.
+    /// The values of `inputs` if they are all live numbers of this graph, and the records that
+    /// made them (`CONST` past the last input).
     #[inline(always)]
-    fn numbers(&self, inner: &Inner<F>, inputs: &[Var<'_, F>]) -> Option<([F; 2], bool)> {
+    fn numbers(&self, inner: &Inner<F>, inputs: &[Var<'_, F>]) -> Option<([F; 2], [u32; 2])> {
         let mut xs = [F::zero(); 2];
-        let mut constant = true;
-        for (x, v) in xs.iter_mut().zip(inputs) {
+        let mut creators = [CONST; 2];
+        for ((x, c), v) in xs.iter_mut().zip(&mut creators).zip(inputs) {
             if !std::ptr::eq(v.graph, self) {
                 return None;
             }
@@ -72,9 +73,9 @@ impl<F: Float> Graph<F> {
                 return None;
             }
             *x = node.scalar();
-            constant &= node.is_const();
+            *c = node.raw_creator();
         }
-        Some((xs, constant))
+        Some((xs, creators))
     }
 
     /// The creator of an op's results: the next record's index when `recording`, else the
@@ -160,7 +161,8 @@ impl<F: Float> Graph<F> {
                 _ => [F::nan(); 2],
             };
             let heap = op.on_heap();
-            let args = Args::inline(inputs, out);
+            let ids: SmallVec<[VarId; 2]> = inputs.iter().map(|v| v.id()).collect();
+            let args = Args::new(&inner.nodes, &ids, &[out]);
             inner.push_record(RecordOp::Builtin(op), heap, args, partials);
         }
         Ok(Var::from_id(self, out))
