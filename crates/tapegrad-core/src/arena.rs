@@ -282,6 +282,10 @@ impl<F: Float> Inner<F> {
         partials: [F; 2],
     ) {
         self.heap_ops |= heap;
+        let mut args = args;
+        if !op.passes_gradient() {
+            args.pass_no_gradient();
+        }
         self.tape.push(Record {
             op: ManuallyDrop::new(op),
             args: ManuallyDrop::new(args),

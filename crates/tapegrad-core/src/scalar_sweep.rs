@@ -48,6 +48,7 @@ pub(crate) fn sweep_scalars<F: Float>(
         let Some(gy) = pending.get(i) else {
             continue; // not an ancestor of y
         };
+        tape.prefetch(i.wrapping_sub(AHEAD)); // (the hardware's prefetch falls behind going down)
         let rec = &tape[i];
         // (only records of one output, with their arguments inline, reach this sweep)
         let Args::Inline {
@@ -62,9 +63,6 @@ pub(crate) fn sweep_scalars<F: Float>(
             add_to_stored(nodes, grads, *output, gy);
         } else if free_results {
             grads.remove(*output);
-        }
-        if !rec.op.passes_gradient() {
-            continue; // (sign and the like: their rules give no gradient)
         }
         // The rule was run when the op was recorded: `gx = gy * dy/dx`, for each input.
         for ((&x, &d), &creator) in xs.iter().zip(&rec.partials).zip(creators) {
@@ -143,6 +141,9 @@ impl<F: Float> Pending<F> {
     }
 }
 
+/// How many records ahead of the one it reads the sweep asks for the next ones.
+const AHEAD: usize = 32;
+
 /// `v.grad = v.grad + g` for a 0-d variable of an all-scalar graph.
 #[inline(always)]
 fn add_to_stored<F: Float>(nodes: &SlotMap<VarId, Node<F>>, grads: &mut Grads<F>, id: VarId, g: F) {
@@ -195,5 +196,20 @@ mod tests {
         ((x * 2.0) * -0.0).backward();
         let gx = x.grad().unwrap()[[]];
         assert!(gx == 0.0 && gx.is_sign_negative(), "{gx}");
+    }
+
+    /// An op that passes no gradient (`sign`) gives its inputs none, on numbers as on arrays.
+    #[test]
+    fn sign_passes_no_gradient() {
+        let g: Graph = Graph::new();
+        let x = g.scalar(-2.0);
+        (x.sign() * 3.0 + x).backward();
+        assert_eq!(x.grad().unwrap()[[]], 1.0);
+        let w = g.scalar(1.0);
+        w.sign().backward();
+        assert!(w.grad().is_none());
+        let a = g.var(ndarray::array![1.0, -1.0]);
+        a.sign().sum().backward();
+        assert!(a.grad().is_none());
     }
 }

@@ -39,7 +39,7 @@ impl<F: Float> RecordOp<F> {
     }
 
     /// Whether a gradient flows through the op (see [`Op::passes_gradient`]; a function's
-    /// record never reaches the scalar sweep, which asks).
+    /// backward decides for itself).
     #[inline(always)]
     pub(crate) fn passes_gradient(&self) -> bool {
         match self {
@@ -67,8 +67,9 @@ impl<F> std::fmt::Debug for RecordOp<F> {
 #[derive(Debug)]
 pub(crate) enum Args {
     /// One or two inputs (the null key in an unused second slot) and one output, with the
-    /// records that made the inputs ([`Node::raw_creator`], `CONST` for an unused slot): the
-    /// scalar sweep reads those instead of looking each input up.
+    /// records that made the inputs, as the scalar sweep follows them ([`Node::raw_creator`];
+    /// `CONST` where no gradient flows: an unused slot, a constant, every input of an op such as
+    /// `sign`). The sweep reads them instead of looking each input up.
     Inline {
         inputs: [VarId; 2],
         creators: [u32; 2],
@@ -126,6 +127,14 @@ impl Args {
             output,
         }
     }
+
+    /// Marks the inputs as taking no gradient through this record (for the scalar sweep).
+    #[inline(always)]
+    pub(crate) fn pass_no_gradient(&mut self) {
+        if let Args::Inline { creators, .. } = self {
+            *creators = [CONST; 2];
+        }
+    }
 }
 
 /// One entry of the Wengert tape: `outputs = op(inputs)`.
@@ -172,17 +181,23 @@ impl<F> Record<F> {
 /// next ones: a deep graph's tape outgrows the cache, and each new line waits on memory.
 const PREFETCH_AHEAD: usize = 16;
 
-/// Asks the CPU to bring the cache line at `p` in for writing. A hint: it never faults and has
-/// no effect on the program's results, wherever `p` points.
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::{_MM_HINT_ET0 as PREFETCH_WRITE, _MM_HINT_T0 as PREFETCH_READ};
+#[cfg(not(target_arch = "x86_64"))]
+const PREFETCH_READ: i32 = 0;
+#[cfg(not(target_arch = "x86_64"))]
+const PREFETCH_WRITE: i32 = 0;
+
+/// Asks the CPU to bring the cache line at `p` in, for reading or for writing (`HINT`). A hint:
+/// it never faults and has no effect on the program's results, wherever `p` points.
 #[inline(always)]
 #[allow(unsafe_code)]
-fn prefetch_for_write<T>(p: *const T) {
+fn prefetch<const HINT: i32>(p: *const Record<impl Sized>) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: `prefetchw` reads no memory the program can observe and does not fault on any
+    // SAFETY: `prefetch` reads no memory the program can observe and does not fault on any
     // address; the `sse` feature it is gated on is part of every x86_64 target.
     unsafe {
-        use std::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_ET0>(p.cast::<i8>());
+        std::arch::x86_64::_mm_prefetch::<HINT>(p.cast::<i8>());
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
@@ -226,6 +241,21 @@ impl<F> Tape<F> {
         self.last.capacity() + segments.map(Vec::capacity).sum::<usize>()
     }
 
+    /// Asks the CPU to bring record `i` into the cache (nothing if there is none).
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, i: usize) {
+        let r = match i.checked_sub(self.base()) {
+            Some(k) => self.last.get(k),
+            None => self
+                .full
+                .get(i >> SEGMENT_BITS)
+                .and_then(|s| s.get(i & (SEGMENT - 1))),
+        };
+        if let Some(r) = r {
+            prefetch::<{ PREFETCH_READ }>(std::ptr::from_ref(r));
+        }
+    }
+
     /// The records, in recording order.
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = &Record<F>> {
         self.full.iter().flatten().chain(&self.last)
@@ -248,7 +278,7 @@ impl<F> Tape<F> {
         // initialised by `write`, so the first `len + 1` elements are initialised and within
         // the capacity.
         unsafe { self.last.set_len(len + 1) };
-        prefetch_for_write(self.last.as_ptr().wrapping_add(len + PREFETCH_AHEAD));
+        prefetch::<{ PREFETCH_WRITE }>(self.last.as_ptr().wrapping_add(len + PREFETCH_AHEAD));
     }
 
     /// Room for one more record, out of the hot path: the first segment doubles up to
