@@ -281,7 +281,7 @@ impl<F: Float> Inner<F> {
         args: Args,
         partials: [F; 2],
     ) {
-        self.heap_ops |= heap;
+        self.heap_ops |= heap || matches!(args, Args::Spilled(_));
         let mut args = args;
         if !op.passes_gradient() {
             args.pass_no_gradient();

@@ -138,7 +138,7 @@ impl<F: Float> Graph<F> {
             let _ = writeln!(
                 out,
                 "  f{r} [label=\"{}\", color=lightblue, style=filled, shape=box]",
-                rec.op.label()
+                inner.tape.label(&rec.op)
             );
             for x in rec.inputs() {
                 let _ = writeln!(out, "  v{} -> f{r}", x.data().as_ffi());

@@ -73,12 +73,13 @@ pub(crate) fn tangents<F: Float>(
                     let ty = op.jvp(&xs, &y, &txs);
                     small([ty.map(|ty| broadcast_like(&ty, &y).into_owned())])
                 }
-                RecordOp::Function(f) => {
+                &RecordOp::Function(k) => {
+                    let f = inner.tape.function(k);
                     let ys: Vec<Val<'_, F>> = outs.iter().map(|&id| inner.val(id)).collect();
                     let xvs: Vec<_> = xs.iter().map(Val::view).collect();
                     let yvs: Vec<_> = ys.iter().map(Val::view).collect();
                     let tvs: Vec<_> = txs.iter().map(|t| t.as_ref().map(Val::view)).collect();
-                    let tys = function_jvp(&**f, &xvs, &yvs, &tvs)?;
+                    let tys = function_jvp(f, &xvs, &yvs, &tvs)?;
                     tys.into_iter().map(|ty| ty.map(Val::from_array)).collect()
                 }
             }

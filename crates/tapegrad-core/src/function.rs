@@ -12,7 +12,7 @@ use smallvec::SmallVec;
 
 use crate::arena::{CONST, Data, Inner, LEAF, VarId};
 use crate::error::{Error, Result, or_panic};
-use crate::tape::{Args, RecordOp};
+use crate::tape::Args;
 use crate::{Float, Graph, Var};
 
 /// A differentiable function of any number of inputs and outputs, written by its user.
@@ -249,7 +249,8 @@ impl<F: Float> Graph<F> {
                 let out = inner.insert_scalar(y, creator);
                 let ids: SmallVec<[VarId; 2]> = inputs.iter().map(|v| v.id()).collect();
                 let args = Args::new(&inner.nodes, &ids, &[out]);
-                inner.push_record(RecordOp::Function(Box::new(f)), true, args, partials);
+                let op = inner.tape.function_op(Box::new(f));
+                inner.push_record(op, false, args, partials);
                 out
             });
             return Ok(vec![Var::from_id(self, y.unwrap_or_else(|id| id))]);
@@ -348,7 +349,8 @@ impl<F: Float> Graph<F> {
         if recording {
             let args = Args::new(&inner.nodes, &ids, &outputs);
             inner.functions = true;
-            inner.push_record(RecordOp::Function(f), true, args, [F::nan(); 2]);
+            let op = inner.tape.function_op(f);
+            inner.push_record(op, false, args, [F::nan(); 2]);
         }
         Ok(outputs.iter().map(|&id| Var::from_id(self, id)).collect())
     }

@@ -488,8 +488,8 @@ mod tests {
     fn node_and_record_stay_compact() {
         assert_eq!(size_of::<crate::arena::Node<f64>>(), 16);
         assert_eq!(size_of::<crate::tape::Args>(), 32);
-        assert_eq!(size_of::<crate::ops::Op<f64>>(), 24);
-        assert_eq!(size_of::<crate::tape::RecordOp<f64>>(), 24);
-        assert_eq!(size_of::<crate::tape::Record<f64>>(), 72);
+        assert_eq!(size_of::<crate::ops::Op<f64>>(), 16);
+        assert_eq!(size_of::<crate::tape::RecordOp<f64>>(), 16);
+        assert_eq!(size_of::<crate::tape::Record<f64>>(), 64);
     }
 }

@@ -73,7 +73,7 @@ pub(crate) fn sweep_scalars<F: Float>(
             if detect && !gx.is_finite() {
                 pending.clear(); // empty between passes
                 return Err(Error::Anomaly {
-                    op: rec.op.name(),
+                    op: tape.name(&rec.op),
                     phase: "backward",
                     position: i,
                 });

@@ -1,7 +1,7 @@
 //! The sweep itself: the reverse loop over the tape shared by every kind of pass ([`sweep`]),
-//! what differs between them ([`Mode`]: gradients as arrays, or as recorded variables; [`Sink`]:
-//! stored on the variables, or captured for `grad`), and the loop specialised to graphs of
-//! numbers ([`sweep_scalars`]). See `backward.rs` for the algorithm.
+//! and what differs between them ([`Mode`]: gradients as arrays or as recorded variables, in
+//! `sweep/modes.rs`; [`Sink`]: stored on the variables, or captured for `grad`). The loop
+//! specialised to graphs of numbers is `scalar_sweep.rs`; `backward.rs` has the algorithm.
 
 use std::mem::ManuallyDrop;
 
@@ -9,13 +9,15 @@ use ndarray::ArrayD;
 use slotmap::{SecondaryMap, SlotMap};
 use smallvec::SmallVec;
 
-use crate::arena::{Data, Grad, LEAF, Node, VarId};
-use crate::buffer;
+use crate::arena::{Node, VarId};
 use crate::error::{Error, Result};
-use crate::function::{Function, run_backward};
-use crate::ops::{self, Grads, Op, Val};
+use crate::function::Function;
+use crate::ops::{self, Grads, Op};
 use crate::tape::RecordOp;
-use crate::{Float, Graph, Var};
+use crate::{Float, Graph};
+
+mod modes;
+pub(crate) use modes::{ArrayMode, VarMode};
 
 /// Where the gradients of a pass go.
 #[derive(Clone, Copy)]
@@ -58,214 +60,6 @@ pub(crate) trait Mode<F: Float> {
     fn store(&self, id: VarId, g: Self::G);
     /// Whether every element of `g` is finite (anomaly detection).
     fn is_finite(&self, g: &Self::G) -> bool;
-}
-
-/// Gradients as values (numbers for 0-d variables, arrays otherwise); nothing is recorded.
-pub(crate) struct ArrayMode<'g, F: Float>(pub(crate) &'g Graph<F>);
-
-impl<F: Float> Mode<F> for ArrayMode<'_, F> {
-    type G = Val<'static, F>;
-    const RECORDS: bool = false;
-
-    fn graph(&self) -> &Graph<F> {
-        self.0
-    }
-
-    fn filled(&self, id: VarId, v: F) -> Val<'static, F> {
-        match self.0.inner.borrow().val(id) {
-            Val::R(a) => Val::A(Box::new(buffer::filled(a.shape(), v))),
-            _ => Val::S(v),
-        }
-    }
-
-    fn lift(&self, a: ArrayD<F>) -> Val<'static, F> {
-        Val::from_array(a)
-    }
-
-    fn duplicate(&self, g: &Val<'static, F>) -> Val<'static, F> {
-        g.clone()
-    }
-
-    fn accumulate(&self, acc: Val<'static, F>, g: Val<'static, F>) -> Val<'static, F> {
-        match (acc, g) {
-            (Val::S(a), Val::S(b)) => Val::S(a + b),
-            // In place: nobody else can see `acc`.
-            (acc, g) => {
-                let sum = ops::add(acc, &g);
-                g.recycle();
-                sum
-            }
-        }
-    }
-
-    fn rule(
-        &self,
-        op: &Op<F>,
-        inputs: &[VarId],
-        output: VarId,
-        gy: Val<'static, F>,
-        needs: &[bool],
-    ) -> Grads<Val<'static, F>> {
-        let inner = self.0.inner.borrow();
-        let xs: SmallVec<[_; 2]> = ops::small(inputs.iter().map(|&id| inner.val(id)));
-        let y = inner.val(output);
-        // the `'static` gradient coerces to the arena borrow's lifetime: one lifetime for the rule
-        let gxs = op.backward(&xs, &y, gy, needs);
-        let mut out = [None, None];
-        for (((slot, gx), x), &need) in out.iter_mut().zip(gxs).zip(&xs).zip(needs) {
-            *slot = gx.filter(|_| need).map(|g| {
-                let g = ops::unbroadcast(g, x).into_owned();
-                // After un-broadcasting a gradient has its input's shape; anything else is a bug
-                // here, and a loud one beats a wrong number.
-                assert_eq!(g.shape(), x.shape(), "tapegrad bug: {op:?} gradient");
-                g
-            });
-        }
-        out
-    }
-
-    fn function(
-        &self,
-        f: &dyn Function<F>,
-        inputs: &[VarId],
-        outputs: &[VarId],
-        gys: SmallVec<[Option<Val<'static, F>>; 2]>,
-    ) -> Result<SmallVec<[Option<Val<'static, F>>; 2]>> {
-        // Everything made from here on is temporary, the gradients given to `f` first.
-        self.0.inner.borrow_mut().scratch = Some(Vec::new());
-        let lift = |g: Val<'static, F>| {
-            let mut inner = self.0.inner.borrow_mut();
-            let data = match g {
-                Val::S(s) => Data::Scalar(s),
-                other => inner.store(other.into_array()),
-            };
-            inner.insert(data, LEAF)
-        };
-        let gys = gys.into_iter().map(|g| g.map(lift)).collect();
-        run_backward(
-            self.0,
-            f,
-            inputs,
-            outputs,
-            gys,
-            false,
-            |inner, id, temporary| {
-                match inner.nodes[id].data() {
-                    Data::Scalar(s) => Val::S(s),
-                    // a temporary's array is moved out: it is about to be removed
-                    Data::Array(k) if temporary => {
-                        Val::A(Box::new(std::mem::take(&mut inner.arrays[k as usize])))
-                    }
-                    Data::Array(k) => Val::A(Box::new(buffer::copy(&inner.arrays[k as usize]))),
-                }
-            },
-        )
-    }
-
-    fn store(&self, id: VarId, g: Val<'static, F>) {
-        let mut inner = self.0.inner.borrow_mut();
-        let old = inner.grads.remove(id);
-        let new = match (old, g) {
-            (None, Val::S(s)) => Grad::Scalar(s),
-            (None, g) => Grad::Array(Box::new(g.into_array())),
-            (Some(Grad::Scalar(a)), Val::S(b)) => Grad::Scalar(a + b),
-            // In place: `grad()` hands out copies, never this buffer.
-            (Some(Grad::Array(mut a)), g) => {
-                *a += &g.view();
-                g.recycle();
-                Grad::Array(a)
-            }
-            // A constant now, if a variable: this pass did not record how it was computed.
-            (Some(old), g) => Grad::Array(Box::new(inner.grad_array(&old) + &g.view())),
-        };
-        inner.grads.insert(id, new);
-    }
-
-    fn is_finite(&self, g: &Val<'static, F>) -> bool {
-        match g {
-            Val::S(s) => s.is_finite(),
-            other => other.view().iter().all(|v| v.is_finite()),
-        }
-    }
-}
-
-/// Gradients as variables; every step is recorded (`create_graph`).
-pub(crate) struct VarMode<'g, F: Float>(pub(crate) &'g Graph<F>);
-
-impl<F: Float> Mode<F> for VarMode<'_, F> {
-    type G = VarId;
-    const RECORDS: bool = true;
-
-    fn graph(&self) -> &Graph<F> {
-        self.0
-    }
-
-    fn filled(&self, id: VarId, v: F) -> VarId {
-        let shape = self.0.inner.borrow().val(id).shape().to_vec();
-        self.0.leaf(ArrayD::from_elem(shape, v)).id()
-    }
-
-    fn lift(&self, a: ArrayD<F>) -> VarId {
-        self.0.leaf(a).id()
-    }
-
-    fn duplicate(&self, g: &VarId) -> VarId {
-        *g // variables are immutable: sharing is free
-    }
-
-    fn accumulate(&self, acc: VarId, g: VarId) -> VarId {
-        let (a, b) = (Var::from_id(self.0, acc), Var::from_id(self.0, g));
-        ops::add(a, &b).id()
-    }
-
-    fn rule(
-        &self,
-        op: &Op<F>,
-        inputs: &[VarId],
-        output: VarId,
-        gy: VarId,
-        needs: &[bool],
-    ) -> Grads<VarId> {
-        let var = |id: &VarId| Var::from_id(self.0, *id);
-        let xs: SmallVec<[_; 2]> = inputs.iter().map(var).collect();
-        let [g0, g1] = op.backward(&xs, &var(&output), var(&gy), needs);
-        let finish = |g: Option<Var<'_, F>>, k: usize| {
-            g.filter(|_| needs[k])
-                .map(|g| ops::unbroadcast(g, &xs[k]).id())
-        };
-        [finish(g0, 0), finish(g1, 1)]
-    }
-
-    fn function(
-        &self,
-        f: &dyn Function<F>,
-        inputs: &[VarId],
-        outputs: &[VarId],
-        gys: SmallVec<[Option<VarId>; 2]>,
-    ) -> Result<SmallVec<[Option<VarId>; 2]>> {
-        run_backward(self.0, f, inputs, outputs, gys, true, |_, id, _| id)
-    }
-
-    fn store(&self, id: VarId, g: VarId) {
-        let old = self.0.inner.borrow_mut().grads.remove(id);
-        let sum = match old {
-            None => g,
-            Some(Grad::Var(v)) => self.accumulate(v, g),
-            Some(Grad::Array(a)) => {
-                let a = self.0.leaf(*a).id();
-                self.accumulate(a, g)
-            }
-            Some(Grad::Scalar(s)) => {
-                let a = self.0.scalar(s).id();
-                self.accumulate(a, g)
-            }
-        };
-        self.0.inner.borrow_mut().grads.insert(id, Grad::Var(sum));
-    }
-
-    fn is_finite(&self, g: &VarId) -> bool {
-        self.0.inner.borrow().view(*g).iter().all(|v| v.is_finite())
-    }
 }
 
 /// Turns recording on for a `create_graph` pass, and back to what it was on drop.
@@ -318,26 +112,31 @@ pub(crate) fn sweep<F: Float, M: Mode<F>>(
 
     for i in (0..=start.map_or(-1, i64::from)).rev() {
         let i = i as usize;
-        // The op is taken out of its record while its rule runs (a recorded rule pushes on the
-        // tape, which may move it), and put back by `Taken`'s drop.
+        // The op (or the function) is taken out of the tape while its rule runs (a recorded
+        // rule pushes on the tape, which may move it), and put back by `Taken`'s drop.
         let (op, inputs, outputs) = {
             let mut inner = graph.inner.borrow_mut();
             let rec = &mut inner.tape[i];
             if !rec.outputs().iter().any(|&o| pending.contains(o)) {
                 continue; // not an ancestor of the seeds
             }
-            let op = std::mem::replace(&mut rec.op, ManuallyDrop::new(RecordOp::placeholder()));
             let inputs: SmallVec<[VarId; 2]> = SmallVec::from_slice(rec.inputs());
             let outputs: SmallVec<[VarId; 1]> = SmallVec::from_slice(rec.outputs());
-            (
-                Taken {
-                    graph,
-                    index: i,
-                    op,
-                },
-                inputs,
-                outputs,
-            )
+            let rule = match &*rec.op {
+                &RecordOp::Function(k) => Rule::Function(k, inner.tape.take_function(k)),
+                RecordOp::Builtin(_) => {
+                    let placeholder = ManuallyDrop::new(RecordOp::placeholder());
+                    let op = ManuallyDrop::into_inner(std::mem::replace(&mut rec.op, placeholder));
+                    let RecordOp::Builtin(op) = op else { continue }; // (matched above)
+                    Rule::Builtin(op)
+                }
+            };
+            let op = Taken {
+                graph,
+                index: i,
+                rule: Some(rule),
+            };
+            (op, inputs, outputs)
         };
         // (one borrow for both: which inputs take a gradient, and whether data changed)
         let (needs, changed) = {
@@ -347,7 +146,7 @@ pub(crate) fn sweep<F: Float, M: Mode<F>>(
         };
         if changed {
             return Err(Error::ModifiedAfterRecording {
-                op: op.op.name(),
+                op: op.name(),
                 position: i,
             });
         }
@@ -372,18 +171,19 @@ pub(crate) fn sweep<F: Float, M: Mode<F>>(
         // (the guard restores the setting, also if the rule panics).
         let anomaly = AnomalyOff(graph, graph.replace_detect_anomaly(false));
         let detect = anomaly.1;
-        let gxs = match &*op.op {
-            RecordOp::Builtin(b) => {
+        let gxs = match &op.rule {
+            Some(Rule::Builtin(b)) => {
                 let gy = gys[0].take();
                 let gy = gy.unwrap_or_else(|| mode.filled(outputs[0], F::zero()));
                 Ok(SmallVec::from(
                     mode.rule(b, &inputs, outputs[0], gy, &needs),
                 ))
             }
-            RecordOp::Function(f) => mode.function(&**f, &inputs, &outputs, gys),
+            Some(Rule::Function(_, f)) => mode.function(&**f, &inputs, &outputs, gys),
+            None => Ok(SmallVec::new()),
         };
         drop(anomaly);
-        let name = op.op.name();
+        let name = op.name();
         drop(op);
         let gxs = gxs?;
         if detect && gxs.iter().flatten().any(|g| !mode.is_finite(g)) {
@@ -442,21 +242,42 @@ impl<F: Float> Drop for AnomalyOff<'_, F> {
     }
 }
 
-/// An op taken out of its record for the time its rule runs; put back on drop (also when the
-/// rule fails or panics).
+/// A record's rule: its built-in op, or its function with the function's index.
+enum Rule<F: Float> {
+    Builtin(Op<F>),
+    Function(u32, Box<dyn crate::Function<F>>),
+}
+
+/// A rule taken out of the tape for the time it runs; put back on drop (also when the rule
+/// fails or panics).
 struct Taken<'a, F: Float> {
     graph: &'a Graph<F>,
     index: usize,
-    op: ManuallyDrop<RecordOp<F>>,
+    rule: Option<Rule<F>>,
+}
+
+impl<F: Float> Taken<'_, F> {
+    fn name(&self) -> &'static str {
+        match &self.rule {
+            Some(Rule::Builtin(op)) => op.name(),
+            Some(Rule::Function(_, f)) => f.name(),
+            None => "function",
+        }
+    }
 }
 
 impl<F: Float> Drop for Taken<'_, F> {
     fn drop(&mut self) {
-        let op = std::mem::replace(&mut self.op, ManuallyDrop::new(RecordOp::placeholder()));
+        let Some(rule) = self.rule.take() else { return };
         match self.graph.inner.try_borrow_mut() {
-            Ok(mut inner) if self.index < inner.tape.len() => inner.tape[self.index].op = op,
+            Ok(mut inner) if self.index < inner.tape.len() => match rule {
+                Rule::Builtin(op) => {
+                    inner.tape[self.index].op = ManuallyDrop::new(RecordOp::Builtin(op));
+                }
+                Rule::Function(k, f) => inner.tape.put_function(k, f),
+            },
             // (the tape was cleared meanwhile: nothing to put it back into)
-            _ => drop(ManuallyDrop::into_inner(op)),
+            _ => drop(rule),
         }
     }
 }

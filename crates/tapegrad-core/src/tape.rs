@@ -18,26 +18,12 @@ use crate::{Float, Function};
 /// mechanism, such as `concat`).
 pub(crate) enum RecordOp<F> {
     Builtin(Op<F>),
-    Function(Box<dyn Function<F>>),
+    /// The function's index in the tape's table ([`Tape::function`]): a box of its own, two
+    /// words, would make every record a word longer than its cache line.
+    Function(u32),
 }
 
 impl<F: Float> RecordOp<F> {
-    /// The op's name as the user spells it; used in errors and graph exports.
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            RecordOp::Builtin(op) => op.name(),
-            RecordOp::Function(f) => f.name(),
-        }
-    }
-
-    /// The name with its parameters, for graph exports.
-    pub(crate) fn label(&self) -> String {
-        match self {
-            RecordOp::Builtin(op) => op.label(),
-            RecordOp::Function(f) => f.name().to_owned(),
-        }
-    }
-
     /// Whether a gradient flows through the op (see [`Op::passes_gradient`]; a function's
     /// backward decides for itself).
     #[inline(always)]
@@ -58,8 +44,29 @@ impl<F> std::fmt::Debug for RecordOp<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RecordOp::Builtin(_) => f.write_str("Builtin"),
-            RecordOp::Function(_) => f.write_str("Function"),
+            RecordOp::Function(k) => write!(f, "Function({k})"),
         }
+    }
+}
+
+/// Stands in for a function taken out of the tape's table while its backward runs (a zero-sized
+/// type: boxing it allocates nothing).
+struct Placeholder;
+
+impl<F: Float> Function<F> for Placeholder {
+    fn name(&self) -> &'static str {
+        "function"
+    }
+    fn forward(&self, _: &[ndarray::ArrayViewD<'_, F>]) -> Result<Vec<ndarray::ArrayD<F>>, String> {
+        Err("taken out of the tape while its backward runs".to_owned())
+    }
+    fn backward<'g>(
+        &self,
+        _: &[crate::Var<'g, F>],
+        _: &[crate::Var<'g, F>],
+        _: &[crate::Var<'g, F>],
+    ) -> crate::Result<Vec<Option<crate::Var<'g, F>>>> {
+        Ok(Vec::new())
     }
 }
 
@@ -211,12 +218,69 @@ const SEGMENT: usize = 1 << SEGMENT_BITS;
 /// moves a record, so a deep graph never holds an old and a new copy of its tape at once, as a
 /// doubling `Vec` does (docs/performance.md). The segment being written is a plain `Vec` (the
 /// first one grows from small, so a small graph's tape is small); full ones wait in `full`.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Tape<F> {
     full: Vec<Vec<Record<F>>>,
     last: Vec<Record<F>>,
     /// Emptied segments, for the next records.
     spare: Vec<Vec<Record<F>>>,
+    /// The functions of the records, by [`RecordOp::Function`]'s index.
+    functions: Vec<Box<dyn Function<F>>>,
+}
+
+impl<F> std::fmt::Debug for Tape<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tape")
+            .field("len", &self.len())
+            .field("functions", &self.functions.len())
+            .finish()
+    }
+}
+
+impl<F: Float> Tape<F> {
+    /// Keeps `f` in the table of functions, for the record about to be pushed: that record's op.
+    pub(crate) fn function_op(&mut self, f: Box<dyn Function<F>>) -> RecordOp<F> {
+        // (fewer functions than records, whose count `Graph::next_creator` keeps within u32)
+        let k = self.functions.len() as u32;
+        self.functions.push(f);
+        RecordOp::Function(k)
+    }
+
+    /// The function of a record.
+    pub(crate) fn function(&self, k: u32) -> &dyn Function<F> {
+        &*self.functions[k as usize]
+    }
+
+    /// Takes a record's function out of the table for the time its backward runs (which may
+    /// record functions, and so move the table); [`Tape::put_function`] puts it back.
+    pub(crate) fn take_function(&mut self, k: u32) -> Box<dyn Function<F>> {
+        std::mem::replace(&mut self.functions[k as usize], Box::new(Placeholder))
+    }
+
+    pub(crate) fn put_function(&mut self, k: u32, f: Box<dyn Function<F>>) {
+        if let Some(slot) = self.functions.get_mut(k as usize) {
+            *slot = f;
+        }
+    }
+
+    /// A record's op's name as the user spells it; used in errors.
+    pub(crate) fn name(&self, op: &RecordOp<F>) -> &'static str {
+        match op {
+            RecordOp::Builtin(op) => op.name(),
+            &RecordOp::Function(k) => self
+                .functions
+                .get(k as usize)
+                .map_or("function", |f| f.name()),
+        }
+    }
+
+    /// The name with its parameters, for graph exports.
+    pub(crate) fn label(&self, op: &RecordOp<F>) -> String {
+        match op {
+            RecordOp::Builtin(op) => op.label(),
+            RecordOp::Function(_) => self.name(op).to_owned(),
+        }
+    }
 }
 
 impl<F> Tape<F> {
@@ -307,6 +371,7 @@ impl<F> Tape<F> {
                 segment.clear();
             }
         }
+        self.functions.clear();
         if let Some(first) = self.full.first_mut() {
             // (the first segment, the largest, is the one written next)
             std::mem::swap(first, &mut self.last);

@@ -122,7 +122,10 @@ impl Bounds {
     pub(crate) fn rule<F: Float, T: Value<F>>(self, lo: F, hi: F, x: &T, gy: T) -> Option<T> {
         match self {
             // d/dx clip(x, lo, hi) = 1 inside [lo, hi], 0 outside
-            Bounds::Clip => Some(mul(gy, &call(Op::Bounds(Bounds::InRange, lo, hi), x))),
+            Bounds::Clip => Some(mul(
+                gy,
+                &call(Op::Bounds(Bounds::InRange, Box::new([lo, hi])), x),
+            )),
             Bounds::InRange => None,
         }
     }
@@ -564,6 +567,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// [`Error::StaleVar`](crate::Error::StaleVar).
     #[inline(never)]
     pub fn try_clip(self, lo: F, hi: F) -> Result<Var<'g, F>> {
-        self.graph.apply1(Op::Bounds(Bounds::Clip, lo, hi), &[self])
+        self.graph
+            .apply1(Op::Bounds(Bounds::Clip, Box::new([lo, hi])), &[self])
     }
 }

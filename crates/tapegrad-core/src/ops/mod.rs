@@ -192,7 +192,7 @@ macro_rules! grads {
 }
 pub(crate) use grads;
 
-/// Every built-in operation, by family, with its constant parameters (24 bytes for `f64`).
+/// Every built-in operation, by family, with its constant parameters (16 bytes).
 /// Built-in ops have one output; ops of any arity and user functions are recorded as a
 /// [`Function`](crate::Function) instead (see `graph::RecordOp`).
 #[derive(Debug, Clone, PartialEq)]
@@ -209,21 +209,25 @@ pub(crate) enum Op<F> {
     Special(Special),
     /// `maximum minimum pow atan2`, broadcasting ([`pairwise`]).
     Pairwise(Pairwise),
-    /// `clip` and its derivative, with their bounds `lo, hi` ([`math`]).
-    Bounds(Bounds, F, F),
+    /// `clip` and its derivative, with their bounds `[lo, hi]` ([`math`]).
+    Bounds(Bounds, Box<[F; 2]>),
     /// Shape ops, with the target shape or permutation ([`shape`]).
-    Shape(ShapeOp, Box<[usize]>),
+    Shape(ShapeOp, Params),
     /// Ops that pick elements along an axis, with their axis and indices ([`index`]).
-    Index(IndexOp, Box<[usize]>),
+    Index(IndexOp, Params),
     /// 2-D matrix product `a b`, with either operand read transposed when its flag is set
     /// ([`matmul`]); backward rules multiply by transposes without copying them.
     MatMul(bool, bool),
 }
 
+/// The integer parameters of a shape or index op, in one word (`Box<[usize]>` takes two, and
+/// would make every op, and every tape record, a word longer).
+pub(crate) type Params = thin_vec::ThinVec<usize>;
+
 /// `x == c` for a constant `c`, as an op of one input: `c <= x <= c`.
 #[inline(always)]
 pub(crate) fn equal_to<F: Copy>(c: F) -> Op<F> {
-    Op::Bounds(Bounds::InRange, c, c)
+    Op::Bounds(Bounds::InRange, Box::new([c, c]))
 }
 
 impl<F> From<Binary> for Op<F> {
@@ -282,7 +286,7 @@ impl<F: Float> Op<F> {
     pub(crate) fn label(&self) -> String {
         match self {
             Op::Scalar(s, c) => format!("{}({c})", s.label()),
-            Op::Bounds(b, lo, hi) => format!("{}({lo}, {hi})", b.name()),
+            Op::Bounds(b, lohi) => format!("{}({}, {})", b.name(), lohi[0], lohi[1]),
             Op::Shape(s, p) => format!("{}({p:?})", s.name()),
             &Op::MatMul(ta, tb) if ta || tb => {
                 let t = |flag: bool| if flag { "^T" } else { "" };
@@ -326,7 +330,7 @@ impl<F: Float> Op<F> {
     pub(crate) fn check_scalars(&self) -> Result<()> {
         debug_assert!(self.scalar_closed());
         match self {
-            Op::Bounds(b, lo, hi) => b.check(*lo, *hi),
+            &Op::Bounds(b, ref lohi) => b.check(lohi[0], lohi[1]),
             Op::Binary(_)
             | Op::Scalar(..)
             | Op::Math(_)
@@ -345,7 +349,7 @@ impl<F: Float> Op<F> {
             Op::Binary(b) => arith::check_broadcast(b.name(), shapes, size_of::<F>()),
             Op::Scalar(..) | Op::Math(_) | Op::Trig(_) | Op::Special(_) => Ok(()),
             Op::Pairwise(p) => arith::check_broadcast(p.name(), shapes, size_of::<F>()),
-            Op::Bounds(b, lo, hi) => b.check(*lo, *hi),
+            &Op::Bounds(b, ref lohi) => b.check(lohi[0], lohi[1]),
             Op::Shape(s, p) => s.check(shapes[0], p, size_of::<F>()),
             Op::Index(i, p) => i.check(shapes[0], p),
             &Op::MatMul(ta, tb) => matmul::check(shapes[0], shapes[1], ta, tb),
@@ -362,7 +366,7 @@ impl<F: Float> Op<F> {
             Op::Trig(t) => Some(t.kernel(k)),
             Op::Special(s) => Some(s.kernel(k)),
             Op::Pairwise(p) => Some(p.kernel(k)),
-            Op::Bounds(b, lo, hi) => Some(b.kernel(lo, hi, k)),
+            Op::Bounds(b, ref lohi) => Some(b.kernel(lohi[0], lohi[1], k)),
             Op::Shape(..) | Op::Index(..) | Op::MatMul(..) => None,
         }
     }
@@ -419,7 +423,7 @@ impl<F: Float> Op<F> {
             Op::Trig(t) => t.kernel(Arrays(xs)),
             Op::Special(s) => s.kernel(Arrays(xs)),
             Op::Pairwise(p) => p.kernel(Arrays(xs)),
-            Op::Bounds(b, lo, hi) => b.kernel(lo, hi, Arrays(xs)),
+            Op::Bounds(b, ref lohi) => b.kernel(lohi[0], lohi[1], Arrays(xs)),
             Op::Shape(s, ref p) => s.forward(&xs[0], p),
             Op::Index(i, ref p) => i.forward(&xs[0], p),
             Op::MatMul(ta, tb) => matmul::forward(&xs[0], &xs[1], ta, tb),
@@ -469,7 +473,7 @@ impl<F: Float> Op<F> {
             Op::Trig(t) => grads![t.rule(x, y, gy)],
             Op::Special(s) => grads![s.rule(x, y, gy)],
             Op::Pairwise(p) => p.rule(xs, y, gy),
-            Op::Bounds(b, lo, hi) => grads![b.rule(lo, hi, x, gy)],
+            Op::Bounds(b, ref lohi) => grads![b.rule(lohi[0], lohi[1], x, gy)],
             Op::Shape(s, ref p) => grads![Some(s.rule(p, x, gy))],
             Op::Index(i, ref p) => grads![i.rule(p, x, y, gy)],
             Op::MatMul(ta, tb) => matmul::rule(xs, gy, ta, tb, needs),

@@ -79,7 +79,10 @@ impl Pairwise {
                 let a1 = add(a.clone(), &mul(is0(a), &is0(b)));
                 let da = mul(op(Pairwise::Pow, &a1, &offset(b.clone(), -F::one())), b);
                 // d/db a^b = a^b ln a; where a = 0 and b >= 0 it is 0, computed at a = 1
-                let nonneg = call(Op::Bounds(Bounds::InRange, F::zero(), F::infinity()), b);
+                let nonneg = call(
+                    Op::Bounds(Bounds::InRange, Box::new([F::zero(), F::infinity()])),
+                    b,
+                );
                 let a2 = add(a.clone(), &mul(is0(a), &nonneg));
                 let db = mul(call(super::math::Math::Log, &a2), y);
                 grads![Some(mul(da, &gy)), Some(mul(db, &gy))]

@@ -61,7 +61,7 @@ impl ShapeOp {
     }
 
     pub(crate) fn rule<F: Float, T: Value<F>>(self, p: &[usize], x: &T, gy: T) -> T {
-        let op = |s, p: Box<[usize]>| T::apply(Op::Shape(s, p), &[&gy]);
+        let op = |s, p: super::Params| T::apply(Op::Shape(s, p), &[&gy]);
         match self {
             // d sum_to = broadcast back to x's shape
             ShapeOp::SumTo => op(ShapeOp::BroadcastTo, x.dims().into()),

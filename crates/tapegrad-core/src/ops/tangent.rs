@@ -23,7 +23,7 @@ impl<F: Float> Op<F> {
             Op::Math(m) => m.rule(x, y, tx?),
             Op::Trig(t) => t.rule(x, y, tx?),
             Op::Special(s) => s.rule(x, y, tx?),
-            Op::Bounds(b, lo, hi) => b.rule(lo, hi, x, tx?),
+            Op::Bounds(b, ref lohi) => b.rule(lohi[0], lohi[1], x, tx?),
             Op::Pairwise(_) => self.diagonal_jvp(xs, y, txs),
             Op::Shape(..) => Some(T::apply(self.clone(), &[&tx?])),
             Op::Index(i, _) => i.jvp(self, x, y, tx?),
