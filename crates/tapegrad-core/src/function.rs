@@ -243,12 +243,11 @@ impl<F: Float> Graph<F> {
         if inputs.len() <= 2
             && let Some(y) = self.apply_on_numbers(&f, inputs)?
         {
-            let y = y.map(|(y, partials)| {
+            let y = y.map(|(y, partials, creators)| {
                 let mut inner = self.inner.borrow_mut();
                 let creator = Self::next_creator(&inner.tape);
                 let out = inner.insert_scalar(y, creator);
-                let ids: SmallVec<[VarId; 2]> = inputs.iter().map(|v| v.id()).collect();
-                let args = Args::new(&inner.nodes, &ids, &[out]);
+                let args = Args::inline(inputs, creators, out);
                 let op = inner.tape.function_op(Box::new(f));
                 inner.push_record(op, false, args, partials);
                 out
@@ -259,19 +258,21 @@ impl<F: Float> Graph<F> {
     }
 
     /// [`Function::on_numbers`] when every input is a live number of this graph: `Ok(None)` to
-    /// take the general path; `Ok(Some(Ok((y, partials))))` to record `y`;
-    /// `Ok(Some(Err(id)))` when the result `id` is already stored and not to be recorded.
+    /// take the general path; `Ok(Some(Ok((y, partials, creators))))` to record `y` (with the
+    /// records that made the inputs); `Ok(Some(Err(id)))` when the result `id` is already stored
+    /// and not to be recorded.
     #[allow(clippy::type_complexity)]
     fn apply_on_numbers(
         &self,
         f: &impl Function<F>,
         inputs: &[Var<'_, F>],
-    ) -> Result<Option<std::result::Result<(F, [F; 2]), VarId>>> {
+    ) -> Result<Option<std::result::Result<(F, [F; 2], [u32; 2]), VarId>>> {
         let mut xs = [F::zero(); 2];
+        let mut creators = [CONST; 2];
         let mut constant = true;
         {
             let inner = self.read()?;
-            for (x, v) in xs.iter_mut().zip(inputs) {
+            for ((x, c), v) in xs.iter_mut().zip(&mut creators).zip(inputs) {
                 let node = match (std::ptr::eq(v.graph, self), inner.nodes.get(v.id())) {
                     (true, Some(node)) => node,
                     _ => return Ok(None), // (the general path names the error)
@@ -281,6 +282,7 @@ impl<F: Float> Graph<F> {
                     Data::Array(_) => return Ok(None),
                 }
                 constant &= node.is_const();
+                *c = node.raw_creator();
             }
         }
         let Some((y, partials)) = f.on_numbers(&xs[..inputs.len()]) else {
@@ -294,7 +296,7 @@ impl<F: Float> Graph<F> {
             });
         }
         if self.is_recording() && !constant && !inputs.is_empty() {
-            return Ok(Some(Ok((y, partials))));
+            return Ok(Some(Ok((y, partials, creators))));
         }
         let creator = if constant && !inputs.is_empty() {
             CONST
