@@ -5,7 +5,7 @@ use slotmap::SlotMap;
 
 use crate::arena::{CONST, Grad, Grads, Inner, Node, VarId};
 use crate::error::{Error, Result};
-use crate::tape::Args;
+use crate::tape::{Args, prefetch_below};
 use crate::{Float, Graph};
 
 /// [`sweep`](crate::sweep::sweep) for a graph whose every value is a number (no arrays): the same loop, but the rules
@@ -44,46 +44,48 @@ pub(crate) fn sweep_scalars<F: Float>(
         None if nodes[y].is_const() => {} // (a constant seed keeps nothing)
         None => add_to_stored(nodes, grads, y, seed),
     }
-    for i in (0..pending.len()).rev() {
-        let Some(gy) = pending.get(i) else {
-            continue; // not an ancestor of y
-        };
-        tape.prefetch(i.wrapping_sub(AHEAD)); // (the hardware's prefetch falls behind going down)
-        let rec = &tape[i];
-        // (only records of one output, with their arguments inline, reach this sweep)
-        let Args::Inline {
-            inputs: xs,
-            creators,
-            output,
-        } = &*rec.args
-        else {
-            continue;
-        };
-        if retain {
-            add_to_stored(nodes, grads, *output, gy);
-        } else if free_results {
-            grads.remove(*output);
-        }
-        // The rule was run when the op was recorded: `gx = gy * dy/dx`, for each input.
-        for ((&x, &d), &creator) in xs.iter().zip(&rec.partials).zip(creators) {
-            if creator == CONST {
-                continue; // (a constant, or the unused second slot of a one-input op)
+    for (base, run) in tape.runs_before(pending.len()) {
+        for (k, rec) in run.iter().enumerate().rev() {
+            let i = base + k;
+            let Some(gy) = pending.get(i) else {
+                continue; // not an ancestor of y
+            };
+            prefetch_below(run, k);
+            // (only records of one output, with their arguments inline, reach this sweep)
+            let Args::Inline {
+                inputs: xs,
+                creators,
+                output,
+            } = &*rec.args
+            else {
+                continue;
+            };
+            if retain {
+                add_to_stored(nodes, grads, *output, gy);
+            } else if free_results {
+                grads.remove(*output);
             }
-            let gx = gy * d;
-            if detect && !gx.is_finite() {
-                pending.clear(); // empty between passes
-                return Err(Error::Anomaly {
-                    op: tape.name(&rec.op),
-                    phase: "backward",
-                    position: i,
-                });
-            }
-            if creator < CONST {
-                pending.add(creator as usize, gx);
-            } else if detect {
-                deferred.push((x, gx));
-            } else {
-                add_to_stored(nodes, grads, x, gx); // a leaf or a parameter
+            // The rule was run when the op was recorded: `gx = gy * dy/dx`, for each input.
+            for ((&x, &d), &creator) in xs.iter().zip(&rec.partials).zip(creators) {
+                if creator == CONST {
+                    continue; // (a constant, or the unused second slot of a one-input op)
+                }
+                let gx = gy * d;
+                if detect && !gx.is_finite() {
+                    pending.clear(); // empty between passes
+                    return Err(Error::Anomaly {
+                        op: tape.name(&rec.op),
+                        phase: "backward",
+                        position: i,
+                    });
+                }
+                if creator < CONST {
+                    pending.add(creator as usize, gx);
+                } else if detect {
+                    deferred.push((x, gx));
+                } else {
+                    add_to_stored(nodes, grads, x, gx); // a leaf or a parameter
+                }
             }
         }
     }
@@ -140,9 +142,6 @@ impl<F: Float> Pending<F> {
         self.sums.capacity() * size_of::<F>() + self.reached.capacity() * size_of::<u64>()
     }
 }
-
-/// How many records ahead of the one it reads the sweep asks for the next ones.
-const AHEAD: usize = 32;
 
 /// `v.grad = v.grad + g` for a 0-d variable of an all-scalar graph.
 #[inline(always)]

@@ -210,6 +210,14 @@ fn prefetch<const HINT: i32>(p: *const Record<impl Sized>) {
     let _ = p;
 }
 
+/// Asks the CPU for the record `AHEAD` below `run[k]` (a hint, wherever it points): a backward
+/// sweep reads records downwards, and the hardware's prefetch falls behind going down.
+#[inline(always)]
+pub(crate) fn prefetch_below<F>(run: &[Record<F>], k: usize) {
+    const AHEAD: usize = 32;
+    prefetch::<{ PREFETCH_READ }>(run.as_ptr().wrapping_add(k).wrapping_sub(AHEAD));
+}
+
 /// Records per segment of the tape (1.1 MiB of 72-byte records).
 const SEGMENT_BITS: u32 = 14;
 const SEGMENT: usize = 1 << SEGMENT_BITS;
@@ -305,19 +313,15 @@ impl<F> Tape<F> {
         self.last.capacity() + segments.map(Vec::capacity).sum::<usize>()
     }
 
-    /// Asks the CPU to bring record `i` into the cache (nothing if there is none).
-    #[inline(always)]
-    pub(crate) fn prefetch(&self, i: usize) {
-        let r = match i.checked_sub(self.base()) {
-            Some(k) => self.last.get(k),
-            None => self
-                .full
-                .get(i >> SEGMENT_BITS)
-                .and_then(|s| s.get(i & (SEGMENT - 1))),
-        };
-        if let Some(r) = r {
-            prefetch::<{ PREFETCH_READ }>(std::ptr::from_ref(r));
-        }
+    /// The records before index `end`, as runs of consecutive records, the last run first, each
+    /// with the index of its first record: a loop over them indexes no segment per record.
+    pub(crate) fn runs_before(&self, end: usize) -> impl Iterator<Item = (usize, &[Record<F>])> {
+        let full = self.full.len();
+        (0..=full).rev().filter_map(move |s| {
+            let (base, segment) = (s << SEGMENT_BITS, self.full.get(s).unwrap_or(&self.last));
+            let len = end.checked_sub(base)?.min(segment.len());
+            Some((base, &segment[..len]))
+        })
     }
 
     /// The records, in recording order.
@@ -451,6 +455,27 @@ mod tests {
                 capacity,
                 "a cleared tape keeps its segments"
             );
+        }
+    }
+
+    /// `runs_before(end)` covers records `0..end` exactly, last run first, each run at its
+    /// index, on a tape of several segments.
+    #[test]
+    fn runs_cover_the_records_before_an_index() {
+        let mut tape = Tape::default();
+        for i in 0..2 * SEGMENT + 5 {
+            tape.push(record(i));
+        }
+        for end in [0, 1, SEGMENT - 1, SEGMENT, SEGMENT + 1, 2 * SEGMENT + 5] {
+            let mut seen: Vec<f64> = Vec::new();
+            for (base, run) in tape.runs_before(end) {
+                for (k, r) in run.iter().enumerate().rev() {
+                    assert_eq!(r.partials[0], (base + k) as f64);
+                    seen.push(r.partials[0]);
+                }
+            }
+            let expected: Vec<f64> = (0..end).rev().map(|i| i as f64).collect();
+            assert_eq!(seen, expected, "end = {end}");
         }
     }
 }
