@@ -188,23 +188,18 @@ impl<F> Record<F> {
 /// next ones: a deep graph's tape outgrows the cache, and each new line waits on memory.
 const PREFETCH_AHEAD: usize = 16;
 
-#[cfg(target_arch = "x86_64")]
-use std::arch::x86_64::{_MM_HINT_ET0 as PREFETCH_WRITE, _MM_HINT_T0 as PREFETCH_READ};
-#[cfg(not(target_arch = "x86_64"))]
-const PREFETCH_READ: i32 = 0;
-#[cfg(not(target_arch = "x86_64"))]
-const PREFETCH_WRITE: i32 = 0;
-
-/// Asks the CPU to bring the cache line at `p` in, for reading or for writing (`HINT`). A hint:
-/// it never faults and has no effect on the program's results, wherever `p` points.
+/// Asks the CPU to bring the cache line at `p` into its caches (`prefetcht0`; a write hint
+/// compiles to the same instruction on a baseline x86_64 target). A hint: it never faults and
+/// has no effect on the program's results, wherever `p` points.
 #[inline(always)]
 #[allow(unsafe_code)]
-fn prefetch<const HINT: i32>(p: *const Record<impl Sized>) {
+fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: `prefetch` reads no memory the program can observe and does not fault on any
+    // SAFETY: `prefetcht0` reads no memory the program can observe and does not fault on any
     // address; the `sse` feature it is gated on is part of every x86_64 target.
     unsafe {
-        std::arch::x86_64::_mm_prefetch::<HINT>(p.cast::<i8>());
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>());
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
@@ -215,7 +210,7 @@ fn prefetch<const HINT: i32>(p: *const Record<impl Sized>) {
 #[inline(always)]
 pub(crate) fn prefetch_below<F>(run: &[Record<F>], k: usize) {
     const AHEAD: usize = 32;
-    prefetch::<{ PREFETCH_READ }>(run.as_ptr().wrapping_add(k).wrapping_sub(AHEAD));
+    prefetch(run.as_ptr().wrapping_add(k).wrapping_sub(AHEAD));
 }
 
 /// Records per segment of the tape (1.1 MiB of 72-byte records).
@@ -346,7 +341,7 @@ impl<F> Tape<F> {
         // initialised by `write`, so the first `len + 1` elements are initialised and within
         // the capacity.
         unsafe { self.last.set_len(len + 1) };
-        prefetch::<{ PREFETCH_WRITE }>(self.last.as_ptr().wrapping_add(len + PREFETCH_AHEAD));
+        prefetch(self.last.as_ptr().wrapping_add(len + PREFETCH_AHEAD));
     }
 
     /// Room for one more record, out of the hot path: the first segment doubles up to
