@@ -3,8 +3,8 @@
 //!
 //! A built-in op has one output and one or two inputs, kept inline ([`Args::Inline`]); anything
 //! else (a user [`Function`], `concat`, `split`) keeps its variables in one boxed slice. A record
-//! is 72 bytes either way, which sets the memory of a deep graph; the [`Tape`] keeps them in
-//! segments.
+//! is 64 bytes (a cache line) either way, which sets the memory of a deep graph; the [`Tape`]
+//! keeps them in segments.
 
 use std::mem::ManuallyDrop;
 
@@ -213,7 +213,7 @@ pub(crate) fn prefetch_below<F>(run: &[Record<F>], k: usize) {
     prefetch(run.as_ptr().wrapping_add(k).wrapping_sub(AHEAD));
 }
 
-/// Records per segment of the tape (1.1 MiB of 72-byte records).
+/// Records per segment of the tape: 1 MiB of 64-byte records.
 const SEGMENT_BITS: u32 = 14;
 const SEGMENT: usize = 1 << SEGMENT_BITS;
 

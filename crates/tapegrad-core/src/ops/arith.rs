@@ -473,7 +473,11 @@ fn pass_through<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool], negate: 
     let g1 = (needs[1] && !full[1]).then(|| second(reduce(&xs[1], &gy)));
     match full {
         [true, true] => {
-            let g1 = if negate { call(super::math::Math::Neg, &gy) } else { gy.clone() };
+            let g1 = if negate {
+                call(super::math::Math::Neg, &gy)
+            } else {
+                gy.clone()
+            };
             [Some(gy), Some(g1)]
         }
         [true, false] => [Some(gy), g1],
