@@ -267,24 +267,11 @@ impl<F: Float> Graph<F> {
         f: &impl Function<F>,
         inputs: &[Var<'_, F>],
     ) -> Result<Option<std::result::Result<(F, [F; 2], [u32; 2]), VarId>>> {
-        let mut xs = [F::zero(); 2];
-        let mut creators = [CONST; 2];
-        let mut constant = true;
-        {
-            let inner = self.read()?;
-            for ((x, c), v) in xs.iter_mut().zip(&mut creators).zip(inputs) {
-                let node = match (std::ptr::eq(v.graph, self), inner.nodes.get(v.id())) {
-                    (true, Some(node)) => node,
-                    _ => return Ok(None), // (the general path names the error)
-                };
-                match node.data() {
-                    Data::Scalar(s) => *x = s,
-                    Data::Array(_) => return Ok(None),
-                }
-                constant &= node.is_const();
-                *c = node.raw_creator();
-            }
-        }
+        // (anything else takes the general path, which names the error)
+        let Some((xs, creators)) = self.numbers(&*self.read()?, inputs) else {
+            return Ok(None);
+        };
+        let constant = creators[..inputs.len()].iter().all(|&c| c == CONST);
         let Some((y, partials)) = f.on_numbers(&xs[..inputs.len()]) else {
             return Ok(None);
         };

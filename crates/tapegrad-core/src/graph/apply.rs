@@ -61,7 +61,11 @@ impl<F: Float> Graph<F> {
     /// The values of `inputs` if they are all live numbers of this graph, and the records that
     /// made them (`CONST` past the last input).
     #[inline(always)]
-    fn numbers(&self, inner: &Inner<F>, inputs: &[Var<'_, F>]) -> Option<([F; 2], [u32; 2])> {
+    pub(crate) fn numbers(
+        &self,
+        inner: &Inner<F>,
+        inputs: &[Var<'_, F>],
+    ) -> Option<([F; 2], [u32; 2])> {
         let mut xs = [F::zero(); 2];
         let mut creators = [CONST; 2];
         for ((x, c), v) in xs.iter_mut().zip(&mut creators).zip(inputs) {
