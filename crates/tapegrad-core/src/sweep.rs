@@ -134,7 +134,7 @@ pub(crate) fn sweep<F: Float, M: Mode<F>>(
             let op = Taken {
                 graph,
                 index: i,
-                rule: Some(rule),
+                rule,
             };
             (op, inputs, outputs)
         };
@@ -172,15 +172,14 @@ pub(crate) fn sweep<F: Float, M: Mode<F>>(
         let anomaly = AnomalyOff(graph, graph.replace_detect_anomaly(false));
         let detect = anomaly.1;
         let gxs = match &op.rule {
-            Some(Rule::Builtin(b)) => {
+            Rule::Builtin(b) => {
                 let gy = gys[0].take();
                 let gy = gy.unwrap_or_else(|| mode.filled(outputs[0], F::zero()));
                 Ok(SmallVec::from(
                     mode.rule(b, &inputs, outputs[0], gy, &needs),
                 ))
             }
-            Some(Rule::Function(_, f)) => mode.function(&**f, &inputs, &outputs, gys),
-            None => Ok(SmallVec::new()),
+            Rule::Function(_, f) => mode.function(&**f, &inputs, &outputs, gys),
         };
         drop(anomaly);
         let name = op.name();
@@ -253,22 +252,23 @@ enum Rule<F: Float> {
 struct Taken<'a, F: Float> {
     graph: &'a Graph<F>,
     index: usize,
-    rule: Option<Rule<F>>,
+    rule: Rule<F>,
 }
 
 impl<F: Float> Taken<'_, F> {
     fn name(&self) -> &'static str {
         match &self.rule {
-            Some(Rule::Builtin(op)) => op.name(),
-            Some(Rule::Function(_, f)) => f.name(),
-            None => "function",
+            Rule::Builtin(op) => op.name(),
+            Rule::Function(_, f) => f.name(),
         }
     }
 }
 
 impl<F: Float> Drop for Taken<'_, F> {
     fn drop(&mut self) {
-        let Some(rule) = self.rule.take() else { return };
+        // (a placeholder with nothing on the heap stands in for the rule put back)
+        let placeholder = Rule::Builtin(Op::Binary(crate::ops::arith::Binary::Add));
+        let rule = std::mem::replace(&mut self.rule, placeholder);
         match self.graph.inner.try_borrow_mut() {
             Ok(mut inner) if self.index < inner.tape.len() => match rule {
                 Rule::Builtin(op) => {
