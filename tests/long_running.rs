@@ -76,7 +76,14 @@ fn heap_op_cycle(g: &Graph) -> f64 {
     let ce = softmax_cross_entropy(x, &[2, 0]);
     let parts = x.split(&[1, 2], 1);
     let joined = tapegrad::concat(&[parts[1], parts[0]], 1);
-    let y = s + ce + (joined * x).sum();
+    // (clip keeps its bounds on the heap, on arrays and on numbers, recorded or not)
+    let clipped = x.clip(-0.5, 1.0).sum() + g.scalar(2.0).clip(0.0, 1.0);
+    let unrecorded = {
+        let _off = g.no_grad();
+        g.scalar(3.0).clip(0.0, 1.0)
+    };
+    assert_eq!(unrecorded.item(), 1.0);
+    let y = s + ce + (joined * x).sum() + clipped;
     y.backward();
     y.backward();
     x.grad().expect("used").sum()

@@ -386,19 +386,18 @@ impl<F: Float> Op<F> {
         y
     }
 
-    /// Whether the op keeps a parameter on the heap (a shape or an index list). The tape drops
-    /// only such ops one by one, and lets go of the others wholesale.
+    /// Whether the op keeps a parameter on the heap (a shape, an index list, bounds). The tape
+    /// drops only such ops one by one, and lets go of the others wholesale.
     #[inline(always)]
     pub(crate) fn on_heap(&self) -> bool {
         match self {
-            Op::Shape(..) | Op::Index(..) => true,
+            Op::Shape(..) | Op::Index(..) | Op::Bounds(..) => true,
             Op::Binary(_)
             | Op::Scalar(..)
             | Op::Math(_)
             | Op::Trig(_)
             | Op::Special(_)
             | Op::Pairwise(_)
-            | Op::Bounds(..)
             | Op::MatMul(..) => false,
         }
     }
