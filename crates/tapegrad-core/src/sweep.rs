@@ -13,7 +13,7 @@ use crate::arena::{Node, VarId};
 use crate::error::{Error, Result};
 use crate::function::Function;
 use crate::ops::{self, Grads, Op};
-use crate::tape::RecordOp;
+use crate::tape::{RecordOp, placeholder_op};
 use crate::{Float, Graph};
 
 mod modes;
@@ -266,9 +266,7 @@ impl<F: Float> Taken<'_, F> {
 
 impl<F: Float> Drop for Taken<'_, F> {
     fn drop(&mut self) {
-        // (a placeholder with nothing on the heap stands in for the rule put back)
-        let placeholder = Rule::Builtin(Op::Binary(crate::ops::arith::Binary::Add));
-        let rule = std::mem::replace(&mut self.rule, placeholder);
+        let rule = std::mem::replace(&mut self.rule, Rule::Builtin(placeholder_op()));
         match self.graph.inner.try_borrow_mut() {
             Ok(mut inner) if self.index < inner.tape.len() => match rule {
                 Rule::Builtin(op) => {

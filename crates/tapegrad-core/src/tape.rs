@@ -36,7 +36,7 @@ impl<F: Float> RecordOp<F> {
 
     /// Stands in for an op taken out of its record while its rule runs.
     pub(crate) fn placeholder() -> Self {
-        RecordOp::Builtin(Op::Binary(crate::ops::arith::Binary::Add))
+        RecordOp::Builtin(placeholder_op())
     }
 }
 
@@ -47,6 +47,11 @@ impl<F> std::fmt::Debug for RecordOp<F> {
             RecordOp::Function(k) => write!(f, "Function({k})"),
         }
     }
+}
+
+/// An op with nothing on the heap, to stand in for one taken out of the tape.
+pub(crate) fn placeholder_op<F>() -> Op<F> {
+    Op::Binary(crate::ops::arith::Binary::Add)
 }
 
 /// Stands in for a function taken out of the tape's table while its backward runs (a zero-sized
