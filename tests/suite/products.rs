@@ -197,3 +197,54 @@ fn bad_operands_are_errors() {
     assert!(a.try_dot(a).is_err());
     assert!(a.try_outer(v).is_err());
 }
+
+/// A product large enough to be shared among threads gives the same bits on one, two and three
+/// threads, and the right values, whichever side of the output is cut (and when neither is).
+#[test]
+fn large_products_do_not_depend_on_the_thread_count() {
+    use tapegrad::ndarray::{Array2, Ix2};
+    fn run<F: Float>(m: usize, k: usize, n: usize, transposed: bool) {
+        let a = common::values::<F>(&[m, k], 1, -1.0, 1.0);
+        let a = a.into_dimensionality::<Ix2>().unwrap();
+        // `b` read through a transposed view when asked: strides other than the standard ones
+        let b = common::values::<F>(&if transposed { [n, k] } else { [k, n] }, 2, -1.0, 1.0);
+        let b = b.into_dimensionality::<Ix2>().unwrap();
+        let b = if transposed { b.reversed_axes() } else { b };
+        let product = |threads| {
+            common::on_threads(threads, || {
+                let mut c = Array2::from_elem((m, n), F::from_f64(7.0));
+                tapegrad::linalg::gemm(
+                    F::one(),
+                    &a.view(),
+                    &b.view(),
+                    F::zero(),
+                    &mut c.view_mut(),
+                );
+                c
+            })
+        };
+        let one = product(1);
+        for threads in [2, 3] {
+            assert!(product(threads) == one, "{m}x{k}x{n} on {threads} threads");
+        }
+        for (i, j) in [
+            (0, 0),
+            (m - 1, n - 1),
+            (m / 2, n / 3),
+            (m - 1, 0),
+            (0, n - 1),
+        ] {
+            let want = (0..k).fold(0.0, |s, t| s + a[[i, t]].to_f64() * b[[t, j]].to_f64());
+            let tol = if F::DTYPE == "f32" { 1e-3 } else { 1e-10 };
+            assert!(
+                (one[[i, j]].to_f64() - want).abs() < tol,
+                "{m}x{k}x{n} at ({i}, {j})"
+            );
+        }
+    }
+    for transposed in [false, true] {
+        run::<f32>(70, 300, 1000, transposed); // cut along the columns
+        run::<f64>(1000, 300, 70, transposed); // along the rows
+        run::<f64>(40, 1100, 400, transposed); // 40 rows: not cut
+    }
+}

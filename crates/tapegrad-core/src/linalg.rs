@@ -10,6 +10,7 @@ use crate::Float;
 
 /// Products of at least this many multiply-adds are shared among rayon's threads; smaller ones
 /// would spend more on waking threads than they save.
+#[cfg(feature = "rayon")]
 const PARALLEL_FROM: usize = 1 << 24;
 
 /// `c = alpha a b + beta c` (BLAS's GEMM) for matrices of any strides.
@@ -88,15 +89,70 @@ fn product<F: Float>(
         return;
     }
     let threads = crate::threads();
-    let parallelism = if parallel && threads > 1 && m * n * k >= PARALLEL_FROM {
-        #[cfg(feature = "rayon")]
-        let on_threads = gemm::Parallelism::Rayon(threads);
-        #[cfg(not(feature = "rayon"))]
-        let on_threads = gemm::Parallelism::None;
-        on_threads
+    #[cfg(feature = "rayon")]
+    if parallel && threads > 1 && m * n * k >= PARALLEL_FROM && split(alpha, a, b, beta, c, threads)
+    {
+        return;
+    }
+    let _ = (parallel, threads);
+    serial(alpha, a, b, beta, c);
+}
+
+/// Output columns (or rows) per thread are cut at multiples of this, so that every thread's
+/// share is whole kernel tiles.
+#[cfg(feature = "rayon")]
+const SPLIT_ALIGN: usize = 64;
+
+/// `c`'s longer side cut into one block per thread, each block's product run on the calling
+/// thread of a rayon task: the `gemm` crate's own threading shares a 100-row product unevenly
+/// (docs/performance.md). Each element of `c` is then summed by one serial product, in the order
+/// it would be on one thread. False (nothing done) when a side is too short.
+#[cfg(feature = "rayon")]
+fn split<F: Float>(
+    alpha: F,
+    a: &ArrayView2<'_, F>,
+    b: &ArrayView2<'_, F>,
+    beta: F,
+    c: &mut ArrayViewMut2<'_, F>,
+    threads: usize,
+) -> bool {
+    use ndarray::Axis;
+    use rayon::prelude::*;
+    let (m, n) = c.dim();
+    let (axis, len, other) = if n >= m {
+        (Axis(1), n, m)
     } else {
-        gemm::Parallelism::None
+        (Axis(0), m, n)
     };
+    let block = len.div_ceil(threads).next_multiple_of(SPLIT_ALIGN);
+    // (with both sides of a block at most 64, the gemm crate would sum in blocks of its own)
+    if block >= len || other <= SPLIT_ALIGN {
+        return false;
+    }
+    let c_blocks: Vec<_> = c.axis_chunks_iter_mut(axis, block).collect();
+    c_blocks
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(i, mut ci)| {
+            let range = ndarray::Slice::from(i * block..(i * block + block).min(len));
+            match axis {
+                Axis(1) => serial(alpha, a, &b.slice_axis(Axis(1), range), beta, &mut ci),
+                _ => serial(alpha, &a.slice_axis(Axis(0), range), b, beta, &mut ci),
+            }
+        });
+    true
+}
+
+/// The product on the calling thread, by the `gemm` crate (checked: `f32` or `f64`, strides not
+/// negative, no side empty).
+fn serial<F: Float>(
+    alpha: F,
+    a: &ArrayView2<'_, F>,
+    b: &ArrayView2<'_, F>,
+    beta: F,
+    c: &mut ArrayViewMut2<'_, F>,
+) {
+    let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
     let (cs, as_, bs) = (c.strides(), a.strides(), b.strides());
     let (c_rs, c_cs, c_ptr) = (cs[0], cs[1], c.as_mut_ptr());
     // SAFETY: the three views are valid for their dims and (checked non-negative) strides,
@@ -123,7 +179,7 @@ fn product<F: Float>(
             false,
             false,
             false,
-            parallelism,
+            gemm::Parallelism::None,
         );
     }
 }
