@@ -248,3 +248,37 @@ fn large_products_do_not_depend_on_the_thread_count() {
         run::<f64>(40, 1100, 400, transposed); // 40 rows: not cut
     }
 }
+
+/// A product's result takes a freed buffer without zeroing it first, so the product must write
+/// every element: buffers of NaN freed by an earlier graph never show through, whatever path the
+/// product takes (one summed term, one row, one column, strided operands).
+#[test]
+fn products_write_every_element_of_a_reused_buffer() {
+    // (m, k, n): outputs of 64 KiB and more, the size the buffer pool keeps
+    let shapes = [
+        (128, 1, 128),
+        (128, 2, 96),
+        (1, 40, 9000),
+        (9000, 40, 1),
+        (130, 70, 110),
+    ];
+    for (m, k, n) in shapes {
+        {
+            let g: Graph = Graph::new();
+            for _ in 0..4 {
+                let _ = g.var(ArrayD::from_elem(vec![m, n], f64::NAN)); // freed with the graph
+            }
+        }
+        let g: Graph = Graph::new();
+        let a = common::values::<f64>(&[m, k], 1, -1.0, 1.0);
+        let b = common::values::<f64>(&[n, k], 2, -1.0, 1.0); // read transposed
+        let y = g.var(a.clone()).matmul(g.var(b.clone()).transpose()).data();
+        let bt = b.t().to_owned();
+        let want = naive(&a, &bt);
+        let worst = y
+            .iter()
+            .zip(&want)
+            .fold(0.0f64, |w, (p, q)| w.max((p - q).abs()));
+        assert!(worst < 1e-12, "{m}x{k}x{n}: off by {worst}");
+    }
+}

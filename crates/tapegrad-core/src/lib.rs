@@ -54,9 +54,10 @@
 //!   with the same results.
 
 #![deny(missing_docs)]
-// Six exceptions, each with its `// SAFETY:` comment and the benchmark that pays for it: the
+// Eight exceptions, each with its `// SAFETY:` comment and the benchmark that pays for it: the
 // huge-page hint and a pooled buffer taken as uninitialised (`buffer.rs`), the tape push and
-// its prefetch (`tape.rs`), the gemm call (`linalg.rs`) and the kernels' uninitialised outputs
+// its prefetch (`tape.rs`), the gemm call, a destination viewed as possibly uninitialised and
+// a product's unzeroed result (`linalg.rs`), and the kernels' uninitialised outputs
 // (`ops/kernel.rs`).
 #![deny(unsafe_code)]
 

@@ -2,9 +2,10 @@
 //! (candle's CPU matmul) for `f32` and `f64`, on both cores for large products.
 
 use std::any::TypeId;
+use std::mem::MaybeUninit;
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayD, ArrayView2, ArrayViewMut2, Ix2};
 
 use crate::Float;
 
@@ -79,22 +80,69 @@ fn product<F: Float>(
         b.shape(),
         c.shape()
     );
-    let supported =
-        TypeId::of::<F>() == TypeId::of::<f32>() || TypeId::of::<F>() == TypeId::of::<f64>();
-    let positive = [a.strides(), b.strides(), c.strides()]
-        .iter()
-        .all(|s| s.iter().all(|&d| d >= 0));
-    if !supported || !positive || m == 0 || n == 0 || k == 0 {
+    if !by_gemm(a, b, c.strides()) {
         general_mat_mul(alpha, a, b, beta, c);
         return;
     }
+    let raw = c.raw_view_mut().cast::<MaybeUninit<F>>();
+    // SAFETY: `MaybeUninit<F>` has `F`'s layout, the new view borrows `c` mutably for its
+    // lifetime, and only initialised values are written through it.
+    #[allow(unsafe_code)]
+    let mut c = unsafe { raw.deref_into_view_mut() };
+    on_threads(alpha, a, b, beta, &mut c, parallel);
+}
+
+/// `a b` in a new array (2-D operands that chain), taken from the buffer pool unwritten: the
+/// product writes every element, so it is not zeroed first.
+pub(crate) fn product_new<F: Float>(a: &ArrayView2<'_, F>, b: &ArrayView2<'_, F>) -> ArrayD<F> {
+    let shape = [a.nrows(), b.ncols()];
+    if !by_gemm(a, b, &[shape[1] as isize, 1]) {
+        let mut y = crate::buffer::filled(&shape, F::zero());
+        let mut y2 = y.view_mut().into_dimensionality::<Ix2>();
+        let y2 = y2.as_mut().unwrap_or_else(|_| unreachable!("made 2-D"));
+        general_mat_mul(F::one(), a, b, F::zero(), y2);
+        return y;
+    }
+    let mut y = crate::buffer::uninit::<F>(&shape);
+    let mut y2 = y.view_mut().into_dimensionality::<Ix2>();
+    let y2 = y2.as_mut().unwrap_or_else(|_| unreachable!("made 2-D"));
+    on_threads(F::one(), a, b, F::zero(), y2, true);
+    // SAFETY: with `beta` zero, the gemm crate writes every element of the destination without
+    // reading it (no side is empty: checked by `by_gemm`), and the threads' blocks tile it.
+    #[allow(unsafe_code)]
+    unsafe {
+        y.assume_init()
+    }
+}
+
+/// Whether the `gemm` crate takes the product: `f32` or `f64`, no negative stride, no empty side.
+fn by_gemm<F: Float>(a: &ArrayView2<'_, F>, b: &ArrayView2<'_, F>, c_strides: &[isize]) -> bool {
+    let supported =
+        TypeId::of::<F>() == TypeId::of::<f32>() || TypeId::of::<F>() == TypeId::of::<f64>();
+    let positive = [a.strides(), b.strides(), c_strides]
+        .iter()
+        .all(|s| s.iter().all(|&d| d >= 0));
+    supported && positive && a.nrows() > 0 && a.ncols() > 0 && b.ncols() > 0
+}
+
+/// The product by the `gemm` crate, shared among rayon's threads when it is large and
+/// `parallel` is set.
+fn on_threads<F: Float>(
+    alpha: F,
+    a: &ArrayView2<'_, F>,
+    b: &ArrayView2<'_, F>,
+    beta: F,
+    c: &mut ArrayViewMut2<'_, MaybeUninit<F>>,
+    parallel: bool,
+) {
+    let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
     let threads = crate::threads();
     #[cfg(feature = "rayon")]
     if parallel && threads > 1 && m * n * k >= PARALLEL_FROM && split(alpha, a, b, beta, c, threads)
     {
         return;
     }
-    let _ = (parallel, threads);
+    let _ = (parallel, threads, m, n, k);
     serial(alpha, a, b, beta, c);
 }
 
@@ -113,7 +161,7 @@ fn split<F: Float>(
     a: &ArrayView2<'_, F>,
     b: &ArrayView2<'_, F>,
     beta: F,
-    c: &mut ArrayViewMut2<'_, F>,
+    c: &mut ArrayViewMut2<'_, MaybeUninit<F>>,
     threads: usize,
 ) -> bool {
     use ndarray::Axis;
@@ -143,21 +191,22 @@ fn split<F: Float>(
     true
 }
 
-/// The product on the calling thread, by the `gemm` crate (checked: `f32` or `f64`, strides not
-/// negative, no side empty).
+/// The product on the calling thread, by the `gemm` crate ([`by_gemm`] checked). `c` is read
+/// only when `beta` is not zero, and then must be initialised.
 fn serial<F: Float>(
     alpha: F,
     a: &ArrayView2<'_, F>,
     b: &ArrayView2<'_, F>,
     beta: F,
-    c: &mut ArrayViewMut2<'_, F>,
+    c: &mut ArrayViewMut2<'_, MaybeUninit<F>>,
 ) {
     let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
     let (cs, as_, bs) = (c.strides(), a.strides(), b.strides());
-    let (c_rs, c_cs, c_ptr) = (cs[0], cs[1], c.as_mut_ptr());
+    let (c_rs, c_cs, c_ptr) = (cs[0], cs[1], c.as_mut_ptr().cast::<F>());
     // SAFETY: the three views are valid for their dims and (checked non-negative) strides,
     // which are what gemm reads and writes through; `c` is borrowed mutably, so it aliases
-    // neither `a` nor `b`; `F` is `f32` or `f64` (checked above), both supported by gemm.
+    // neither `a` nor `b`; `F` is `f32` or `f64` (checked), both supported by gemm; `c` is read
+    // only when `beta` is not zero, which the callers pass only with `c` initialised.
     #[allow(unsafe_code)]
     unsafe {
         gemm::gemm(

@@ -7,7 +7,7 @@
 //! | matmul | x0 x1 (2-D) | (gy x1^T, x0^T gy), transposes read in place |
 //! | batched | x0[i] x1[i] (3-D) | the same, batch by batch |
 
-use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayViewD, Ix2, Ix3};
+use ndarray::{Array3, ArrayD, ArrayView2, ArrayViewD, Ix2, Ix3};
 
 use super::{Grads, Op, Value, bad_shape, broadcast_shape, grads};
 use crate::error::{Result, or_panic};
@@ -42,9 +42,7 @@ pub(crate) fn forward<F: Float>(
         }
     }
     let (a, b) = (matrix(a, ta), matrix(b, tb));
-    let mut y = Array2::zeros((a.nrows(), b.ncols()));
-    gemm(F::one(), &a, &b, F::zero(), &mut y.view_mut());
-    y.into_dyn()
+    crate::linalg::product_new(&a, &b)
 }
 
 /// d (a b) = (gy b^T, a^T gy), with transposes read in place, each only when needed (each is a
