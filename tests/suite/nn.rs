@@ -127,3 +127,39 @@ fn step42_linear_regression_converges() {
     assert!((5.2..5.8).contains(&b), "b = {b}");
     assert!(loss_value < 0.1, "loss = {loss_value}");
 }
+
+/// Updates of large parameters run on several threads: every optimizer gives the same bits on
+/// one thread and on two, and SGD's update is `w - lr g` element by element.
+#[test]
+fn large_updates_do_not_depend_on_the_thread_count() {
+    use tapegrad::nn::optim::{AdaGrad, Adam, MomentumSgd, Optimizer, Sgd};
+    let w0 = common::values::<f32>(&[600, 500], 1, -1.0, 1.0); // 300,000 elements: threaded
+    let t = common::values::<f32>(&[600, 500], 2, -1.0, 1.0);
+    let run = |threads: usize, which: usize| {
+        common::on_threads(threads, || {
+            let g: Graph<f32> = Graph::new();
+            let w = g.param(w0.clone());
+            let mut opt: Box<dyn Optimizer<f32>> = match which {
+                0 => Box::new(Sgd::new(0.1)),
+                1 => Box::new(MomentumSgd::new(0.1, 0.9)),
+                2 => Box::new(AdaGrad::new(0.1)),
+                _ => Box::new(Adam::new(0.1)),
+            };
+            for _ in 0..2 {
+                g.clear();
+                ((w - g.constant(t.clone())).square().sum() * 0.5).backward(); // grad w - t
+                opt.step(&[w]);
+            }
+            w.data()
+        })
+    };
+    for which in 0..4 {
+        assert!(run(1, which) == run(2, which), "optimizer {which}");
+    }
+    // two SGD steps on 0.5 |w - t|^2: w1 = w0 - 0.1 (w0 - t), w2 = w1 - 0.1 (w1 - t)
+    let sgd = run(2, 0);
+    for ((&got, &w), &t) in sgd.iter().zip(&w0).zip(&t) {
+        let w1 = w + -0.1f32 * (w - t);
+        assert_eq!(got, w1 + -0.1f32 * (w1 - t));
+    }
+}

@@ -15,6 +15,27 @@ use ndarray::{ArrayD, Zip};
 use tapegrad_core::or_panic;
 use tapegrad_core::{Error, Float, Var, VarId};
 
+/// Updates of at least this many elements run on rayon's threads, as the core's elementwise
+/// kernels do: below it, waking the threads costs more than it saves.
+#[cfg(feature = "rayon")]
+const PARALLEL_MIN: usize = 1 << 18;
+
+/// `zip.for_each(f)`, on rayon's threads when the arrays are large. Each element's update is
+/// the same on any number of threads.
+macro_rules! for_each {
+    ($zip:expr, $f:expr) => {{
+        let zip = $zip;
+        #[cfg(feature = "rayon")]
+        if zip.size() >= PARALLEL_MIN {
+            zip.par_for_each($f)
+        } else {
+            zip.for_each($f)
+        }
+        #[cfg(not(feature = "rayon"))]
+        zip.for_each($f)
+    }};
+}
+
 /// Which variable an optimizer's state belongs to: its graph and its key in that graph.
 type Key = (u64, VarId);
 
@@ -197,7 +218,8 @@ impl Sgd {
 impl<F: Float> Optimizer<F> for Sgd {
     fn try_step(&mut self, params: &[Var<'_, F>]) -> Result<(), Error> {
         for (p, g) in self.hooks.grads(params, |_| None)? {
-            p.try_update_data(|mut w| w.scaled_add(F::from_f64(-self.lr), &g))?;
+            let a = F::from_f64(-self.lr);
+            p.try_update_data(|w| for_each!(Zip::from(w).and(&g), |w, &g| *w += a * g))?;
         }
         Ok(())
     }
@@ -266,8 +288,9 @@ impl<F: Float> Optimizer<F> for MomentumSgd<F> {
                 .entry(key(p))
                 .or_insert_with(|| ArrayD::zeros(g.raw_dim()));
             let (momentum, lr) = (F::from_f64(self.momentum), F::from_f64(self.lr));
-            v.zip_mut_with(&g, |v, &g| *v = *v * momentum - g * lr);
-            p.try_update_data(|mut w| w += &*v)?;
+            for_each!(Zip::from(&mut *v).and(&g), |v, &g| *v =
+                *v * momentum - g * lr);
+            p.try_update_data(|w| for_each!(Zip::from(w).and(&*v), |w, &v| *w += v))?;
         }
         Ok(())
     }
@@ -330,13 +353,11 @@ impl<F: Float> Optimizer<F> for AdaGrad<F> {
                 .sum_sq
                 .entry(key(p))
                 .or_insert_with(|| ArrayD::zeros(g.raw_dim()));
-            h.zip_mut_with(&g, |h, &g| *h += g * g);
+            for_each!(Zip::from(&mut *h).and(&g), |h, &g| *h += g * g);
             let lr = F::from_f64(self.lr);
             p.try_update_data(|w| {
-                Zip::from(w)
-                    .and(&g)
-                    .and(&*h)
-                    .for_each(|w, &g, &h| *w = *w - lr * g / (h.sqrt() + eps));
+                for_each!(Zip::from(w).and(&g).and(&*h), |w, &g, &h| *w =
+                    *w - lr * g / (h.sqrt() + eps))
             })?;
         }
         Ok(())
@@ -414,18 +435,13 @@ impl<F: Float> Optimizer<F> for Adam<F> {
                 .or_insert_with(|| (ArrayD::zeros(g.raw_dim()), ArrayD::zeros(g.raw_dim())));
             let (b1, b2, lr_t) = (F::from_f64(b1), F::from_f64(b2), F::from_f64(lr_t));
             let one = F::one();
-            Zip::from(&mut *m)
-                .and(&mut *v)
-                .and(&g)
-                .for_each(|m, v, &g| {
-                    *m = *m * b1 + g * (one - b1);
-                    *v = *v * b2 + g * g * (one - b2);
-                });
+            for_each!(Zip::from(&mut *m).and(&mut *v).and(&g), |m, v, &g| {
+                *m = *m * b1 + g * (one - b1);
+                *v = *v * b2 + g * g * (one - b2);
+            });
             p.try_update_data(|w| {
-                Zip::from(w)
-                    .and(&*m)
-                    .and(&*v)
-                    .for_each(|w, &m, &v| *w = *w - lr_t * m / (v.sqrt() + eps));
+                for_each!(Zip::from(w).and(&*m).and(&*v), |w, &m, &v| *w =
+                    *w - lr_t * m / (v.sqrt() + eps))
             })?;
         }
         Ok(())
