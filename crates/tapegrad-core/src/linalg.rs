@@ -97,22 +97,23 @@ fn product<F: Float>(
 pub(crate) fn product_new<F: Float>(a: &ArrayView2<'_, F>, b: &ArrayView2<'_, F>) -> ArrayD<F> {
     let shape = [a.nrows(), b.ncols()];
     if !by_gemm(a, b, &[shape[1] as isize, 1]) {
-        let mut y = crate::buffer::filled(&shape, F::zero());
-        let mut y2 = y.view_mut().into_dimensionality::<Ix2>();
-        let y2 = y2.as_mut().unwrap_or_else(|_| unreachable!("made 2-D"));
-        general_mat_mul(F::one(), a, b, F::zero(), y2);
-        return y;
+        let y = crate::buffer::filled(&shape, F::zero());
+        let mut y = y
+            .into_dimensionality::<Ix2>()
+            .unwrap_or_else(|_| unreachable!("made 2-D"));
+        general_mat_mul(F::one(), a, b, F::zero(), &mut y);
+        return y.into_dyn();
     }
-    let mut y = crate::buffer::uninit::<F>(&shape);
-    let mut y2 = y.view_mut().into_dimensionality::<Ix2>();
-    let y2 = y2.as_mut().unwrap_or_else(|_| unreachable!("made 2-D"));
-    on_threads(F::one(), a, b, F::zero(), y2, true);
+    let y = crate::buffer::uninit::<F>(&shape);
+    let mut y = y
+        .into_dimensionality::<Ix2>()
+        .unwrap_or_else(|_| unreachable!("made 2-D"));
+    on_threads(F::one(), a, b, F::zero(), &mut y.view_mut(), true);
     // SAFETY: with `beta` zero, the gemm crate writes every element of the destination without
     // reading it (no side is empty: checked by `by_gemm`), and the threads' blocks tile it.
     #[allow(unsafe_code)]
-    unsafe {
-        y.assume_init()
-    }
+    let y = unsafe { y.assume_init() };
+    y.into_dyn()
 }
 
 /// Whether the `gemm` crate takes the product: `f32` or `f64`, no negative stride, no empty side.
@@ -135,14 +136,16 @@ fn on_threads<F: Float>(
     c: &mut ArrayViewMut2<'_, MaybeUninit<F>>,
     parallel: bool,
 ) {
-    let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
-    let threads = crate::threads();
     #[cfg(feature = "rayon")]
-    if parallel && threads > 1 && m * n * k >= PARALLEL_FROM && split(alpha, a, b, beta, c, threads)
     {
-        return;
+        let (threads, size) = (crate::threads(), a.nrows() * a.ncols() * b.ncols());
+        if parallel && threads > 1 && size >= PARALLEL_FROM && split(alpha, a, b, beta, c, threads)
+        {
+            return;
+        }
     }
-    let _ = (parallel, threads, m, n, k);
+    #[cfg(not(feature = "rayon"))]
+    let _ = parallel;
     serial(alpha, a, b, beta, c);
 }
 
