@@ -3,7 +3,7 @@
 //! rule, written with ops so that each has derivatives of every order.
 
 use super::kernel::Kernel;
-use super::{Op, Value, call, div, mul, neg, offset, rsub, scale};
+use super::{Op, ScalarOp, Value, call, div, mul, neg, scale};
 use crate::error::{Result, or_panic};
 use crate::{Float, Var};
 
@@ -26,7 +26,7 @@ unary_ops! {
         Sign("sign", |x| sign(x), |_, _, _| None),
         /// d/dx sigmoid x = y (1 - y)
         Sigmoid("sigmoid", |x| sigmoid(x), |_, y, gy| {
-            Some(mul(gy, &mul(rsub(F::one(), y.clone()), y)))
+            Some(mul(gy, &mul(call((ScalarOp::RSub, F::one()), y), y)))
         }),
         /// d/dx max(x, 0) = 1 where x > 0, else 0
         Relu("relu", |x| if x < F::zero() { F::zero() } else { x }, |x, _, gy| {
@@ -35,9 +35,9 @@ unary_ops! {
         /// 1 where x > 0, else 0 (relu's derivative); derivative 0: no gradient flows
         Positive("positive", |x| if x > F::zero() { F::one() } else { F::zero() }, |_, _, _| None),
         /// d/dx ln(1 + x) = 1 / (1 + x)
-        Log1p("log1p", |x| x.ln_1p(), |x, _, gy| Some(div(gy, &offset(x.clone(), F::one())))),
+        Log1p("log1p", |x| x.ln_1p(), |x, _, gy| Some(div(gy, &call((ScalarOp::Add, F::one()), x)))),
         /// d/dx (e^x - 1) = e^x = y + 1
-        Expm1("expm1", |x| x.exp_m1(), |_, y, gy| Some(mul(gy, &offset(y.clone(), F::one())))),
+        Expm1("expm1", |x| x.exp_m1(), |_, y, gy| Some(mul(gy, &call((ScalarOp::Add, F::one()), y)))),
     }
 }
 
