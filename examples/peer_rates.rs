@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release --example peer_rates -- gemm THREADS   # GFLOP/s, f32 and f64
 //! cargo run --release --example peer_rates -- mlp THREADS    # ms per training step
+//! cargo run --release --example peer_rates -- mlp THREADS small   # (or large) one of the two
 //! ```
 //! `gemm`: the best of 7 rounds of 5 products, after 3 warm-ups, for the shapes of the python
 //! script. `mlp`: the median step over 4 seconds, after 50 warm-up steps, of two MLPs: 784-1000-10
@@ -46,10 +47,15 @@ fn main() {
             }
         }
         "mlp" => {
-            let small = median_step(100, &[1000, 10], false);
-            println!("threads {threads}: mlp_step 784-1000-10 {small:.3} ms");
-            let large = median_step(256, &[2048, 2048, 10], true);
-            println!("threads {threads}: mlp_step 784-2048-2048-10 {large:.3} ms");
+            let only = args.get(2).map(String::as_str);
+            if only != Some("large") {
+                let small = median_step(100, &[1000, 10], false);
+                println!("threads {threads}: mlp_step 784-1000-10 {small:.3} ms");
+            }
+            if only != Some("small") {
+                let large = median_step(256, &[2048, 2048, 10], true);
+                println!("threads {threads}: mlp_step 784-2048-2048-10 {large:.3} ms");
+            }
         }
         _ => {
             eprintln!("usage: peer_rates gemm|mlp THREADS");

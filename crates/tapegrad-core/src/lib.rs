@@ -75,6 +75,7 @@ mod graph;
 pub mod linalg;
 mod ops;
 mod scalar_sweep;
+mod simd;
 mod storage;
 mod sweep;
 mod tape;

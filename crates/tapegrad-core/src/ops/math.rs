@@ -15,7 +15,7 @@ unary_ops! {
         /// d/dx x^2 = 2x
         Square("square", |x| x * x, |x, _, gy| Some(scale(mul(gy, x), F::from_f64(2.0)))),
         /// d/dx e^x = e^x = y
-        Exp("exp", |x| x.exp(), |_, y, gy| Some(mul(gy, y))),
+        Exp("exp", |x| x.exp_op(), |_, y, gy| Some(mul(gy, y))),
         /// d/dx ln x = 1 / x
         Log("log", |x| x.ln(), |x, _, gy| Some(div(gy, x))),
         /// d/dx sqrt x = 1 / (2y)
@@ -52,7 +52,7 @@ impl Math {
 /// The logistic function. Branch-free, so it vectorises; for very negative `x`, `e^-x`
 /// overflows to infinity and the result is the correct limit 0, never NaN.
 fn sigmoid<F: Float>(x: F) -> F {
-    F::one() / (F::one() + (-x).exp())
+    F::one() / (F::one() + (-x).exp_op())
 }
 
 /// sign(x): -1, 0 or 1; unlike `f64::signum`, 0 at ±0.
