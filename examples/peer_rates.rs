@@ -48,6 +48,10 @@ fn main() {
         }
         "mlp" => {
             let only = args.get(2).map(String::as_str);
+            if !matches!(only, None | Some("small" | "large")) {
+                eprintln!("usage: peer_rates mlp THREADS [small|large]");
+                std::process::exit(2);
+            }
             if only != Some("large") {
                 let small = median_step(100, &[1000, 10], false);
                 println!("threads {threads}: mlp_step 784-1000-10 {small:.3} ms");

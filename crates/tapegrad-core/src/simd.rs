@@ -2,7 +2,7 @@
 //!
 //! Rust compiles for a baseline CPU (SSE2 on x86-64). [`dispatch`] compiles a closure also for
 //! AVX2 and AVX-512 (through `pulp`, already a dependency of `gemm`) and runs the widest version
-//! the CPU has: the elementwise kernels run their loops through it. Vector instructions do not
+//! the CPU has: the unary elementwise kernels run their loops through it. Vector instructions do not
 //! change an elementwise result, so every CPU computes the same bits. A loop vectorises only if
 //! its body has no branch and no library call: `exp_f32` is `e^x` written that way.
 
@@ -23,8 +23,8 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     // Beyond these bounds e^x is inf or 0; NaN stays NaN.
     let x = x.clamp(-104.0, 89.0);
     let t = x * std::f32::consts::LOG2_E + SHIFT;
-    let n = t - SHIFT;
-    let r = x - n * LN2_HI - n * LN2_LO;
+    let nf = t - SHIFT; // round(x / ln 2)
+    let r = x - nf * LN2_HI - nf * LN2_LO;
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
         * r

@@ -49,7 +49,7 @@ impl Math {
     }
 }
 
-/// The logistic function. Branch-free, so it vectorises; for very negative `x`, `e^-x`
+/// The logistic function. Branch-free, so that in `f32` (where `exp_op` is) it vectorises; for very negative `x`, `e^-x`
 /// overflows to infinity and the result is the correct limit 0, never NaN.
 fn sigmoid<F: Float>(x: F) -> F {
     F::one() / (F::one() + (-x).exp_op())
