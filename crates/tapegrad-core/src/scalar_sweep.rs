@@ -5,7 +5,7 @@ use slotmap::SlotMap;
 
 use crate::arena::{CONST, Grad, Grads, Inner, Node, VarId};
 use crate::error::{Error, Result};
-use crate::tape::{Args, prefetch_below};
+use crate::tape::{Args, Tape, prefetch_below};
 use crate::{Float, Graph};
 
 /// [`sweep`](crate::sweep::sweep) for a graph whose every value is a number (no arrays): the same loop, but the rules
@@ -44,56 +44,107 @@ pub(crate) fn sweep_scalars<F: Float>(
         None if nodes[y].is_const() => {} // (a constant seed keeps nothing)
         None => add_to_stored(nodes, grads, y, seed),
     }
-    for (base, run) in tape.runs_before(pending.len()) {
-        for (k, rec) in run.iter().enumerate().rev() {
-            let i = base + k;
-            let Some(gy) = pending.get(i) else {
-                continue; // not an ancestor of y
-            };
-            prefetch_below(run, k);
-            // (only records of one output, with their arguments inline, reach this sweep)
-            let Args::Inline {
-                inputs: xs,
-                creators,
-                output,
-            } = &*rec.args
-            else {
-                continue;
-            };
-            if retain {
-                add_to_stored(nodes, grads, *output, gy);
-            } else if free_results {
-                grads.remove(*output);
-            }
-            // The rule was run when the op was recorded: `gx = gy * dy/dx`, for each input.
-            for ((&x, &d), &creator) in xs.iter().zip(&rec.partials).zip(creators) {
-                if creator == CONST {
-                    continue; // (a constant, or the unused second slot of a one-input op)
-                }
-                let gx = gy * d;
-                if detect && !gx.is_finite() {
-                    pending.clear(); // empty between passes
-                    return Err(Error::Anomaly {
-                        op: tape.name(&rec.op),
-                        phase: "backward",
-                        position: i,
-                    });
-                }
-                if creator < CONST {
-                    pending.add(creator as usize, gx);
-                } else if detect {
-                    deferred.push((x, gx));
-                } else {
-                    add_to_stored(nodes, grads, x, gx); // a leaf or a parameter
-                }
-            }
-        }
-    }
+    let flags = Flags {
+        retain,
+        free_results,
+        detect,
+    };
+    let mut pass = Pass {
+        nodes,
+        grads,
+        table: pending.table(),
+        deferred: &mut deferred,
+    };
+    // The common pass, compiled on its own: no result to keep or free, no anomaly to look for.
+    let swept = match flags {
+        Flags {
+            retain: false,
+            free_results: false,
+            detect: false,
+        } => pass.run::<true>(tape, flags),
+        _ => pass.run::<false>(tape, flags),
+    };
+    pending.clear(); // empty between passes
+    swept?;
     for (x, gx) in deferred {
         add_to_stored(nodes, grads, x, gx);
     }
-    pending.clear();
     Ok(())
+}
+
+/// What a pass does besides passing gradients down.
+#[derive(Clone, Copy)]
+struct Flags {
+    /// Keep each op result's gradient (`retain_grad`).
+    retain: bool,
+    /// Free the gradients of op results an earlier `retain_grad` pass kept.
+    free_results: bool,
+    /// Stop at the first gradient that is not finite.
+    detect: bool,
+}
+
+/// The state one pass of the sweep writes.
+struct Pass<'a, F: Float> {
+    nodes: &'a SlotMap<VarId, Node<F>>,
+    grads: &'a mut Grads<F>,
+    table: Table<'a, F>,
+    /// Leaves' gradients held back until the pass succeeds (with `detect`).
+    deferred: &'a mut Vec<(VarId, F)>,
+}
+
+impl<F: Float> Pass<'_, F> {
+    /// Sweeps the records below the seed's, last first. `PLAIN`: every flag is false, and the
+    /// loop is compiled without their tests.
+    fn run<const PLAIN: bool>(&mut self, tape: &Tape<F>, flags: Flags) -> Result<()> {
+        let retain = !PLAIN && flags.retain;
+        let free_results = !PLAIN && flags.free_results;
+        let detect = !PLAIN && flags.detect;
+        for (base, run) in tape.runs_before(self.table.len()) {
+            for (k, rec) in run.iter().enumerate().rev() {
+                let i = base + k;
+                let Some(gy) = self.table.get(i) else {
+                    continue; // not an ancestor of y
+                };
+                prefetch_below(run, k);
+                // (only records of one output, with their arguments inline, reach this sweep)
+                let Args::Inline {
+                    inputs: xs,
+                    creators,
+                    output,
+                } = &*rec.args
+                else {
+                    continue;
+                };
+                if retain {
+                    add_to_stored(self.nodes, self.grads, *output, gy);
+                } else if free_results {
+                    self.grads.remove(*output);
+                }
+                // The rule was run when the op was recorded: `gx = gy * dy/dx`, for each input.
+                for ((&x, &d), &creator) in xs.iter().zip(&rec.partials).zip(creators) {
+                    if creator == CONST {
+                        continue; // (a constant, or the unused second slot of a one-input op)
+                    }
+                    let gx = gy * d;
+                    if detect && !gx.is_finite() {
+                        return Err(Error::Anomaly {
+                            op: tape.name(&rec.op),
+                            phase: "backward",
+                            position: i,
+                        });
+                    }
+                    if creator < CONST {
+                        self.table.add(creator as usize, gx);
+                    } else if detect {
+                        self.deferred.push((x, gx));
+                    } else {
+                        add_to_stored(self.nodes, self.grads, x, gx); // a leaf or a parameter
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The scalar sweep's pending gradients, by record index: the sum so far, and a bit saying that
@@ -120,6 +171,33 @@ impl<F: Float> Pending<F> {
         self.reached.clear();
     }
 
+    /// Adds `g` to record `i`'s gradient.
+    fn add(&mut self, i: usize, g: F) {
+        self.table().add(i, g);
+    }
+
+    /// Its two arrays as slices, for the sweep's loop: their addresses and lengths then stay in
+    /// registers, where the loop would reload them from the arena after every store.
+    fn table(&mut self) -> Table<'_, F> {
+        Table {
+            sums: &mut self.sums,
+            reached: &mut self.reached,
+        }
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn bytes(&self) -> usize {
+        self.sums.capacity() * size_of::<F>() + self.reached.capacity() * size_of::<u64>()
+    }
+}
+
+/// [`Pending`] borrowed as slices.
+struct Table<'a, F> {
+    sums: &'a mut [F],
+    reached: &'a mut [u64],
+}
+
+impl<F: Float> Table<'_, F> {
     fn len(&self) -> usize {
         self.sums.len()
     }
@@ -135,11 +213,6 @@ impl<F: Float> Pending<F> {
     fn add(&mut self, i: usize, g: F) {
         self.sums[i] += g;
         self.reached[i / 64] |= 1 << (i % 64);
-    }
-
-    /// Heap bytes held.
-    pub(crate) fn bytes(&self) -> usize {
-        self.sums.capacity() * size_of::<F>() + self.reached.capacity() * size_of::<u64>()
     }
 }
 
