@@ -46,6 +46,13 @@ impl<F: Float> Graph<F> {
                     let creator = Self::next_creator(&inner.tape);
                     let out = inner.insert_scalar(y, creator);
                     let args = Args::inline(inputs, creators, out);
+                    let op = match op.rebuilt() {
+                        Some(copy) => {
+                            op.discard();
+                            copy
+                        }
+                        None => op,
+                    };
                     inner.push_record(RecordOp::Builtin(op), heap, args, partials);
                     out
                 } else {

@@ -402,6 +402,24 @@ impl<F: Float> Op<F> {
         }
     }
 
+    /// A copy of an op with nothing on the heap, built from its parts (`None` for one with heap
+    /// parameters). The fast path records the copy: for an op known at compile time it is
+    /// written into the record from registers, where the op itself, kept on the stack for the
+    /// general path, would be copied from memory it was just written to (a stalled load).
+    #[inline(always)]
+    pub(crate) fn rebuilt(&self) -> Option<Op<F>> {
+        Some(match *self {
+            Op::Binary(b) => Op::Binary(b),
+            Op::Scalar(s, c) => Op::Scalar(s, c),
+            Op::Math(m) => Op::Math(m),
+            Op::Trig(t) => Op::Trig(t),
+            Op::Special(s) => Op::Special(s),
+            Op::Pairwise(p) => Op::Pairwise(p),
+            Op::MatMul(a, b) => Op::MatMul(a, b),
+            Op::Bounds(..) | Op::Shape(..) | Op::Index(..) => return None,
+        })
+    }
+
     /// Drops the op, with the test for a boxed parameter inlined (the compiler's drop glue is an
     /// out-of-line call per op; this folds away for an op known at compile time).
     #[inline(always)]
