@@ -10,6 +10,8 @@ use crate::Float;
 use crate::ops::Val;
 use crate::tape::{Args, Record, RecordOp, Tape};
 
+mod clear;
+
 new_key_type! {
     /// The arena key of a variable. Generational: after [`Graph::clear`] an old key finds nothing
     /// instead of finding whatever reused its slot.
@@ -182,10 +184,16 @@ impl<F> Grads<F> {
 
     /// Keeps the gradients of the variables `keep` says yes to.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(VarId) -> bool) {
-        self.map.retain(|id, _| keep(id));
-        let map = &self.map;
-        if let Some(keys) = &mut self.keys {
-            keys.retain(|&k| map.contains_key(k));
+        let Grads { map, keys } = self;
+        match keys {
+            Some(keys) => keys.retain(|&k| {
+                let kept = map.contains_key(k) && keep(k);
+                if !kept {
+                    map.remove(k);
+                }
+                kept
+            }),
+            None => map.retain(|id, _| keep(id)),
         }
     }
 }
@@ -224,6 +232,13 @@ pub(crate) struct Inner<F> {
     /// `backward::sweep_scalars`); empty between passes, kept so that it is reused (a fresh
     /// vector per `backward` costs more than a small graph's whole pass).
     pub(crate) pending: crate::scalar_sweep::Pending<F>,
+    /// The variables no record made (leaves, constants, unrecorded results) since the last
+    /// `clear`, while there are few: with the records' outputs, every variable of the graph, so
+    /// that `clear` removes them by key instead of walking every slot of the arena.
+    pub(crate) loose: Option<Vec<VarId>>,
+    /// Whether the last `clear` removed the variables by key (for tests).
+    #[cfg(test)]
+    pub(crate) last_clear_by_key: bool,
 }
 
 impl<F: Float> Inner<F> {
@@ -245,6 +260,9 @@ impl<F: Float> Inner<F> {
     pub(crate) fn insert(&mut self, data: Data<F>, creator: u32) -> VarId {
         // (`insert_with_key`, so that `insert_scalar` stays the only caller of `insert`)
         let id = self.nodes.insert_with_key(|_| Node::new(data, creator));
+        if creator >= CONST {
+            self.note_loose(id);
+        }
         if let Some(scratch) = &mut self.scratch {
             scratch.push(id);
         }
@@ -255,6 +273,7 @@ impl<F: Float> Inner<F> {
     #[inline(always)]
     pub(crate) fn insert_unrecorded(&mut self, v: F, creator: u32) -> VarId {
         let id = self.insert_scalar(v, creator);
+        self.note_loose(id);
         if let Some(scratch) = &mut self.scratch {
             scratch.push(id);
         }

@@ -14,7 +14,7 @@ use std::fmt;
 use ndarray::{ArrayD, Dimension};
 use slotmap::{SlotMap, SparseSecondaryMap};
 
-use crate::arena::{CONST, Data, Grad, Grads, Inner, LEAF, PARAM, VarId};
+use crate::arena::{CONST, Data, Grads, Inner, LEAF, PARAM, VarId};
 use crate::error::{Error, Result, or_panic};
 use crate::storage::Storage;
 use crate::{Float, Var};
@@ -83,6 +83,9 @@ impl<F: Float> Graph<F> {
                 modified: SparseSecondaryMap::new(),
                 retained: false,
                 pending,
+                loose: Some(Vec::new()),
+                #[cfg(test)]
+                last_clear_by_key: false,
             }),
             recording: Cell::new(true),
             detect_anomaly: Cell::new(false),
@@ -264,53 +267,7 @@ impl<F: Float> Graph<F> {
     /// assert_eq!(g.len(), 0);
     /// ```
     pub fn clear(&self) {
-        let mut inner = or_panic(self.write());
-        let inner = &mut *inner;
-        inner.clear_tape();
-        inner.retained = false;
-        // (no scan, and no allocation, when no parameter was ever made)
-        let params: Vec<VarId> = if inner.has_params {
-            (inner.nodes.iter())
-                .filter(|(_, n)| n.raw_creator() == PARAM)
-                .map(|(id, _)| id)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        if params.is_empty() {
-            // (slotmap's `clear` moves every value out through its drain iterator; `retain`
-            // drops them in place: a fifth fewer instructions for a small graph's `clear`)
-            inner.nodes.retain(|_, _| false);
-            inner.grads.clear();
-            inner.free_arrays();
-            inner.names.clear();
-            return;
-        }
-        // A parameter's gradient held as a variable is about to go: keep its value instead.
-        for &p in &params {
-            if let Some(&Grad::Var(v)) = inner.grads.get(p) {
-                let value = inner.val(v).into_array();
-                inner.grads.insert(p, Grad::Array(Box::new(value)));
-            }
-        }
-        inner.nodes.retain(|_, n| n.raw_creator() == PARAM);
-        let nodes = &inner.nodes;
-        inner.grads.retain(|id| nodes.contains_key(id));
-        // Compact the array store down to the parameters' arrays, keeping its storage.
-        let kept: Vec<(VarId, ArrayD<F>)> = params
-            .iter()
-            .filter_map(|&p| match inner.nodes[p].data() {
-                Data::Array(k) => Some((p, std::mem::take(&mut inner.arrays[k as usize]))),
-                Data::Scalar(_) => None,
-            })
-            .collect();
-        inner.free_arrays();
-        for (p, a) in kept {
-            let data = inner.store(a);
-            inner.nodes[p].replace(data, PARAM);
-        }
-        let nodes = &inner.nodes;
-        inner.names.retain(|id, _| nodes.contains_key(id));
+        or_panic(self.write()).clear();
     }
 
     /// One step of a training loop: clears the graph (as [`Graph::clear`]: every variable but the
