@@ -280,10 +280,9 @@ impl<F: Float> Inner<F> {
         id
     }
 
-    /// [`Inner::insert`] of a number, out of line with its arguments in registers: the scalar hot
-    /// path. As the only caller of the slotmap's `insert` it gets that inlined, and the node is
-    /// written straight into its slot (docs/performance.md).
-    #[inline(never)]
+    /// [`Inner::insert`] of a number, for the scalar hot path: inlined into it, so that the
+    /// slotmap's insert is called with the node's parts in registers (docs/performance.md).
+    #[inline(always)]
     pub(crate) fn insert_scalar(&mut self, v: F, creator: u32) -> VarId {
         self.nodes.insert(Node::new(Data::Scalar(v), creator))
     }
