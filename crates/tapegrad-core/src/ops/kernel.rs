@@ -361,5 +361,8 @@ mod tests {
             op.kernel(InPlace(&mut c, None));
             assert!(same(&c, &want), "{op:?} in place");
         }
+        let tanh = crate::ops::trig::Trig::Tanh;
+        let want = x.mapv(|p| tanh.kernel(Scalars(&[p])));
+        assert!(same(&tanh.kernel(Arrays(&[x.view()])), &want), "tanh");
     }
 }

@@ -14,7 +14,7 @@ unary_ops! {
         /// d/dx cos x = -sin x
         Cos("cos", |x| x.cos(), |x, _, gy| Some(neg(mul(gy, &call(Trig::Sin, x))))),
         /// d/dx tanh x = 1 - y^2
-        Tanh("tanh", |x| x.tanh(), |_, y, gy| Some(mul(gy, &rsub(F::one(), square(y))))),
+        Tanh("tanh", |x| x.tanh_op(), |_, y, gy| Some(mul(gy, &rsub(F::one(), square(y))))),
         /// d/dx atan x = 1 / (1 + x^2)
         Atan("atan", |x| x.atan(), |x, _, gy| {
             Some(div(gy, &offset(square(x), F::one())))
