@@ -11,8 +11,8 @@
 //! NaN in either operand gives NaN (`maximum`, `minimum` propagate it, as PyTorch's).
 
 use super::arith::Operand;
+use super::clip::Bounds;
 use super::kernel::Kernel;
-use super::math::Bounds;
 use super::{Grads, Op, Value, add, call, div, equal_to, grads, mul, neg, offset, square};
 use crate::error::{Error, Result};
 use crate::{Float, Var};

@@ -1,0 +1,118 @@
+//! `clip` (DeZero step 43's `clip`, PyTorch's `clamp`): each element limited to `[lo, hi]`, with
+//! the op of its derivative, 1 inside the bounds and 0 outside.
+
+use super::kernel::Kernel;
+use super::{Op, Value, call, mul};
+use crate::error::{Result, or_panic};
+use crate::{Float, Var};
+
+/// `clip` and its derivative, with bounds `lo <= hi`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bounds {
+    /// `min(max(x, lo), hi)`
+    Clip,
+    /// 1 where `lo <= x <= hi`, else 0: clip's derivative, itself of derivative 0.
+    InRange,
+}
+
+impl Bounds {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Bounds::Clip => "clip",
+            Bounds::InRange => "in_range",
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn check<F: Float>(self, lo: F, hi: F) -> Result<()> {
+        match self {
+            Bounds::Clip if lo <= hi => Ok(()),
+            Bounds::Clip => Err(crate::Error::InvalidArgument {
+                op: "clip",
+                reason: format!("lo ({lo}) is greater than hi ({hi})"),
+            }),
+            Bounds::InRange => Ok(()),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn kernel<F: Float, K: Kernel<F>>(self, lo: F, hi: F, k: K) -> K::Out {
+        match self {
+            // (comparisons, not `max`/`min`, which would turn NaN into a bound)
+            Bounds::Clip => k.unary(move |x| {
+                if x < lo {
+                    lo
+                } else if x > hi {
+                    hi
+                } else {
+                    x
+                }
+            }),
+            Bounds::InRange => k.unary(move |x| {
+                if lo <= x && x <= hi {
+                    F::one()
+                } else {
+                    F::zero()
+                }
+            }),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn rule<F: Float, T: Value<F>>(self, lo: F, hi: F, x: &T, gy: T) -> Option<T> {
+        match self {
+            // d/dx clip(x, lo, hi) = 1 inside [lo, hi], 0 outside
+            Bounds::Clip => Some(mul(
+                gy,
+                &call(Op::Bounds(Bounds::InRange, Box::new([lo, hi])), x),
+            )),
+            Bounds::InRange => None,
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn passes_gradient(self) -> bool {
+        matches!(self, Bounds::Clip)
+    }
+}
+
+impl<'g, F: Float> Var<'g, F> {
+    /// Each element limited to `[lo, hi]`; the gradient is 1 inside (bounds included), 0 outside.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
+    /// let x = g.var(array![-2.0, 0.5, 3.0]);
+    /// let y = x.clip(-1.0, 1.0);
+    /// y.backward();
+    /// assert_eq!(y.data(), array![-1.0, 0.5, 1.0].into_dyn());
+    /// assert_eq!(x.grad().unwrap(), array![0.0, 1.0, 0.0].into_dyn());
+    /// ```
+    ///
+    /// # Panics
+    /// With the message of [`Var::try_clip`]'s error.
+    #[track_caller]
+    pub fn clip(self, lo: F, hi: F) -> Var<'g, F> {
+        or_panic(self.try_clip(lo, hi))
+    }
+
+    /// Fallible [`Var::clip`].
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, ndarray::array};
+    /// let g: Graph = Graph::new();
+    /// let x = g.var(array![[0.5, 1.5]]);
+    /// assert!(x.try_clip(0.0, 1.0).is_ok());
+    /// g.clear(); // `x` is now a handle from before the clear
+    /// assert!(matches!(x.try_clip(0.0, 1.0), Err(Error::StaleVar)));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when `lo > hi`;
+    /// [`Error::StaleVar`](crate::Error::StaleVar).
+    #[inline(never)]
+    pub fn try_clip(self, lo: F, hi: F) -> Result<Var<'g, F>> {
+        self.graph
+            .apply1(Op::Bounds(Bounds::Clip, Box::new([lo, hi])), &[self])
+    }
+}

@@ -1,0 +1,110 @@
+//! The two macros the op families are written with: `unary_ops!` (a family of one-input
+//! elementwise ops, one row per op) and `var_methods!` (a `Var` method and its `try_` twin).
+
+/// Defines a family of one-input elementwise ops without parameters, one row per op: its name,
+/// its formula on a number and its backward rule (`gy` the output's gradient, `y` the output),
+/// with the derivative in the row's doc comment. Expands to the family's enum and its three
+/// exhaustive matches (`name`, `kernel`, `rule`).
+macro_rules! unary_ops {
+    (
+        $(#[$meta:meta])*
+        enum $Family:ident {
+            $(
+                $(#[$op_meta:meta])*
+                $Op:ident($name:literal, |$a:ident| $f:expr, |$x:pat_param, $y:pat_param, $gy:pat_param| $rule:expr),
+            )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum $Family {
+            $($(#[$op_meta])* $Op,)*
+        }
+
+        impl $Family {
+            /// The op's name, as its method is spelled.
+            pub(crate) fn name(self) -> &'static str {
+                match self {
+                    $($Family::$Op => $name,)*
+                }
+            }
+
+            /// The formula, handed to an elementwise kernel.
+            #[inline(always)]
+            pub(crate) fn kernel<F: Float, K: $crate::ops::kernel::Kernel<F>>(self, k: K) -> K::Out {
+                match self {
+                    $($Family::$Op => k.unary(|$a: F| $f),)*
+                }
+            }
+
+            /// The backward rule: the input's gradient, or `None` where none flows.
+            #[inline(always)]
+            pub(crate) fn rule<F: Float, T: $crate::ops::Value<F>>(
+                self,
+                x: &T,
+                y: &T,
+                gy: T,
+            ) -> Option<T> {
+                match self {
+                    $($Family::$Op => {
+                        let ($x, $y, $gy) = (x, y, gy);
+                        $rule
+                    })*
+                }
+            }
+        }
+    };
+}
+
+/// Defines `Var` methods in pairs: the panicking form, with its docs (and example), and its
+/// fallible `try_` twin, whose body is given. `self` is named in the signature so that the body
+/// can use it. The bracketed arguments after the signature are those the `try_` twin's example
+/// calls it with, on the 1 x 2 array `[[0.5, 1.5]]`.
+macro_rules! var_methods {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident / $try:ident ($self:ident $(, $arg:ident : $ty:ty)* $(,)?)
+            [$($example:expr),*] $body:block
+    )*) => {
+        impl<'g, F: $crate::Float> $crate::Var<'g, F> {
+            $(
+                $(#[$doc])*
+                ///
+                /// # Panics
+                #[doc = concat!(
+                    "With the message of [`Var::", stringify!($try), "`](crate::Var::",
+                    stringify!($try), ")'s error."
+                )]
+                #[track_caller]
+                pub fn $name($self $(, $arg: $ty)*) -> $crate::Var<'g, F> {
+                    $crate::error::or_panic($self.$try($($arg),*))
+                }
+
+                #[doc = concat!(
+                    "Fallible [`Var::", stringify!($name), "`](crate::Var::", stringify!($name), ")."
+                )]
+                ///
+                /// ```
+                /// use tapegrad_core::{Error, Graph, ndarray::array};
+                /// let g: Graph = Graph::new();
+                /// let x = g.var(array![[0.5, 1.5]]);
+                #[doc = concat!(
+                    "assert!(x.", stringify!($try), "(", stringify!($($example),*), ").is_ok());"
+                )]
+                /// g.clear(); // `x` is now a handle from before the clear
+                #[doc = concat!(
+                    "let e = x.", stringify!($try), "(", stringify!($($example),*), ").unwrap_err();"
+                )]
+                /// assert!(matches!(e, Error::StaleVar));
+                /// ```
+                ///
+                /// # Errors
+                /// An [`Error`](crate::Error) naming the op for an argument or shape it cannot
+                /// take; [`Error::GraphMismatch`](crate::Error::GraphMismatch) and
+                /// [`Error::StaleVar`](crate::Error::StaleVar) for bad handles.
+                #[inline(never)] // (see `Graph::apply1`: one copy of the op's path per program)
+                pub fn $try($self $(, $arg: $ty)*) -> $crate::error::Result<$crate::Var<'g, F>> $body
+            )*
+        }
+    };
+}
