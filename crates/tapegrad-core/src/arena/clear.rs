@@ -43,7 +43,10 @@ impl<F: Float> Inner<F> {
         }
         self.clear_tape();
         if params.is_empty() {
-            self.loose = Some(Vec::new());
+            match &mut self.loose {
+                Some(loose) => loose.clear(), // (keeping its memory for the next graph)
+                None => self.loose = Some(Vec::new()),
+            }
             self.grads.clear();
             self.free_arrays();
             self.names.clear();
