@@ -15,8 +15,8 @@ use ndarray::{ArrayD, Zip};
 use tapegrad_core::or_panic;
 use tapegrad_core::{Error, Float, Var, VarId};
 
-/// Updates of at least this many elements run on rayon's threads, as the core's elementwise
-/// kernels do: below it, waking the threads costs more than it saves.
+/// Updates of at least this many elements run on rayon's threads (when there are several), as
+/// the core's elementwise kernels do: below it, waking the threads costs more than it saves.
 #[cfg(feature = "rayon")]
 const PARALLEL_MIN: usize = 1 << 18;
 
@@ -26,7 +26,7 @@ macro_rules! for_each {
     ($zip:expr, $f:expr) => {{
         let zip = $zip;
         #[cfg(feature = "rayon")]
-        if zip.size() >= PARALLEL_MIN {
+        if zip.size() >= PARALLEL_MIN && rayon::current_num_threads() > 1 {
             zip.par_for_each($f)
         } else {
             zip.for_each($f)

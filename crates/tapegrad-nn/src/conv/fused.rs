@@ -154,21 +154,26 @@ impl Conv {
         let (k, p, run) = (self.cols().0, self.cols().1, self.images_per_task());
         let w = ArrayView2::from_shape((self.oc, k), w).map_err(shape_err)?;
         let mut y = vec![F::zero(); n * self.oc * p];
-        chunks_mut(&mut y, run * self.oc * p)
-            .zip(chunks(x, run * c * h * wd))
-            .try_for_each(|(ys, xs)| {
-                let mut cols = vec![F::zero(); k * p];
-                for (yi, xi) in ys
-                    .chunks_exact_mut(self.oc * p)
-                    .zip(xs.chunks_exact(c * h * wd))
-                {
-                    self.win.im2col(c, xi, &mut cols);
-                    let cm = ArrayView2::from_shape((k, p), &cols[..]).map_err(shape_err)?;
-                    let mut yi = ArrayViewMut2::from_shape((self.oc, p), yi).map_err(shape_err)?;
-                    gemm(F::one(), &w, &cm, F::zero(), &mut yi);
-                }
-                Ok::<_, String>(())
-            })?;
+        let task = |(ys, xs): (&mut [F], &[F])| {
+            let mut cols = vec![F::zero(); k * p];
+            for (yi, xi) in ys
+                .chunks_exact_mut(self.oc * p)
+                .zip(xs.chunks_exact(c * h * wd))
+            {
+                self.win.im2col(c, xi, &mut cols);
+                let cm = ArrayView2::from_shape((k, p), &cols[..]).map_err(shape_err)?;
+                let mut yi = ArrayViewMut2::from_shape((self.oc, p), yi).map_err(shape_err)?;
+                gemm(F::one(), &w, &cm, F::zero(), &mut yi);
+            }
+            Ok::<_, String>(())
+        };
+        if run >= n {
+            task((&mut y, x))?; // one task: here, not handed to a pool thread
+        } else {
+            chunks_mut(&mut y, run * self.oc * p)
+                .zip(chunks(x, run * c * h * wd))
+                .try_for_each(task)?;
+        }
         Ok(y)
     }
 
@@ -179,25 +184,29 @@ impl Conv {
         let wt = ArrayView2::from_shape((self.oc, k), w).map_err(shape_err)?;
         let wt = wt.t();
         let mut gx = vec![F::zero(); n * c * h * wd];
-        chunks_mut(&mut gx, run * c * h * wd)
-            .zip(chunks(g, run * self.oc * p))
-            .try_for_each(|(xs, gs)| {
-                // written before col2im reads it: a fresh page read first and written after costs
-                // a copy-on-write fault, and on two threads a TLB flush of the other
-                xs.fill(F::zero());
-                let mut cols = vec![F::zero(); k * p];
-                for (xi, gi) in xs
-                    .chunks_exact_mut(c * h * wd)
-                    .zip(gs.chunks_exact(self.oc * p))
-                {
-                    let gi = ArrayView2::from_shape((self.oc, p), gi).map_err(shape_err)?;
-                    let mut cm =
-                        ArrayViewMut2::from_shape((k, p), &mut cols[..]).map_err(shape_err)?;
-                    gemm(F::one(), &wt, &gi, F::zero(), &mut cm);
-                    self.win.col2im(c, &cols, xi);
-                }
-                Ok::<_, String>(())
-            })?;
+        let task = |(xs, gs): (&mut [F], &[F])| {
+            // written before col2im reads it: a fresh page read first and written after costs
+            // a copy-on-write fault, and on two threads a TLB flush of the other
+            xs.fill(F::zero());
+            let mut cols = vec![F::zero(); k * p];
+            for (xi, gi) in xs
+                .chunks_exact_mut(c * h * wd)
+                .zip(gs.chunks_exact(self.oc * p))
+            {
+                let gi = ArrayView2::from_shape((self.oc, p), gi).map_err(shape_err)?;
+                let mut cm = ArrayViewMut2::from_shape((k, p), &mut cols[..]).map_err(shape_err)?;
+                gemm(F::one(), &wt, &gi, F::zero(), &mut cm);
+                self.win.col2im(c, &cols, xi);
+            }
+            Ok::<_, String>(())
+        };
+        if run >= n {
+            task((&mut gx, g))?; // one task: here
+        } else {
+            chunks_mut(&mut gx, run * c * h * wd)
+                .zip(chunks(g, run * self.oc * p))
+                .try_for_each(task)?;
+        }
         Ok(gx)
     }
 
@@ -209,29 +218,33 @@ impl Conv {
         let (k, p) = self.cols();
         let runs_per_task = self.images_per_task().div_ceil(WEIGHT_RUN);
         let (xr, gr) = (WEIGHT_RUN * c * h * wd, WEIGHT_RUN * self.oc * p);
-        let tasks = chunks(x, runs_per_task * xr).zip(chunks(g, runs_per_task * gr));
-        let sums = tasks
-            .map(|(xs, gs)| {
-                let mut cols = vec![F::zero(); k * p];
-                let mut sums = Vec::new();
-                for (xs, gs) in xs.chunks(xr).zip(gs.chunks(gr)) {
-                    let mut gw = vec![F::zero(); self.oc * k];
-                    let mut gwm =
-                        ArrayViewMut2::from_shape((self.oc, k), &mut gw[..]).map_err(shape_err)?;
-                    let images = xs
-                        .chunks_exact(c * h * wd)
-                        .zip(gs.chunks_exact(self.oc * p));
-                    for (xi, gi) in images {
-                        self.win.im2col(c, xi, &mut cols);
-                        let cm = ArrayView2::from_shape((k, p), &cols[..]).map_err(shape_err)?;
-                        let gi = ArrayView2::from_shape((self.oc, p), gi).map_err(shape_err)?;
-                        gemm(F::one(), &gi, &cm.t(), F::one(), &mut gwm);
-                    }
-                    sums.push(gw);
+        let task = |(xs, gs): (&[F], &[F])| {
+            let mut cols = vec![F::zero(); k * p];
+            let mut sums = Vec::new();
+            for (xs, gs) in xs.chunks(xr).zip(gs.chunks(gr)) {
+                let mut gw = vec![F::zero(); self.oc * k];
+                let mut gwm =
+                    ArrayViewMut2::from_shape((self.oc, k), &mut gw[..]).map_err(shape_err)?;
+                let images = xs
+                    .chunks_exact(c * h * wd)
+                    .zip(gs.chunks_exact(self.oc * p));
+                for (xi, gi) in images {
+                    self.win.im2col(c, xi, &mut cols);
+                    let cm = ArrayView2::from_shape((k, p), &cols[..]).map_err(shape_err)?;
+                    let gi = ArrayView2::from_shape((self.oc, p), gi).map_err(shape_err)?;
+                    gemm(F::one(), &gi, &cm.t(), F::one(), &mut gwm);
                 }
-                Ok(sums)
-            })
-            .collect::<std::result::Result<Vec<Vec<Vec<F>>>, String>>()?;
+                sums.push(gw);
+            }
+            Ok::<_, String>(sums)
+        };
+        let sums = if runs_per_task * WEIGHT_RUN >= self.image[0] {
+            vec![task((x, g))?] // one task: here
+        } else {
+            (chunks(x, runs_per_task * xr).zip(chunks(g, runs_per_task * gr)))
+                .map(&task)
+                .collect::<std::result::Result<Vec<Vec<Vec<F>>>, String>>()?
+        };
         let mut sums = sums.into_iter().flatten();
         let mut gw = sums.next().unwrap_or_else(|| vec![F::zero(); self.oc * k]);
         for part in sums {
