@@ -138,6 +138,45 @@ fn tanh_derivatives_up_to_sixth_match_closed_form() {
     }
 }
 
+/// The same for sigmoid, as a polynomial in s = sigmoid(x): P0 = s, P(n+1) = P(n)'(s) s (1 - s).
+fn sigmoid_derivative_poly(n: usize) -> Vec<f64> {
+    let mut p = vec![0.0, 1.0];
+    for _ in 0..n {
+        let dp: Vec<f64> = (1..p.len()).map(|k| k as f64 * p[k]).collect();
+        let mut next = vec![0.0; dp.len() + 2];
+        for (k, c) in dp.iter().enumerate() {
+            next[k + 1] += c;
+            next[k + 2] -= c;
+        }
+        p = next;
+    }
+    p
+}
+
+/// Elementwise on a vector, so that the array path's rules (and their own derivatives) run.
+#[test]
+fn sigmoid_derivatives_up_to_fifth_match_closed_form_on_arrays() {
+    let x0 = array![-0.7, 0.3, 1.1];
+    let g: Graph = Graph::new();
+    let x = g.var(x0.clone());
+    x.sigmoid().sum().backward_with(CREATE);
+    for n in 1..=5 {
+        let gx = x.grad_var().unwrap();
+        for (i, &v) in x0.iter().enumerate() {
+            let s = 1.0 / (1.0 + (-v).exp());
+            let want: f64 = sigmoid_derivative_poly(n)
+                .iter()
+                .enumerate()
+                .map(|(k, c)| c * s.powi(k as i32))
+                .sum();
+            let got = gx.data()[[i]];
+            assert_relative_eq!(got, want, max_relative = 1e-10, epsilon = 1e-12);
+        }
+        x.cleargrad();
+        gx.sum().backward_with(CREATE);
+    }
+}
+
 #[test]
 fn tanh_eighth_derivative_completes() {
     let g: Graph = Graph::new();

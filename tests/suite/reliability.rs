@@ -266,3 +266,37 @@ fn a_new_graph_starts_empty_after_a_dropped_one() {
         assert_eq!((g.len(), g.tape_len()), (3, 2));
     }
 }
+
+/// Ops, a backward pass of every order and a Jacobian on a thread with a quarter of the stack
+/// a test thread gets (2 MiB), as a user's worker thread may have: in a debug build the ops'
+/// frames must stay small (inlining everything into one op's frame once took 1.2 MiB).
+#[test]
+fn ops_and_backward_fit_a_small_thread_stack() {
+    let run = || {
+        let g: Graph = Graph::new();
+        let x = g.var(array![[0.5, -1.0], [2.0, 0.25]]);
+        let y = (x.matmul(x) * x).sigmoid().tanh().exp().sum();
+        y.backward_with(BackwardOptions {
+            create_graph: true,
+            ..Default::default()
+        });
+        let gx = x.grad_var().expect("x is used");
+        x.cleargrad();
+        gx.sum().backward();
+        let j = tapegrad::jacobian(
+            |xs| vec![xs[0].sin() * xs[0]],
+            &[array![1.0, 2.0].into_dyn()],
+            tapegrad::JacobianMode::Forward,
+        )
+        .expect("a Jacobian");
+        (x.grad().expect("second order")[[0, 0]], j[0][0][[1, 1]])
+    };
+    let (h, j) = std::thread::Builder::new()
+        .stack_size(512 << 10)
+        .spawn(run)
+        .expect("a thread")
+        .join()
+        .expect("no overflow");
+    assert!(h.is_finite());
+    assert!((j - (2f64.cos() * 2.0 + 2f64.sin())).abs() < 1e-12);
+}

@@ -67,7 +67,7 @@ pub(crate) struct Node<F> {
 }
 
 impl<F: Float> Node<F> {
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn new(data: Data<F>, creator: u32) -> Self {
         let (scalar, array) = match data {
             Data::Scalar(s) => (s, NO_ARRAY),
@@ -85,14 +85,14 @@ impl<F: Float> Node<F> {
     }
 
     /// Index into the array store, or `NO_ARRAY` for a number.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn array(&self) -> u32 {
         (self.tags >> 32) as u32
     }
 
     /// Index of the tape record that made this variable; [`LEAF`], [`PARAM`] or [`CONST`] for a
     /// leaf.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn raw_creator(&self) -> u32 {
         self.tags as u32 // the low half
     }
@@ -146,12 +146,12 @@ impl<F> Grads<F> {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn get(&self, id: VarId) -> Option<&Grad<F>> {
         self.map.get(id)
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn get_mut(&mut self, id: VarId) -> Option<&mut Grad<F>> {
         self.map.get_mut(id)
     }
@@ -270,7 +270,7 @@ impl<F: Float> Inner<F> {
     }
 
     /// [`Inner::insert_scalar`] for a result that is not recorded: it may be temporary.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn insert_unrecorded(&mut self, v: F, creator: u32) -> VarId {
         let id = self.insert_scalar(v, creator);
         self.note_loose(id);
@@ -282,7 +282,7 @@ impl<F: Float> Inner<F> {
 
     /// [`Inner::insert`] of a number, for the scalar hot path: inlined into it, so that the
     /// slotmap's insert is called with the node's parts in registers (docs/performance.md).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn insert_scalar(&mut self, v: F, creator: u32) -> VarId {
         self.nodes.insert(Node::new(Data::Scalar(v), creator))
     }
@@ -291,7 +291,7 @@ impl<F: Float> Inner<F> {
     ///
     /// `heap` is whether the op or the arguments hold heap memory, asked by the caller while the
     /// op is still a known value (so that the test folds away for a known op).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn push_record(
         &mut self,
         op: RecordOp<F>,

@@ -69,11 +69,11 @@ impl Float for f64 {
     fn round_even(self) -> Self {
         self.round_ties_even()
     }
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn exp_op(self) -> Self {
         self.exp()
     }
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn tanh_op(self) -> Self {
         self.tanh()
     }
@@ -93,11 +93,11 @@ impl Float for f32 {
     fn round_even(self) -> Self {
         self.round_ties_even()
     }
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn exp_op(self) -> Self {
         crate::simd::exp_f32(self)
     }
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn tanh_op(self) -> Self {
         crate::simd::tanh_f32(self)
     }

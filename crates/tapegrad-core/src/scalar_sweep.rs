@@ -203,13 +203,13 @@ impl<F: Float> Table<'_, F> {
     }
 
     /// The gradient of record `i`'s result, if one arrived.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn get(&self, i: usize) -> Option<F> {
         (self.reached[i / 64] >> (i % 64) & 1 == 1).then(|| self.sums[i])
     }
 
     /// Adds `g` to record `i`'s gradient.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn add(&mut self, i: usize, g: F) {
         self.sums[i] += g;
         self.reached[i / 64] |= 1 << (i % 64);
@@ -217,7 +217,7 @@ impl<F: Float> Table<'_, F> {
 }
 
 /// `v.grad = v.grad + g` for a 0-d variable of an all-scalar graph.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn add_to_stored<F: Float>(nodes: &SlotMap<VarId, Node<F>>, grads: &mut Grads<F>, id: VarId, g: F) {
     match grads.get_mut(id) {
         Some(Grad::Scalar(s)) => *s += g,

@@ -7,7 +7,7 @@
 //! its body has no branch and no library call: `exp_f32` is `e^x` written that way.
 
 /// Runs `f`, compiled for the widest vector instructions this CPU has, chosen at run time.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn dispatch<R>(f: impl FnOnce() -> R) -> R {
     pulp::Arch::new().dispatch(f)
 }
@@ -15,7 +15,7 @@ pub(crate) fn dispatch<R>(f: impl FnOnce() -> R) -> R {
 /// `e^x` in `f32` within 1 ulp, with no branch and no call: Cephes' `expf`. `x = n ln2 + r`,
 /// `|r| <= ln2 / 2`, `e^r` by a degree-7 polynomial, `2^n` built from its bits in two halves so
 /// that subnormal results come out right.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn exp_f32(x: f32) -> f32 {
     const SHIFT: f32 = 12582912.0; // 1.5 * 2^23: adding it rounds to an integer in the low bits
     const LN2_HI: f32 = 355.0 / 512.0; // ln 2 = LN2_HI + LN2_LO, `n * LN2_HI` exact
@@ -39,7 +39,7 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
 /// `tanh x` in `f32` within 2 ulp, with no branch and no call: Cephes' `tanhf`. An odd
 /// polynomial below `|x| = 0.625`, `1 - 2 / (e^(2|x|) + 1)` above it (`e^(2|x|)` by
 /// [`exp_f32`]): both are computed and one is chosen, so that a loop over it vectorises.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn tanh_f32(x: f32) -> f32 {
     let a = x.abs();
     let z = a * a;

@@ -26,7 +26,7 @@ pub(crate) enum RecordOp<F> {
 impl<F: Float> RecordOp<F> {
     /// Whether a gradient flows through the op (see [`Op::passes_gradient`]; a function's
     /// backward decides for itself).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn passes_gradient(&self) -> bool {
         match self {
             RecordOp::Builtin(op) => op.passes_gradient(),
@@ -126,7 +126,7 @@ impl Args {
 
     /// The arguments of a built-in op: its one or two inputs, the records that made them
     /// (`CONST` in an unused second slot) and its output.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn inline<F: Float>(
         inputs: &[crate::Var<'_, F>],
         creators: [u32; 2],
@@ -141,7 +141,7 @@ impl Args {
     }
 
     /// Marks the inputs as taking no gradient through this record (for the scalar sweep).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn pass_no_gradient(&mut self) {
         if let Args::Inline { creators, .. } = self {
             *creators = [CONST; 2];
@@ -164,7 +164,7 @@ pub(crate) struct Record<F> {
 
 impl<F> Record<F> {
     /// The op's operands, in order.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn inputs(&self) -> &[VarId] {
         match &*self.args {
             Args::Inline { inputs, .. } if inputs[1].is_null() => &inputs[..1],
@@ -174,7 +174,7 @@ impl<F> Record<F> {
     }
 
     /// The op's results, in order.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn outputs(&self) -> &[VarId] {
         match &*self.args {
             Args::Inline { output, .. } => std::slice::from_ref(output),
@@ -196,7 +196,7 @@ const PREFETCH_AHEAD: usize = 16;
 /// Asks the CPU to bring the cache line at `p` into its caches (`prefetcht0`; a write hint
 /// compiles to the same instruction on a baseline x86_64 target). A hint: it never faults and
 /// has no effect on the program's results, wherever `p` points.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 #[allow(unsafe_code)]
 fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
@@ -212,7 +212,7 @@ fn prefetch<T>(p: *const T) {
 
 /// Asks the CPU for the record `AHEAD` below `run[k]` (a hint, wherever it points): a backward
 /// sweep reads records downwards, and the hardware's prefetch falls behind going down.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn prefetch_below<F>(run: &[Record<F>], k: usize) {
     const AHEAD: usize = 32;
     prefetch(run.as_ptr().wrapping_add(k).wrapping_sub(AHEAD));
@@ -293,12 +293,12 @@ impl<F: Float> Tape<F> {
 
 impl<F> Tape<F> {
     /// The index of `last`'s first record.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn base(&self) -> usize {
         self.full.len() << SEGMENT_BITS
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn len(&self) -> usize {
         self.base() + self.last.len()
     }
@@ -331,7 +331,7 @@ impl<F> Tape<F> {
 
     /// Appends a record, written straight into the tape's memory (`Vec::push` builds it on the
     /// stack and copies it: docs/performance.md).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     #[allow(unsafe_code)]
     pub(crate) fn push(&mut self, record: Record<F>) {
         if self.last.len() == self.last.capacity() {
@@ -386,7 +386,7 @@ impl<F> Tape<F> {
 
 impl<F> std::ops::Index<usize> for Tape<F> {
     type Output = Record<F>;
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn index(&self, i: usize) -> &Record<F> {
         match i.checked_sub(self.base()) {
             Some(k) => &self.last[k],
@@ -396,7 +396,7 @@ impl<F> std::ops::Index<usize> for Tape<F> {
 }
 
 impl<F> std::ops::IndexMut<usize> for Tape<F> {
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn index_mut(&mut self, i: usize) -> &mut Record<F> {
         match i.checked_sub(self.base()) {
             Some(k) => &mut self.last[k],

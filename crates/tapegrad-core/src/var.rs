@@ -52,7 +52,7 @@ pub struct Var<'g, F: Float = f64> {
 }
 
 impl<'g, F: Float> Var<'g, F> {
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn from_id(graph: &'g Graph<F>, id: VarId) -> Self {
         Var {
             graph,
@@ -70,7 +70,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// g.clear();
     /// assert_eq!(w.id(), id);
     /// ```
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub fn id(self) -> VarId {
         KeyData::from_ffi(self.key).into()
     }

@@ -13,7 +13,7 @@ pub(super) const LOOSE_TRACKED: usize = 1 << 12;
 
 impl<F: Float> Inner<F> {
     /// Notes a variable no record made (a leaf, a constant, an unrecorded result).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(super) fn note_loose(&mut self, id: VarId) {
         if let Some(loose) = &mut self.loose {
             if loose.len() < LOOSE_TRACKED {

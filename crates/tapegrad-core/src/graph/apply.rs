@@ -25,7 +25,7 @@ impl<F: Float> Graph<F> {
     /// `op` is anything that converts into an op (`Binary::Add`, `(ScalarOp::Pow, c)`,
     /// `Math::Exp`): built here, each call site's op stays a constant the compiler folds (an `Op`
     /// built by the caller can be shared between call sites and read back from memory).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn apply1(&self, op: impl Into<Op<F>>, inputs: &[Var<'_, F>]) -> Result<Var<'_, F>> {
         let op: Op<F> = op.into();
         if inputs.len() <= 2
@@ -67,7 +67,7 @@ impl<F: Float> Graph<F> {
 
     /// The values of `inputs` if they are all live numbers of this graph, and the records that
     /// made them (`CONST` past the last input).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn numbers(
         &self,
         inner: &Inner<F>,
@@ -105,7 +105,7 @@ impl<F: Float> Graph<F> {
     ///
     /// # Panics
     /// When the tape is full (the last indices mark leaves).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn next_creator(tape: &Tape<F>) -> u32 {
         match u32::try_from(tape.len()) {
             Ok(i) if i < CONST => i,

@@ -86,7 +86,7 @@ impl Binary {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn kernel<F: Float, K: Kernel<F>>(self, k: K) -> K::Out {
         match self {
             Binary::Add => k.binary(|a, b| a + b),
@@ -97,7 +97,7 @@ impl Binary {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn rule<F: Float, T: Value<F>>(self, xs: &[T], gy: T, needs: &[bool]) -> Grads<T> {
         match self {
             // d(x0 + x1) = (gy, gy)
@@ -149,13 +149,13 @@ impl Binary {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn passes_gradient(self) -> bool {
         !matches!(self, Binary::Equal)
     }
 
     /// `x (op) c`, or `c (op) x` when `swapped`.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn with_scalar<F: Float>(self, c: F, swapped: bool) -> Op<F> {
         let s = |s| Op::Scalar(s, c);
         match (self, swapped) {
@@ -207,7 +207,7 @@ impl ScalarOp {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn kernel<F: Float, K: Kernel<F>>(self, c: F, k: K) -> K::Out {
         match self {
             ScalarOp::Add => k.unary(move |x| x + c),
@@ -219,7 +219,7 @@ impl ScalarOp {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn rule<F: Float, T: Value<F>>(self, c: F, x: &T, gy: T) -> T {
         match self {
             ScalarOp::Add => gy,                                   // d(x + c) = 1
@@ -461,7 +461,7 @@ impl<'g, F: Float> Neg for Var<'g, F> {
 /// down to the input's shape where the op broadcast it: a broadcast operand's gradient is reduced
 /// from `gy` without copying it. When two full-shape inputs both need `gy`, the second one's is
 /// computed from it into a new value (one pass over the data, not a copy and a second pass).
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn pass_through<F: Float, T: Value<F>>(xs: &[T], gy: T, needs: &[bool], negate: bool) -> Grads<T> {
     let reduce = |x: &T, gy: &T| sum_to(gy, x.dims());
     let second = |g: T| if negate { neg(g) } else { g };

@@ -23,7 +23,7 @@ impl Bounds {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn check<F: Float>(self, lo: F, hi: F) -> Result<()> {
         match self {
             Bounds::Clip if lo <= hi => Ok(()),
@@ -35,7 +35,7 @@ impl Bounds {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn kernel<F: Float, K: Kernel<F>>(self, lo: F, hi: F, k: K) -> K::Out {
         match self {
             // (comparisons, not `max`/`min`, which would turn NaN into a bound)
@@ -58,7 +58,7 @@ impl Bounds {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn rule<F: Float, T: Value<F>>(self, lo: F, hi: F, x: &T, gy: T) -> Option<T> {
         match self {
             // d/dx clip(x, lo, hi) = 1 inside [lo, hi], 0 outside
@@ -70,7 +70,7 @@ impl Bounds {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn passes_gradient(self) -> bool {
         matches!(self, Bounds::Clip)
     }

@@ -40,11 +40,11 @@ pub(crate) struct Scalars<'a, F>(pub(crate) &'a [F]);
 
 impl<F: Float> Kernel<F> for Scalars<'_, F> {
     type Out = F;
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn unary(self, f: impl Fn(F) -> F + Sync + Send) -> F {
         f(self.0[0])
     }
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn binary(self, f: impl Fn(F, F) -> F + Sync + Send) -> F {
         f(self.0[0], self.0[1])
     }
@@ -58,7 +58,7 @@ enum Run<'a, F> {
 }
 
 /// `out[i] = f(a[i], b[i])` over a run, for each way the operands can come.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn binary_run<F: Float, T>(
     out: &mut [T],
     a: Run<'_, F>,

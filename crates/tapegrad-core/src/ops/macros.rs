@@ -30,7 +30,7 @@ macro_rules! unary_ops {
             }
 
             /// The formula, handed to an elementwise kernel.
-            #[inline(always)]
+            #[cfg_attr(not(debug_assertions), inline(always))]
             pub(crate) fn kernel<F: Float, K: $crate::ops::kernel::Kernel<F>>(self, k: K) -> K::Out {
                 match self {
                     $($Family::$Op => k.unary(|$a: F| $f),)*
@@ -38,7 +38,7 @@ macro_rules! unary_ops {
             }
 
             /// The backward rule: the input's gradient, or `None` where none flows.
-            #[inline(always)]
+            #[cfg_attr(not(debug_assertions), inline(always))]
             pub(crate) fn rule<F: Float, T: $crate::ops::Value<F>>(
                 self,
                 x: &T,

@@ -2,7 +2,8 @@
 //! log1p expm1`. Each row below is one op: its name, its formula and its backward
 //! rule, written with ops so that each has derivatives of every order.
 
-use super::{ScalarOp, call, div, mul, neg, scale};
+use super::pairwise::Pairwise;
+use super::{ScalarOp, call, div, mul, neg, pair, scale};
 use crate::error::{Result, or_panic};
 use crate::{Float, Var};
 
@@ -25,7 +26,7 @@ unary_ops! {
         Sign("sign", |x| sign(x), |_, _, _| None),
         /// d/dx sigmoid x = y (1 - y)
         Sigmoid("sigmoid", |x| sigmoid(x), |_, y, gy| {
-            Some(mul(gy, &mul(call((ScalarOp::RSub, F::one()), y), y)))
+            Some(pair(Pairwise::SigmoidBackward, gy, y))
         }),
         /// d/dx max(x, 0) = 1 where x > 0, else 0
         Relu("relu", |x| if x < F::zero() { F::zero() } else { x }, |x, _, gy| {
@@ -42,7 +43,7 @@ unary_ops! {
 
 impl Math {
     /// Whether a gradient flows through the op (not through derivatives whose derivative is 0).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn passes_gradient(self) -> bool {
         !matches!(self, Math::Sign | Math::Positive)
     }

@@ -60,7 +60,7 @@ use ndarray::{ArrayD, ArrayViewD};
 pub(crate) use tangent::{broadcast_like, sum_of};
 pub(crate) use value::{Val, Value};
 pub(crate) use value::{add, call, div, mul, neg, offset, scale, small, un, unbroadcast};
-pub(crate) use value::{equal, rsub, sqrt, square, sum_to};
+pub(crate) use value::{equal, pair, rsub, sqrt, square, sum_to};
 
 use crate::Float;
 use crate::error::Result;
@@ -122,41 +122,41 @@ pub(crate) enum Op<F> {
 pub(crate) type Params = thin_vec::ThinVec<usize>;
 
 /// `x == c` for a constant `c`, as an op of one input: `c <= x <= c`.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn equal_to<F: Copy>(c: F) -> Op<F> {
     Op::Bounds(Bounds::InRange, Box::new([c, c]))
 }
 
 impl<F> From<Binary> for Op<F> {
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn from(b: Binary) -> Self {
         Op::Binary(b)
     }
 }
 
 impl<F> From<(ScalarOp, F)> for Op<F> {
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn from((s, c): (ScalarOp, F)) -> Self {
         Op::Scalar(s, c)
     }
 }
 
 impl<F> From<Math> for Op<F> {
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn from(m: Math) -> Self {
         Op::Math(m)
     }
 }
 
 impl<F> From<Special> for Op<F> {
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn from(s: Special) -> Self {
         Op::Special(s)
     }
 }
 
 impl<F> From<Trig> for Op<F> {
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn from(t: Trig) -> Self {
         Op::Trig(t)
     }
@@ -201,7 +201,7 @@ impl<F: Float> Op<F> {
 
     /// Whether the op maps 0-d inputs to a 0-d output (every elementwise op, and shape ops to
     /// `()`): then it runs on plain numbers.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn scalar_closed(&self) -> bool {
         match self {
             Op::Shape(_, s) => s.is_empty(),
@@ -216,14 +216,14 @@ impl<F: Float> Op<F> {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn is_elementwise(&self) -> bool {
         self.elementwise(Probe).is_some()
     }
 
     /// [`Op::check`] for a scalar-closed op on numbers: 0-d operands fit every such op, so only
     /// a parameter can be wrong (the scalar fast path's check, without building shapes).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn check_scalars(&self) -> Result<()> {
         debug_assert!(self.scalar_closed());
         match self {
@@ -254,7 +254,7 @@ impl<F: Float> Op<F> {
     }
 
     /// The op's elementwise formula, handed to the kernel `k` (see [`kernel`]).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn elementwise<K: Kernel<F>>(&self, k: K) -> Option<K::Out> {
         match *self {
             Op::Binary(b) => Some(b.kernel(k)),
@@ -270,13 +270,13 @@ impl<F: Float> Op<F> {
 
     /// The value of a [`scalar_closed`](Op::scalar_closed) op on 0-d inputs (a shape op to `()`
     /// is the identity on a number).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn eval_scalars(&self, xs: &[F]) -> F {
         self.elementwise(Scalars(xs)).unwrap_or(xs[0])
     }
 
     /// [`Op::eval_scalars`], consuming the op (see [`Op::discard`]).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn eval_owned(self, xs: &[F]) -> F {
         let y = self.eval_scalars(xs);
         self.discard();
@@ -285,7 +285,7 @@ impl<F: Float> Op<F> {
 
     /// Whether the op keeps a parameter on the heap (a shape, an index list, bounds). The tape
     /// drops only such ops one by one, and lets go of the others wholesale.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn on_heap(&self) -> bool {
         match self {
             Op::Shape(..) | Op::Index(..) | Op::Bounds(..) => true,
@@ -303,7 +303,7 @@ impl<F: Float> Op<F> {
     /// parameters). The fast path records the copy: for an op known at compile time it is
     /// written into the record from registers, where the op itself, kept on the stack for the
     /// general path, would be copied from memory it was just written to (a stalled load).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn rebuilt(&self) -> Option<Op<F>> {
         Some(match *self {
             Op::Binary(b) => Op::Binary(b),
@@ -319,7 +319,7 @@ impl<F: Float> Op<F> {
 
     /// Drops the op, with the test for a boxed parameter inlined (the compiler's drop glue is an
     /// out-of-line call per op; this folds away for an op known at compile time).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn discard(self) {
         if self.on_heap() {
             drop(self);
@@ -348,7 +348,7 @@ impl<F: Float> Op<F> {
     /// rule is linear in `gy`: `gx_k = gy * dy/dx_k`). Recorded with each op of numbers, so that
     /// the scalar sweep multiplies instead of running the rule. 0 for an input the rule gives no
     /// gradient (see [`Op::passes_gradient`]) and for the unused second slot of a one-input op.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn partials(&self, xs: &[F], y: F) -> [F; 2] {
         const NEEDS: [bool; 2] = [true, true];
         let [d0, d1] = self.backward(xs, &y, F::one(), &NEEDS[..xs.len()]);
@@ -357,7 +357,7 @@ impl<F: Float> Op<F> {
 
     /// Whether any gradient flows back through the op: not through the derivatives of `abs`,
     /// `relu`, `clip` and `max`, whose own derivative is 0 and whose rules return none.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn passes_gradient(&self) -> bool {
         match self {
             Op::Binary(b) => b.passes_gradient(),
@@ -377,7 +377,7 @@ impl<F: Float> Op<F> {
     /// `gy`, written once for numbers, arrays and variables. `needs[i]` is false for a constant
     /// input: a rule may skip its gradient when that saves real work (matmul), and the sweep
     /// drops whatever is computed for it anyway.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn backward<T: Value<F>>(&self, xs: &[T], y: &T, gy: T, needs: &[bool]) -> Grads<T> {
         let x = &xs[0];
         match *self {

@@ -7,13 +7,19 @@
 //! | minimum | min(a, b) | the same with a < b |
 //! | pow | a^b | gy b a^(b-1) (0 where b == 0), gy a^b ln a (0 where a == 0 and b >= 0) |
 //! | atan2 | atan2(a, b) | gy b / (a^2 + b^2), -gy a / (a^2 + b^2) |
+//! | sigmoid_backward | a b (1 - b) | gy b (1 - b), gy a (1 - 2b) |
+//! | tanh_backward | a (1 - b^2) | gy (1 - b^2), -2 gy a b |
 //!
+//! The last two are the derivatives of `sigmoid` and `tanh` (`a` the output's gradient, `b` the
+//! output), in one pass over the arrays instead of three (PyTorch's ops of the same names).
 //! NaN in either operand gives NaN (`maximum`, `minimum` propagate it, as PyTorch's).
 
 use super::arith::Operand;
 use super::clip::Bounds;
 use super::kernel::Kernel;
-use super::{Grads, Op, Value, add, call, div, equal_to, grads, mul, neg, offset, square};
+use super::{
+    Grads, Op, Value, add, call, div, equal_to, grads, mul, neg, offset, rsub, scale, square,
+};
 use crate::error::{Error, Result};
 use crate::{Float, Var};
 
@@ -26,6 +32,17 @@ pub(crate) enum Pairwise {
     Atan2,
     /// 1 where `a > b`, 1/2 where `a == b`, else 0: `d max(a, b) / da`; derivative 0.
     Wins,
+    /// `a b (1 - b)`: `a` times sigmoid's derivative at its output `b`.
+    SigmoidBackward,
+    /// `a (1 - b^2)`: `a` times tanh's derivative at its output `b`.
+    TanhBackward,
+}
+
+impl<F> From<Pairwise> for Op<F> {
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn from(p: Pairwise) -> Self {
+        Op::Pairwise(p)
+    }
 }
 
 impl Pairwise {
@@ -36,10 +53,12 @@ impl Pairwise {
             Pairwise::Pow => "pow",
             Pairwise::Atan2 => "atan2",
             Pairwise::Wins => "wins",
+            Pairwise::SigmoidBackward => "sigmoid_backward",
+            Pairwise::TanhBackward => "tanh_backward",
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn kernel<F: Float, K: Kernel<F>>(self, k: K) -> K::Out {
         let nan = |a: F, b: F| a.is_nan() || b.is_nan();
         match self {
@@ -56,10 +75,12 @@ impl Pairwise {
                     F::zero()
                 }
             }),
+            Pairwise::SigmoidBackward => k.binary(|a, b| a * ((F::one() - b) * b)),
+            Pairwise::TanhBackward => k.binary(|a, b| a * (F::one() - b * b)),
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn rule<F: Float, T: Value<F>>(self, xs: &[T], y: &T, gy: T) -> Grads<T> {
         let (a, b) = (&xs[0], &xs[1]);
         let op = |p: Pairwise, x: &T, z: &T| T::apply(Op::Pairwise(p), &[x, z]);
@@ -95,10 +116,25 @@ impl Pairwise {
                 grads![Some(ga), Some(gb)]
             }
             Pairwise::Wins => grads![None, None],
+            // d a b (1 - b) = (gy b (1 - b), gy a (1 - 2b))
+            Pairwise::SigmoidBackward => {
+                let ga = mul(gy.clone(), &mul(rsub(F::one(), b.clone()), b));
+                let gb = mul(
+                    mul(gy, a),
+                    &rsub(F::one(), scale(b.clone(), F::from_f64(2.0))),
+                );
+                grads![Some(ga), Some(gb)]
+            }
+            // d a (1 - b^2) = (gy (1 - b^2), -2 gy a b)
+            Pairwise::TanhBackward => {
+                let ga = mul(gy.clone(), &rsub(F::one(), square(b)));
+                let gb = scale(mul(mul(gy, a), b), F::from_f64(-2.0));
+                grads![Some(ga), Some(gb)]
+            }
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn passes_gradient(self) -> bool {
         !matches!(self, Pairwise::Wins)
     }

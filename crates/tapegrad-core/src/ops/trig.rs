@@ -2,7 +2,8 @@
 //! sinh cosh`. Each row below is one op: its name, its formula and its backward rule, written with
 //! ops so that each has derivatives of every order.
 
-use super::{Value, call, div, mul, neg, offset, rsub, sqrt, square};
+use super::pairwise::Pairwise;
+use super::{Value, call, div, mul, neg, offset, pair, rsub, sqrt, square};
 use crate::error::{Result, or_panic};
 use crate::{Float, Var};
 
@@ -14,7 +15,7 @@ unary_ops! {
         /// d/dx cos x = -sin x
         Cos("cos", |x| x.cos(), |x, _, gy| Some(neg(mul(gy, &call(Trig::Sin, x))))),
         /// d/dx tanh x = 1 - y^2
-        Tanh("tanh", |x| x.tanh_op(), |_, y, gy| Some(mul(gy, &rsub(F::one(), square(y))))),
+        Tanh("tanh", |x| x.tanh_op(), |_, y, gy| Some(pair(Pairwise::TanhBackward, gy, y))),
         /// d/dx atan x = 1 / (1 + x^2)
         Atan("atan", |x| x.atan(), |x, _, gy| {
             Some(div(gy, &offset(square(x), F::one())))

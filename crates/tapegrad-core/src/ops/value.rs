@@ -156,7 +156,7 @@ impl<F: Float> Value<F> for Val<'_, F> {
 
 /// Plain numbers: the rules of an all-scalar graph run on `F` directly (the fastest path).
 impl<F: Float> Value<F> for F {
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn apply(op: Op<F>, xs: &[&Self]) -> Self {
         match *xs {
             [a] => op.eval_owned(&[*a]),
@@ -165,17 +165,17 @@ impl<F: Float> Value<F> for F {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn dims(&self) -> Vec<usize> {
         Vec::new()
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn same_shape(&self, _: &Self) -> bool {
         true // numbers are all 0-d
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn apply_owned(op: Op<F>, first: Self, rest: &[&Self]) -> Self {
         match *rest {
             [] => op.eval_owned(&[first]),
@@ -226,63 +226,68 @@ pub(crate) fn small<A: smallvec::Array>(items: impl IntoIterator<Item = A::Item>
 
 // Shorthands that keep the rules readable. The first operand is given up: on the fast path its
 // buffer (usually the incoming gradient) is reused.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn add<F: Float, T: Value<F>>(a: T, b: &T) -> T {
     T::apply_owned(Op::Binary(Binary::Add), a, &[b])
 }
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn mul<F: Float, T: Value<F>>(a: T, b: &T) -> T {
     T::apply_owned(Op::Binary(Binary::Mul), a, &[b])
 }
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn div<F: Float, T: Value<F>>(a: T, b: &T) -> T {
     T::apply_owned(Op::Binary(Binary::Div), a, &[b])
 }
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn neg<F: Float, T: Value<F>>(a: T) -> T {
     T::apply_owned(Op::Math(Math::Neg), a, &[])
 }
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn scale<F: Float, T: Value<F>>(a: T, c: F) -> T {
     T::apply_owned(Op::Scalar(ScalarOp::Mul, c), a, &[])
 }
 /// `op(a)` for a one-input op, reusing `a`.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn un<F: Float, T: Value<F>>(op: impl Into<Op<F>>, a: T) -> T {
     T::apply_owned(op.into(), a, &[])
 }
+/// `op(a, b)` for a two-input op, reusing `a`.
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) fn pair<F: Float, T: Value<F>>(op: impl Into<Op<F>>, a: T, b: &T) -> T {
+    T::apply_owned(op.into(), a, &[b])
+}
 /// `op(x)` for a one-input op, into a new value.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn call<F: Float, T: Value<F>>(op: impl Into<Op<F>>, x: &T) -> T {
     T::apply(op.into(), &[x])
 }
 /// `a + c` for a constant `c`, reusing `a`.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn offset<F: Float, T: Value<F>>(a: T, c: F) -> T {
     T::apply_owned(Op::Scalar(ScalarOp::Add, c), a, &[])
 }
 /// `c - a` for a constant `c`, reusing `a`.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn rsub<F: Float, T: Value<F>>(c: F, a: T) -> T {
     T::apply_owned(Op::Scalar(ScalarOp::RSub, c), a, &[])
 }
 /// `x * x`, into a new value.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn square<F: Float, T: Value<F>>(x: &T) -> T {
     T::apply(Op::Math(Math::Square), &[x])
 }
 /// `sqrt(a)`, reusing `a`.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn sqrt<F: Float, T: Value<F>>(a: T) -> T {
     T::apply_owned(Op::Math(Math::Sqrt), a, &[])
 }
 /// 1 where `a == b`, else 0 (broadcasting).
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn equal<F: Float, T: Value<F>>(a: &T, b: &T) -> T {
     T::apply(Op::Binary(Binary::Equal), &[a, b])
 }
 /// `sum_to(a, shape)`, into a new value.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn sum_to<F: Float, T: Value<F>>(a: &T, shape: Vec<usize>) -> T {
     T::apply(Op::Shape(ShapeOp::SumTo, shape.into()), &[a])
 }
