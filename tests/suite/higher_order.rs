@@ -101,20 +101,26 @@ fn step36_double_backprop() {
     assert_eq!(g0(x), 100.0);
 }
 
-/// Coefficients (lowest degree first) of the n-th derivative of tanh as a polynomial in
-/// t = tanh(x): P0 = t, P(n+1) = P(n)'(t) (1 - t^2).
-fn tanh_derivative_poly(n: usize) -> Vec<f64> {
+/// Coefficients (lowest degree first) of the n-th derivative of a function `f` whose derivative
+/// is a polynomial `d` in `f` itself, as a polynomial in `f`: P0 = f, P(n+1) = P(n)'(f) d(f).
+fn derivative_poly(n: usize, d: &[f64]) -> Vec<f64> {
     let mut p = vec![0.0, 1.0];
     for _ in 0..n {
         let dp: Vec<f64> = (1..p.len()).map(|k| k as f64 * p[k]).collect();
-        let mut next = vec![0.0; dp.len() + 2];
+        let mut next = vec![0.0; dp.len() + d.len() - 1];
         for (k, c) in dp.iter().enumerate() {
-            next[k] += c;
-            next[k + 2] -= c;
+            for (j, e) in d.iter().enumerate() {
+                next[k + j] += c * e;
+            }
         }
         p = next;
     }
     p
+}
+
+/// tanh' = 1 - tanh^2.
+fn tanh_derivative_poly(n: usize) -> Vec<f64> {
+    derivative_poly(n, &[1.0, 0.0, -1.0])
 }
 
 #[test]
@@ -138,19 +144,9 @@ fn tanh_derivatives_up_to_sixth_match_closed_form() {
     }
 }
 
-/// The same for sigmoid, as a polynomial in s = sigmoid(x): P0 = s, P(n+1) = P(n)'(s) s (1 - s).
+/// sigmoid' = sigmoid - sigmoid^2.
 fn sigmoid_derivative_poly(n: usize) -> Vec<f64> {
-    let mut p = vec![0.0, 1.0];
-    for _ in 0..n {
-        let dp: Vec<f64> = (1..p.len()).map(|k| k as f64 * p[k]).collect();
-        let mut next = vec![0.0; dp.len() + 2];
-        for (k, c) in dp.iter().enumerate() {
-            next[k + 1] += c;
-            next[k + 2] -= c;
-        }
-        p = next;
-    }
-    p
+    derivative_poly(n, &[0.0, 1.0, -1.0])
 }
 
 /// Elementwise on a vector, so that the array path's rules (and their own derivatives) run.
