@@ -267,9 +267,9 @@ fn a_new_graph_starts_empty_after_a_dropped_one() {
     }
 }
 
-/// Ops, a backward pass of every order and a Jacobian on a thread with a quarter of the stack
-/// a test thread gets (2 MiB), as a user's worker thread may have: in a debug build the ops'
-/// frames must stay small (inlining everything into one op's frame once took 1.2 MiB).
+/// Ops, a second-order backward pass and a Jacobian on a thread with a quarter of the stack a
+/// test thread gets (2 MiB), as a user's worker thread may have: in a debug build each op's stack
+/// frame must stay small.
 #[test]
 fn ops_and_backward_fit_a_small_thread_stack() {
     let run = || {

@@ -167,13 +167,7 @@ impl Conv {
             }
             Ok::<_, String>(())
         };
-        if run >= n {
-            task((&mut y, x))?; // one task: here, not handed to a pool thread
-        } else {
-            chunks_mut(&mut y, run * self.oc * p)
-                .zip(chunks(x, run * c * h * wd))
-                .try_for_each(task)?;
-        }
+        each_task(&mut y, run * self.oc * p, x, run * c * h * wd, task)?;
         Ok(y)
     }
 
@@ -200,13 +194,7 @@ impl Conv {
             }
             Ok::<_, String>(())
         };
-        if run >= n {
-            task((&mut gx, g))?; // one task: here
-        } else {
-            chunks_mut(&mut gx, run * c * h * wd)
-                .zip(chunks(g, run * self.oc * p))
-                .try_for_each(task)?;
-        }
+        each_task(&mut gx, run * c * h * wd, g, run * self.oc * p, task)?;
         Ok(gx)
     }
 
@@ -306,6 +294,24 @@ impl<F: Float> Function<F> for Conv {
         };
         Ok(vec![ga, gb])
     }
+}
+
+/// Runs `task` on `out` and `x` cut into matching parts of `out_run` and `x_run` values: the
+/// parts on rayon's threads, but a single part on the calling thread (handed to the pool, it
+/// would only be waited for).
+fn each_task<F: Float>(
+    out: &mut [F],
+    out_run: usize,
+    x: &[F],
+    x_run: usize,
+    task: impl Fn((&mut [F], &[F])) -> std::result::Result<(), String> + Send + Sync,
+) -> std::result::Result<(), String> {
+    if out_run >= out.len() {
+        return task((out, x));
+    }
+    chunks_mut(out, out_run)
+        .zip(chunks(x, x_run))
+        .try_for_each(task)
 }
 
 // Parts of a slice, on rayon's threads or, without the `rayon` feature, in order.
