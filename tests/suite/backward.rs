@@ -16,6 +16,53 @@ fn x_times_x_gives_two_x() {
     assert_eq!(x.grad().unwrap(), array![2.0, -4.0, 6.0].into_dyn());
 }
 
+/// `x * x` on arrays takes its gradient `2 gy x` in one rule (as `square` does, to the bit), also
+/// beside other uses of `x`, as a recorded gradient (second and third order), and through the
+/// checks; a product with a constant gives the variable its gradient and the constant none.
+#[test]
+fn products_of_a_variable_with_itself_or_a_constant() {
+    let g: Graph = Graph::new();
+    let a = array![1.5, -0.3, 2.0, 1e-3];
+    let (x, s) = (g.var(a.clone()), g.var(a.clone()));
+    ((x * x).exp().sum() + (x * 0.7).sum()).backward();
+    (s.square().exp().sum() + (s * 0.7).sum()).backward();
+    let want = a.mapv(|v| 2.0 * v * (v * v).exp() + 0.7).into_dyn();
+    let close = |got: &ArrayD<f64>, want: &ArrayD<f64>| {
+        let near = got
+            .iter()
+            .zip(want)
+            .all(|(p, q)| (p - q).abs() <= 1e-14 * q.abs());
+        assert!(near && got.shape() == want.shape(), "{got} against {want}");
+    };
+    let got = x.grad().unwrap();
+    assert_eq!(got, s.grad().unwrap(), "x * x and square agree to the bit");
+    close(&got, &want);
+
+    // d/dx sum(x * x * x) = 3x^2, then 6x, then 6
+    let x = g.var(a.clone());
+    let y = (x * x * x).sum();
+    let g1 = tapegrad::grad(&[y], &[x], true)[0];
+    let g2 = tapegrad::grad(&[g1.sum()], &[x], true)[0];
+    let g3 = tapegrad::grad(&[g2.sum()], &[x], false)[0];
+    close(&g1.data(), &a.mapv(|v| 3.0 * v * v).into_dyn());
+    close(&g2.data(), &a.mapv(|v| 6.0 * v).into_dyn());
+    close(&g3.data(), &a.mapv(|_| 6.0).into_dyn());
+
+    let c = array![2.0, -1.0, 0.5, 4.0].into_dyn();
+    let (x, k) = (g.var(a.clone()), g.constant(c.clone()));
+    ((x * k).sum() + (k * x * x).sum()).backward();
+    let want = (&c + &(2.0 * &c * &a)).into_dyn();
+    assert_eq!(x.grad().unwrap(), want);
+    assert!(k.grad().is_none());
+
+    fn f<'g>(v: &[Var<'g>]) -> Var<'g> {
+        (v[0] * v[0] * v[1] + v[1] * v[1]).sin().sum()
+    }
+    let inputs = [array![0.3, -1.2].into_dyn(), array![0.8, 0.1].into_dyn()];
+    tapegrad::check::gradient_check(f, &inputs).unwrap();
+    tapegrad::check::gradgrad_check(f, &inputs).unwrap();
+}
+
 #[test]
 fn gradients_from_several_paths_add_up() {
     // y = x*x + x*3 + x  =>  dy/dx = 2x + 4 = 8 at x = 2

@@ -19,7 +19,10 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 use ndarray::{Array, ArrayD, Dimension};
 
 use super::kernel::Kernel;
-use super::{Grads, Op, Value, call, div, equal_to, grads, mul, neg, scale, square, sum_to, un};
+use super::{
+    Grads, Op, Value, call, div, equal_to, grads, mul, neg, scale, square, square_backward, sum_to,
+    un,
+};
 use crate::error::or_panic;
 use crate::error::{Error, Result};
 use crate::{Float, Var};
@@ -104,11 +107,19 @@ impl Binary {
             Binary::Add => pass_through(xs, gy, needs, false),
             // d(x0 - x1) = (gy, -gy)
             Binary::Sub => pass_through(xs, gy, needs, true),
-            // d(x0 * x1) = (gy * x1, gy * x0): the first into a new value, the second in gy's buffer
-            Binary::Mul => {
-                let gx0 = T::apply(Op::Binary(Binary::Mul), &[&gy, &xs[1]]);
-                grads![Some(gx0), Some(mul(gy, &xs[0]))]
-            }
+            // d(x0 * x1) = (gy * x1, gy * x0): the first into a new value, the second in gy's
+            // buffer; only those needed, and for `x * x` their sum 2 gy x in one pass
+            Binary::Mul => match needs {
+                [true, true] if xs[0].is_same(&xs[1]) => {
+                    grads![Some(square_backward(gy, &xs[0])), None]
+                }
+                [true, true] => {
+                    let gx0 = T::apply(Op::Binary(Binary::Mul), &[&gy, &xs[1]]);
+                    grads![Some(gx0), Some(mul(gy, &xs[0]))]
+                }
+                [true, false] => grads![Some(mul(gy, &xs[1])), None],
+                _ => grads![None, needs[1].then(|| mul(gy, &xs[0]))],
+            },
             // d(x0 / x1) = (gy / x1, -(gy / x1) * x0 / x1)
             Binary::Div => {
                 let gx0 = div(gy, &xs[1]);

@@ -3,7 +3,7 @@
 //! rule, written with ops so that each has derivatives of every order.
 
 use super::pairwise::Pairwise;
-use super::{ScalarOp, call, div, mul, neg, pair, scale};
+use super::{ScalarOp, call, div, mul, neg, pair, scale, square_backward};
 use crate::error::{Result, or_panic};
 use crate::{Float, Var};
 
@@ -13,7 +13,7 @@ unary_ops! {
         /// d/dx (-x) = -1
         Neg("neg", |x| -x, |_, _, gy| Some(neg(gy))),
         /// d/dx x^2 = 2x
-        Square("square", |x| x * x, |x, _, gy| Some(scale(mul(gy, x), F::from_f64(2.0)))),
+        Square("square", |x| x * x, |x, _, gy| Some(square_backward(gy, x))),
         /// d/dx e^x = e^x = y
         Exp("exp", |x| x.exp_op(), |_, y, gy| Some(mul(gy, y))),
         /// d/dx ln x = 1 / x

@@ -60,7 +60,7 @@ use ndarray::{ArrayD, ArrayViewD};
 pub(crate) use tangent::{broadcast_like, sum_of};
 pub(crate) use value::{Val, Value};
 pub(crate) use value::{add, call, div, mul, neg, offset, scale, small, un, unbroadcast};
-pub(crate) use value::{equal, pair, rsub, sqrt, square, sum_to};
+pub(crate) use value::{equal, pair, rsub, sqrt, square, square_backward, sum_to};
 
 use crate::Float;
 use crate::error::Result;

@@ -9,9 +9,11 @@
 //! | atan2 | atan2(a, b) | gy b / (a^2 + b^2), -gy a / (a^2 + b^2) |
 //! | sigmoid_backward | a b (1 - b) | gy b (1 - b), gy a (1 - 2b) |
 //! | tanh_backward | a (1 - b^2) | gy (1 - b^2), -2 gy a b |
+//! | square_backward | 2 a b | 2 gy b, 2 gy a |
 //!
-//! The last two are the derivatives of `sigmoid` and `tanh` (`a` the output's gradient, `b` the
-//! output), in one pass over the arrays instead of three (PyTorch's ops of the same names).
+//! The last three are derivatives in one pass over the arrays instead of two or three (`a` the
+//! output's gradient): of `sigmoid` and `tanh` at their output `b` (PyTorch's ops of the same
+//! names), and of `square` and `x * x` at their input `b`.
 //! NaN in either operand gives NaN (`maximum`, `minimum` propagate it, as PyTorch's).
 
 use super::arith::Operand;
@@ -19,6 +21,7 @@ use super::clip::Bounds;
 use super::kernel::Kernel;
 use super::{
     Grads, Op, Value, add, call, div, equal_to, grads, mul, neg, offset, rsub, scale, square,
+    square_backward,
 };
 use crate::error::{Error, Result};
 use crate::{Float, Var};
@@ -36,6 +39,8 @@ pub(crate) enum Pairwise {
     SigmoidBackward,
     /// `a (1 - b^2)`: `a` times tanh's derivative at its output `b`.
     TanhBackward,
+    /// `2 a b`: `a` times the derivative of `b^2`.
+    SquareBackward,
 }
 
 impl<F> From<Pairwise> for Op<F> {
@@ -55,6 +60,7 @@ impl Pairwise {
             Pairwise::Wins => "wins",
             Pairwise::SigmoidBackward => "sigmoid_backward",
             Pairwise::TanhBackward => "tanh_backward",
+            Pairwise::SquareBackward => "square_backward",
         }
     }
 
@@ -77,6 +83,7 @@ impl Pairwise {
             }),
             Pairwise::SigmoidBackward => k.binary(|a, b| a * ((F::one() - b) * b)),
             Pairwise::TanhBackward => k.binary(|a, b| a * (F::one() - b * b)),
+            Pairwise::SquareBackward => k.binary(|a, b| a * b * F::from_f64(2.0)),
         }
     }
 
@@ -130,6 +137,11 @@ impl Pairwise {
                 let ga = mul(gy.clone(), &rsub(F::one(), square(b)));
                 let gb = scale(mul(mul(gy, a), b), F::from_f64(-2.0));
                 grads![Some(ga), Some(gb)]
+            }
+            // d 2ab = (2 gy b, 2 gy a)
+            Pairwise::SquareBackward => {
+                let ga = square_backward(gy.clone(), b);
+                grads![Some(ga), Some(square_backward(gy, a))]
             }
         }
     }

@@ -10,6 +10,7 @@ use super::arith::{Binary, ScalarOp};
 use super::broadcast_shape;
 use super::kernel::InPlace;
 use super::math::Math;
+use super::pairwise::Pairwise;
 use super::shape::ShapeOp;
 use crate::buffer;
 use crate::{Float, Var};
@@ -26,6 +27,12 @@ pub(crate) trait Value<F: Float>: Sized + Clone {
     /// Whether two values have the same shape (without building shapes where it can be avoided).
     fn same_shape(&self, other: &Self) -> bool {
         self.dims() == other.dims()
+    }
+
+    /// Whether both are the same variable's value (`x * x`), where that is cheap to tell; false
+    /// for numbers, which are values, not places.
+    fn is_same(&self, _other: &Self) -> bool {
+        false
     }
 
     /// [`Value::apply`] with the first operand given up, so that its buffer can be reused.
@@ -131,6 +138,11 @@ impl<F: Float> Value<F> for Val<'_, F> {
         self.shape() == other.shape()
     }
 
+    /// Two borrows of one array of the arena: a variable's value is its own array.
+    fn is_same(&self, other: &Self) -> bool {
+        matches!((self, other), (Val::R(a), Val::R(b)) if std::ptr::eq(*a, *b))
+    }
+
     fn apply_owned(op: Op<F>, first: Self, rest: &[&Self]) -> Self {
         let first = match first {
             // Elementwise with a result of `a`'s shape: compute into `a`, no allocation.
@@ -201,6 +213,10 @@ impl<F: Float> Value<F> for Var<'_, F> {
     fn dims(&self) -> Vec<usize> {
         self.shape()
     }
+
+    fn is_same(&self, other: &Self) -> bool {
+        self == other
+    }
 }
 
 /// Reduces a gradient of a broadcast shape to its input's shape (`sum_to`): the un-broadcasting
@@ -250,6 +266,11 @@ pub(crate) fn scale<F: Float, T: Value<F>>(a: T, c: F) -> T {
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn un<F: Float, T: Value<F>>(op: impl Into<Op<F>>, a: T) -> T {
     T::apply_owned(op.into(), a, &[])
+}
+/// `2 gy x`, the gradient of `x^2` (and of `x * x`), in one pass reusing `gy`.
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) fn square_backward<F: Float, T: Value<F>>(gy: T, x: &T) -> T {
+    T::apply_owned(Op::Pairwise(Pairwise::SquareBackward), gy, &[x])
 }
 /// `op(a, b)` for a two-input op, reusing `a`.
 #[cfg_attr(not(debug_assertions), inline(always))]
