@@ -43,6 +43,22 @@ pub trait Float:
     /// assert_eq!(100.0f32.exp_op(), f32::INFINITY);
     /// ```
     fn exp_op(self) -> Self;
+    /// `e^x` as the `exp` and `sigmoid` ops compute it on arrays of at least 2^14 elements: with
+    /// no branch and no library call, so that a loop over it vectorises, within 1 ulp of
+    /// [`Float::exp_op`] (as numpy's and PyTorch's vectorised loops are of libm's `exp`). For
+    /// `f32` it is `exp_op`. Shorter arrays and numbers take `exp_op`, so that they match the
+    /// standard library to the bit.
+    ///
+    /// ```
+    /// use tapegrad_core::Float;
+    /// let e = std::f64::consts::E;
+    /// assert!((1.0f64.exp_array() - e).abs() <= e * f64::EPSILON);
+    /// assert_eq!(710.0f64.exp_array(), f64::INFINITY);
+    /// assert_eq!(0.5f32.exp_array(), 0.5f32.exp_op());
+    /// ```
+    fn exp_array(self) -> Self {
+        self.exp_op()
+    }
     /// `tanh x` as the `tanh` op computes it: for `f32` with no branch and no library call, so
     /// that a loop over it vectorises, within 2 ulp; for `f64`, `f64::tanh`.
     ///
@@ -72,6 +88,10 @@ impl Float for f64 {
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn exp_op(self) -> Self {
         self.exp()
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn exp_array(self) -> Self {
+        crate::simd::exp_f64(self)
     }
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn tanh_op(self) -> Self {

@@ -19,11 +19,29 @@ use crate::{buffer, simd};
 /// the work and waking the pool's threads costs more than it saves (docs/performance.md).
 const PARALLEL_MIN: usize = 1 << 18;
 
+/// Arrays of at least this many elements take an op's formula for long arrays
+/// ([`Kernel::unary_long`]); shorter ones, and numbers, the exact one.
+pub(crate) const LONG_MIN: usize = 1 << 14;
+
 /// Receives an op's elementwise formula (see `Op::elementwise`).
 pub(crate) trait Kernel<F> {
     type Out;
     fn unary(self, f: impl Fn(F) -> F + Sync + Send) -> Self::Out;
     fn binary(self, f: impl Fn(F, F) -> F + Sync + Send) -> Self::Out;
+
+    /// A formula `f` with a second form `long` for arrays of at least [`LONG_MIN`] elements:
+    /// within 1 ulp of `f` and vectorisable where `f` calls libm (`exp` in `f64`). Short arrays
+    /// and numbers keep `f`'s bits, where a loop's cost is the op's, not the formula's.
+    fn unary_long(
+        self,
+        f: impl Fn(F) -> F + Sync + Send,
+        _long: impl Fn(F) -> F + Sync + Send,
+    ) -> Self::Out
+    where
+        Self: Sized,
+    {
+        self.unary(f)
+    }
 }
 
 /// Only asks whether the op is elementwise.
@@ -110,6 +128,16 @@ impl<F: Float> Kernel<F> for Arrays<'_, '_, F> {
             }
         })
     }
+    fn unary_long(
+        self,
+        f: impl Fn(F) -> F + Sync + Send,
+        long: impl Fn(F) -> F + Sync + Send,
+    ) -> ArrayD<F> {
+        match self.0[0].len() >= LONG_MIN {
+            true => self.unary(long),
+            false => self.unary(f),
+        }
+    }
     fn binary(self, f: impl Fn(F, F) -> F + Sync + Send) -> ArrayD<F> {
         let (a, b) = (&self.0[0], &self.0[1]);
         // numpy broadcasting (shapes checked before).
@@ -140,6 +168,12 @@ impl<F: Float> Kernel<F> for InPlace<'_, '_, F> {
         in_place(self.0, None, &|a, _, _| {
             simd::dispatch(|| a.iter_mut().for_each(|a| *a = f(*a)))
         });
+    }
+    fn unary_long(self, f: impl Fn(F) -> F + Sync + Send, long: impl Fn(F) -> F + Sync + Send) {
+        match self.0.len() >= LONG_MIN {
+            true => self.unary(long),
+            false => self.unary(f),
+        }
     }
     fn binary(self, f: impl Fn(F, F) -> F + Sync + Send) {
         let Some(b) = self.1 else { return };
@@ -288,7 +322,7 @@ fn row_run<'a, F: Float>(row: ndarray::ArrayView1<'a, F>) -> Run<'a, F> {
 mod tests {
     use ndarray::{Array, ArrayD, IxDyn};
 
-    use super::{Arrays, InPlace, Kernel, PARALLEL_MIN, Scalars};
+    use super::{Arrays, InPlace, Kernel, LONG_MIN, PARALLEL_MIN, Scalars};
     use crate::ops::math::Math;
 
     /// Values that differ at every element, so that a misplaced one shows.
@@ -344,6 +378,45 @@ mod tests {
         let s = ramp(&[9, 14]);
         let s = s.slice(ndarray::s![.., ..;2]).into_dyn();
         assert_eq!(Arrays(&[s.view()]).unary(|p| -p), s.mapv(|p| -p));
+    }
+
+    /// `f64`'s `exp` and `sigmoid`: numbers and arrays shorter than `LONG_MIN` give libm's
+    /// bits, longer ones the vectorised `exp`'s (which differ from libm's at some of them), in a
+    /// new array and in place alike.
+    #[test]
+    fn long_f64_arrays_take_the_vectorised_exp() {
+        use crate::simd::exp_f64;
+        let short = Array::linspace(-30.0, 30.0, LONG_MIN - 1).into_dyn();
+        let long = Array::linspace(-30.0, 30.0, LONG_MIN).into_dyn();
+        type Formula = fn(f64) -> f64;
+        let cases: [(Math, Formula, Formula); 2] = [
+            (Math::Exp, f64::exp, exp_f64),
+            (
+                Math::Sigmoid,
+                |x| 1.0 / (1.0 + (-x).exp()),
+                |x| 1.0 / (1.0 + exp_f64(-x)),
+            ),
+        ];
+        for (op, exact, vectorised) in cases {
+            for (x, f) in [(&short, exact), (&long, vectorised)] {
+                let want = x.mapv(f);
+                assert_eq!(
+                    op.kernel(Arrays(&[x.view()])),
+                    want,
+                    "{op:?} of {}",
+                    x.len()
+                );
+                let mut c = x.clone();
+                op.kernel(InPlace(&mut c, None));
+                assert_eq!(c, want, "{op:?} of {} in place", x.len());
+            }
+            assert_ne!(
+                long.mapv(exact),
+                long.mapv(vectorised),
+                "{op:?}: they differ"
+            );
+            assert_eq!(op.kernel(Scalars(&[1.5])), exact(1.5), "{op:?} of a number");
+        }
     }
 
     /// Loops compiled for wide vectors (`simd::dispatch`) give the bits of the scalar path:

@@ -4,14 +4,25 @@
 /// Defines a family of one-input elementwise ops without parameters, one row per op: its name,
 /// its formula on a number and its backward rule (`gy` the output's gradient, `y` the output),
 /// with the derivative in the row's doc comment. Expands to the family's enum and its three
-/// exhaustive matches (`name`, `kernel`, `rule`).
+/// exhaustive matches (`name`, `kernel`, `rule`). A formula may be followed by `; long` and a
+/// second one, vectorisable, for long arrays (see `Kernel::unary_long`).
 macro_rules! unary_ops {
+    (@kernel $k:ident, |$a:ident| $f:expr) => {
+        $k.unary(|$a: F| $f)
+    };
+    (@kernel $k:ident, |$a:ident| $f:expr, |$b:ident| $long:expr) => {
+        $k.unary_long(|$a: F| $f, |$b: F| $long)
+    };
     (
         $(#[$meta:meta])*
         enum $Family:ident {
             $(
                 $(#[$op_meta:meta])*
-                $Op:ident($name:literal, |$a:ident| $f:expr, |$x:pat_param, $y:pat_param, $gy:pat_param| $rule:expr),
+                $Op:ident(
+                    $name:literal,
+                    |$a:ident| $f:expr $(; long |$b:ident| $long:expr)?,
+                    |$x:pat_param, $y:pat_param, $gy:pat_param| $rule:expr
+                ),
             )*
         }
     ) => {
@@ -33,7 +44,7 @@ macro_rules! unary_ops {
             #[cfg_attr(not(debug_assertions), inline(always))]
             pub(crate) fn kernel<F: Float, K: $crate::ops::kernel::Kernel<F>>(self, k: K) -> K::Out {
                 match self {
-                    $($Family::$Op => k.unary(|$a: F| $f),)*
+                    $($Family::$Op => unary_ops!(@kernel k, |$a| $f $(, |$b| $long)?),)*
                 }
             }
 
