@@ -16,6 +16,37 @@ fn x_times_x_gives_two_x() {
     assert_eq!(x.grad().unwrap(), array![2.0, -4.0, 6.0].into_dyn());
 }
 
+/// `backward` from an array seeds it with ones kept as one number until an op needs an array;
+/// the gradients are, to the bit, those an array of ones gives, through elementwise ops,
+/// broadcasting, reductions, a product, selections and functions (`concat`, `split`, `cumsum`).
+#[test]
+fn a_seed_of_ones_gives_what_an_array_of_ones_gives() {
+    fn graph<'g>(x: Var<'g>, w: Var<'g>) -> Var<'g> {
+        let h = (x.matmul(w) + 0.5).tanh() * 2.0 - x.sum_axes(&[1], true); // 4 x 3
+        let z = -h + h.exp() / 3.0 - h.square() * h.sigmoid();
+        let parts = z.split(&[1, 2], 1);
+        let z = tapegrad::concat(&[parts[1], parts[0] * parts[0]], 1).cumsum(1);
+        z.softmax(1) * z.mean() + z.select(0, &[1, 1, 0, 3]) - z.sum()
+    }
+    let g: Graph = Graph::new();
+    let xa = crate::common::values::<f64>(&[4, 5], 3, -1.0, 1.0);
+    let wa = crate::common::values::<f64>(&[5, 3], 4, -1.0, 1.0);
+    let (x, w) = (g.var(xa.clone()), g.var(wa.clone()));
+    graph(x, w).backward();
+    let (x2, w2) = (g.var(xa), g.var(wa));
+    let y2 = graph(x2, w2);
+    let ones = g.constant(ArrayD::ones(y2.shape()));
+    (y2 * ones).sum().backward(); // the seed of y2 an array
+    assert_eq!(x.grad().unwrap(), x2.grad().unwrap());
+    assert_eq!(w.grad().unwrap(), w2.grad().unwrap());
+    // and against central differences
+    fn loss<'g>(v: &[Var<'g>]) -> Var<'g> {
+        graph(v[0], v[1]).sum()
+    }
+    let inputs = [x.data(), w.data()];
+    tapegrad::check::gradient_check(loss, &inputs).unwrap();
+}
+
 /// `x * x` on arrays takes its gradient `2 gy x` in one rule (as `square` does, to the bit), also
 /// beside other uses of `x`, as a recorded gradient (second and third order), and through the
 /// checks; a product with a constant gives the variable its gradient and the constant none.

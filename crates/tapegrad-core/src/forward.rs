@@ -78,6 +78,8 @@ pub(crate) fn tangents<F: Float>(
                     let ys: Vec<Val<'_, F>> = outs.iter().map(|&id| inner.val(id)).collect();
                     let xvs: Vec<_> = xs.iter().map(Val::view).collect();
                     let yvs: Vec<_> = ys.iter().map(Val::view).collect();
+                    // (a function's tangents are arrays, contiguous where they were filled)
+                    let txs: Vec<_> = txs.into_iter().map(|t| t.map(Val::materialized)).collect();
                     let tvs: Vec<_> = txs.iter().map(|t| t.as_ref().map(Val::view)).collect();
                     let tys = function_jvp(f, &xvs, &yvs, &tvs)?;
                     tys.into_iter().map(|ty| ty.map(Val::from_array)).collect()
@@ -103,6 +105,7 @@ fn borrowed<'a, F: Float>(v: &'a Val<'static, F>) -> Val<'a, F> {
         &Val::S(s) => Val::S(s),
         &Val::R(a) => Val::R(a),
         Val::A(a) => Val::R(a),
+        Val::Fill(f) => Val::Fill(f.clone()),
     }
 }
 

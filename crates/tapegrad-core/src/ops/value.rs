@@ -2,7 +2,7 @@
 //! non-recording pass ([`Val`]) and by graph variables (`Var`, for `create_graph`), so that each
 //! derivative is written once; and the shorthands the rules are written with.
 
-use ndarray::{ArrayD, ArrayViewD};
+use ndarray::{ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
 use smallvec::{SmallVec, smallvec};
 
 use super::Op;
@@ -43,14 +43,26 @@ pub(crate) trait Value<F: Float>: Sized + Clone {
     }
 }
 
-/// A value in the non-recording backward pass: a number, a borrowed array of the arena, or an
-/// owned array (a gradient). Invariant: an array is never 0-d (those are `S`). Two words: the
-/// sweep moves these around a lot, and a boxed header costs little next to the array's data.
+/// A value in the non-recording backward pass: a number, a borrowed array of the arena, an
+/// owned array (a gradient), or one number filling a shape. Invariant: an array or a fill is
+/// never 0-d (those are `S`). Two words: the sweep moves these around a lot, and a boxed header
+/// costs little next to the array's data.
 #[derive(Debug)]
 pub(crate) enum Val<'a, F> {
     S(F),
     R(&'a ArrayD<F>),
     A(Box<ArrayD<F>>),
+    /// The seed of ones, the gradient of a sum, and what elementwise ops make of them: computed
+    /// once instead of at every element, and an array only where an op or a stored gradient
+    /// needs one (`backward` from `y` then writes no array of ones).
+    Fill(Box<Fill<F>>),
+}
+
+/// `value` at every element of `shape`.
+#[derive(Debug, Clone)]
+pub(crate) struct Fill<F> {
+    value: F,
+    shape: Vec<usize>,
 }
 
 impl<F: Float> Clone for Val<'_, F> {
@@ -59,6 +71,7 @@ impl<F: Float> Clone for Val<'_, F> {
             &Val::S(s) => Val::S(s),
             &Val::R(a) => Val::R(a),
             Val::A(a) => Val::A(Box::new(buffer::copy(a))),
+            Val::Fill(f) => Val::Fill(f.clone()),
         }
     }
 }
@@ -69,6 +82,14 @@ impl<'a, F: Float> Val<'a, F> {
             Val::S(s) => ndarray::aview0(s).into_dyn(),
             Val::R(a) => a.view(),
             Val::A(a) => a.view(),
+            Val::Fill(f) => {
+                // every index at the one number: all strides 0
+                let shape = IxDyn(&f.shape).strides(IxDyn(&vec![0; f.shape.len()]));
+                match ArrayViewD::from_shape(shape, std::slice::from_ref(&f.value)) {
+                    Ok(v) => v,
+                    Err(e) => unreachable!("a number viewed at every index: {e}"),
+                }
+            }
         }
     }
 
@@ -77,6 +98,36 @@ impl<'a, F: Float> Val<'a, F> {
             Val::S(_) => &[],
             Val::R(a) => a.shape(),
             Val::A(a) => a.shape(),
+            Val::Fill(f) => &f.shape,
+        }
+    }
+
+    /// `value` at every element of `shape`, keeping the invariant.
+    pub(crate) fn filled(shape: &[usize], value: F) -> Val<'static, F> {
+        match shape {
+            [] => Val::S(value),
+            _ => Val::Fill(Box::new(Fill {
+                value,
+                shape: shape.to_vec(),
+            })),
+        }
+    }
+
+    /// A fill as an array; anything else as it is (for code that wants contiguous data, such as
+    /// a user's function).
+    pub(crate) fn materialized(self) -> Self {
+        match self {
+            Val::Fill(f) => Val::A(Box::new(buffer::filled(&f.shape, f.value))),
+            other => other,
+        }
+    }
+
+    /// The number a number or a fill holds.
+    fn number(&self) -> Option<F> {
+        match self {
+            &Val::S(s) => Some(s),
+            Val::Fill(f) => Some(f.value),
+            Val::R(_) | Val::A(_) => None,
         }
     }
 
@@ -95,6 +146,7 @@ impl<'a, F: Float> Val<'a, F> {
             Val::S(s) => Val::S(s),
             Val::R(a) => Val::A(Box::new(buffer::copy(a))),
             Val::A(a) => Val::A(a),
+            Val::Fill(f) => Val::Fill(f),
         }
     }
 
@@ -110,23 +162,44 @@ impl<'a, F: Float> Val<'a, F> {
             Val::S(s) => ndarray::arr0(s).into_dyn(),
             Val::R(a) => buffer::copy(a),
             Val::A(a) => *a,
+            Val::Fill(f) => buffer::filled(&f.shape, f.value),
         }
     }
 }
 
 impl<F: Float> Value<F> for Val<'_, F> {
     fn apply(op: Op<F>, xs: &[&Self]) -> Self {
-        let mut scalars: SmallVec<[F; 2]> = SmallVec::new();
-        for x in xs {
-            match x {
-                Val::S(s) => scalars.push(*s),
-                _ => break,
+        let numbers: SmallVec<[F; 2]> = small(xs.iter().map_while(|x| x.number()));
+        if numbers.len() == xs.len() {
+            let fill = xs.iter().any(|x| matches!(x, Val::Fill(_)));
+            if !fill && op.scalar_closed() {
+                return Val::S(op.eval_owned(&numbers));
+            }
+            // Numbers and fills: an elementwise op (or a broadcast) on one number each, once.
+            let shapes = xs.iter().map(|x| Some(x.shape().to_vec()));
+            let shape = shapes.reduce(|a, b| broadcast_shape(&a?, &b?)).flatten();
+            match (&op, shape) {
+                (_, Some(shape)) if op.scalar_closed() && op.is_elementwise() => {
+                    return Val::filled(&shape, op.eval_owned(&numbers));
+                }
+                (Op::Shape(ShapeOp::BroadcastTo, to), Some(_)) => {
+                    return Val::filled(to, numbers[0]);
+                }
+                _ => {}
             }
         }
-        if scalars.len() == xs.len() && op.scalar_closed() {
-            return Val::S(op.eval_owned(&scalars));
-        }
-        let views: SmallVec<[ArrayViewD<'_, F>; 2]> = small(xs.iter().map(|x| x.view()));
+        // A fill is an operand of an elementwise kernel as it is (a broadcast view); any other
+        // op gets it as an array.
+        let elementwise = op.is_elementwise();
+        let arrays: SmallVec<[Option<ArrayD<F>>; 2]> = small(xs.iter().map(|x| match x {
+            Val::Fill(f) if !elementwise => Some(buffer::filled(&f.shape, f.value)),
+            _ => None,
+        }));
+        let views: SmallVec<[ArrayViewD<'_, F>; 2]> = small(
+            xs.iter()
+                .zip(&arrays)
+                .map(|(x, a)| a.as_ref().map_or_else(|| x.view(), |a| a.view())),
+        );
         Val::from_array(op.forward(&views))
     }
 
@@ -311,4 +384,54 @@ pub(crate) fn equal<F: Float, T: Value<F>>(a: &T, b: &T) -> T {
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn sum_to<F: Float, T: Value<F>>(a: &T, shape: Vec<usize>) -> T {
     T::apply(Op::Shape(ShapeOp::SumTo, shape.into()), &[a])
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{ArrayD, array};
+
+    use super::{Op, Val, Value};
+    use crate::ops::arith::Binary;
+    use crate::ops::math::Math;
+    use crate::ops::shape::ShapeOp;
+
+    fn fill(shape: &[usize], v: f64) -> ArrayD<f64> {
+        ArrayD::from_elem(shape.to_vec(), v)
+    }
+
+    /// A fill reads as the array it stands for, in every way the sweep reads it; elementwise ops
+    /// and broadcasts of numbers and fills stay fills, and every other op, or a mix with arrays,
+    /// gives what the materialised array gives.
+    #[test]
+    fn a_fill_acts_as_the_array_it_stands_for() {
+        let f = Val::filled(&[5, 3], 1.5);
+        assert!(matches!(Val::filled(&[], 2.0), Val::S(2.0)));
+        assert_eq!(f.shape(), &[5, 3]);
+        assert_eq!(f.view(), fill(&[5, 3], 1.5));
+        let owned = f.view().to_owned();
+        assert!(owned.is_standard_layout() && owned == fill(&[5, 3], 1.5));
+        assert_eq!(f.clone().into_array(), fill(&[5, 3], 1.5));
+        assert!(matches!(f.clone().materialized(), Val::A(a) if *a == fill(&[5, 3], 1.5)));
+
+        let neg = Val::apply(Op::Math(Math::Neg), &[&f]);
+        assert!(matches!(&neg, Val::Fill(n) if n.value == -1.5 && n.shape == [5, 3]));
+        let sum = Val::apply(Op::Binary(Binary::Add), &[&f, &Val::S(2.0)]);
+        assert!(matches!(&sum, Val::Fill(s) if s.value == 3.5));
+        let wide = Val::apply(Op::Shape(ShapeOp::BroadcastTo, [4, 5, 3].into()), &[&f]);
+        assert!(matches!(&wide, Val::Fill(w) if w.shape == [4, 5, 3] && w.value == 1.5));
+
+        let a = ArrayD::from_shape_fn(vec![5, 3], |i| (i[0] * 3 + i[1]) as f64 - 4.0);
+        let arr = Val::A(Box::new(a.clone()));
+        let prod = Val::apply(Op::Binary(Binary::Div), &[&f, &arr]);
+        assert_eq!(prod.view(), 1.5 / &a);
+        let in_place = Val::apply_owned(Op::Binary(Binary::Sub), arr.clone(), &[&f]);
+        assert_eq!(in_place.view(), &a - 1.5);
+        let summed = Val::apply(Op::Shape(ShapeOp::SumTo, [3].into()), &[&f]);
+        assert_eq!(summed.view(), array![7.5, 7.5, 7.5].into_dyn());
+        let at = Val::A(Box::new(a.t().to_owned()));
+        let product = Val::apply(Op::MatMul(false, false), &[&f, &at]);
+        let a2 = a.clone().into_dimensionality::<ndarray::Ix2>().unwrap();
+        let want = ndarray::Array2::from_elem((5, 3), 1.5).dot(&a2.t());
+        assert_eq!(product.view(), want.into_dyn());
+    }
 }

@@ -24,10 +24,7 @@ impl<F: Float> Mode<F> for ArrayMode<'_, F> {
     }
 
     fn filled(&self, id: VarId, v: F) -> Val<'static, F> {
-        match self.0.inner.borrow().val(id) {
-            Val::R(a) => Val::A(Box::new(buffer::filled(a.shape(), v))),
-            _ => Val::S(v),
-        }
+        Val::filled(self.0.inner.borrow().val(id).shape(), v)
     }
 
     fn lift(&self, a: ArrayD<F>) -> Val<'static, F> {
@@ -41,6 +38,8 @@ impl<F: Float> Mode<F> for ArrayMode<'_, F> {
     fn accumulate(&self, acc: Val<'static, F>, g: Val<'static, F>) -> Val<'static, F> {
         match (acc, g) {
             (Val::S(a), Val::S(b)) => Val::S(a + b),
+            // A fill has no buffer: the sum goes into `g`'s (IEEE addition commutes).
+            (acc @ Val::Fill(_), g @ Val::A(_)) => ops::add(g, &acc),
             // In place: nobody else can see `acc`.
             (acc, g) => {
                 let sum = ops::add(acc, &g);
