@@ -133,9 +133,10 @@ impl<F: Float> Kernel<F> for Arrays<'_, '_, F> {
         f: impl Fn(F) -> F + Sync + Send,
         long: impl Fn(F) -> F + Sync + Send,
     ) -> ArrayD<F> {
-        match self.0[0].len() >= LONG_MIN {
-            true => self.unary(long),
-            false => self.unary(f),
+        if self.0[0].len() >= LONG_MIN {
+            self.unary(long)
+        } else {
+            self.unary(f)
         }
     }
     fn binary(self, f: impl Fn(F, F) -> F + Sync + Send) -> ArrayD<F> {
@@ -170,9 +171,10 @@ impl<F: Float> Kernel<F> for InPlace<'_, '_, F> {
         });
     }
     fn unary_long(self, f: impl Fn(F) -> F + Sync + Send, long: impl Fn(F) -> F + Sync + Send) {
-        match self.0.len() >= LONG_MIN {
-            true => self.unary(long),
-            false => self.unary(f),
+        if self.0.len() >= LONG_MIN {
+            self.unary(long)
+        } else {
+            self.unary(f)
         }
     }
     fn binary(self, f: impl Fn(F, F) -> F + Sync + Send) {
