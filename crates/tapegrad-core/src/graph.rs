@@ -14,7 +14,7 @@ use std::fmt;
 use ndarray::{ArrayD, Dimension};
 use slotmap::{SlotMap, SparseSecondaryMap};
 
-use crate::arena::{CONST, Data, Grads, Inner, LEAF, PARAM, VarId};
+use crate::arena::{CONST, Grads, Inner, LEAF, PARAM, VarId};
 use crate::error::{Error, Result, or_panic};
 use crate::storage::Storage;
 use crate::{Float, Var};
@@ -126,7 +126,7 @@ impl<F: Float> Graph<F> {
     /// assert_eq!(s.item(), 0.5);
     /// ```
     pub fn scalar(&self, v: F) -> Var<'_, F> {
-        let id = or_panic(self.write()).insert(Data::Scalar(v), LEAF);
+        let id = or_panic(self.write()).insert_unrecorded(v, LEAF);
         Var::from_id(self, id)
     }
 

@@ -147,9 +147,12 @@ impl<F: Float> Pass<'_, F> {
     }
 }
 
-/// The scalar sweep's pending gradients, by record index: the sum so far, and a bit saying that
-/// one arrived (the record is an ancestor of the seed). Kept in [`Inner`] between passes, empty,
-/// so that its memory is reused.
+/// The scalar sweep's pending gradients, by record index: the sum so far, which starts at -0
+/// (the identity of `+`: the first gradient is kept exactly, its sign of zero included). A record
+/// is an ancestor of the seed once a gradient arrived: its sum is no longer -0 (a sum that is not
+/// -0 never comes back to it), or a bit was set because what arrived was -0 itself. So the common
+/// test is one comparison, and the bits are written only for gradients of -0. Kept in [`Inner`]
+/// between passes, empty, so that its memory is reused.
 #[derive(Debug, Default)]
 pub(crate) struct Pending<F> {
     sums: Vec<F>,
@@ -157,8 +160,7 @@ pub(crate) struct Pending<F> {
 }
 
 impl<F: Float> Pending<F> {
-    /// Room for `len` records, none reached. The sums start at -0, the identity of `+`: the
-    /// first gradient is kept exactly, its sign of zero included.
+    /// Room for `len` records, none reached.
     fn reset(&mut self, len: usize) {
         self.clear();
         self.sums.resize(len, -F::zero());
@@ -205,14 +207,31 @@ impl<F: Float> Table<'_, F> {
     /// The gradient of record `i`'s result, if one arrived.
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn get(&self, i: usize) -> Option<F> {
-        (self.reached[i / 64] >> (i % 64) & 1 == 1).then(|| self.sums[i])
+        let sum = self.sums[i];
+        (!is_neg_zero(sum) || self.reached[i / 64] >> (i % 64) & 1 == 1).then_some(sum)
     }
 
     /// Adds `g` to record `i`'s gradient.
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn add(&mut self, i: usize, g: F) {
         self.sums[i] += g;
-        self.reached[i / 64] |= 1 << (i % 64);
+        if is_neg_zero(g) {
+            self.reached[i / 64] |= 1 << (i % 64);
+        }
+    }
+}
+
+/// Whether `x` is -0 (a sum of numbers is -0 only when they all are, in the default rounding).
+/// For `f64` and `f32`, one comparison of the bits (the type test is resolved when compiling).
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn is_neg_zero<F: Float>(x: F) -> bool {
+    let any: &dyn std::any::Any = &x;
+    if let Some(x) = any.downcast_ref::<f64>() {
+        x.to_bits() == (-0f64).to_bits()
+    } else if let Some(x) = any.downcast_ref::<f32>() {
+        x.to_bits() == (-0f32).to_bits()
+    } else {
+        x == F::zero() && x.is_sign_negative()
     }
 }
 

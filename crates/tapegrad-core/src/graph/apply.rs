@@ -27,42 +27,77 @@ impl<F: Float> Graph<F> {
     /// built by the caller can be shared between call sites and read back from memory).
     #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn apply1(&self, op: impl Into<Op<F>>, inputs: &[Var<'_, F>]) -> Result<Var<'_, F>> {
-        let op: Op<F> = op.into();
-        if inputs.len() <= 2
-            && op.scalar_closed()
-            && op.check_scalars().is_ok()
-            && !self.detect_anomaly.get()
-        {
-            let heap = op.on_heap();
-            let Ok(mut inner) = self.inner.try_borrow_mut() else {
-                return Err(Error::GraphBusy);
-            };
-            if let Some((xs, creators)) = self.numbers(&inner, inputs) {
-                let xs = &xs[..inputs.len()];
-                let constant = creators[..inputs.len()].iter().all(|&c| c == CONST);
-                let y = op.eval_scalars(xs);
-                let out = if self.recording.get() && !constant {
-                    let partials = op.partials(xs, y);
-                    let creator = Self::next_creator(&inner.tape);
-                    let out = inner.insert_scalar(y, creator);
-                    let args = Args::inline(inputs, creators, out);
-                    let op = match op.rebuilt() {
-                        Some(copy) => {
-                            op.discard();
-                            copy
-                        }
-                        None => op,
-                    };
-                    inner.push_record(RecordOp::Builtin(op), heap, args, partials);
-                    out
-                } else {
-                    op.discard();
-                    inner.insert_unrecorded(y, if constant { CONST } else { LEAF })
-                };
-                return Ok(Var::from_id(self, out));
-            }
+        match self.apply_numbers(op.into(), inputs) {
+            Ok(y) => Ok(y),
+            Err(op) => self.apply_general(op, inputs),
         }
-        self.apply_general(op, inputs)
+    }
+
+    /// [`Graph::apply1`] for the methods that panic on an error (the operators, `x.exp()`):
+    /// the fast path returns its variable straight from the method, in registers, and the
+    /// general path, errors included, is a call out of line. (Through `or_panic(apply1(..))`
+    /// the fast path's result went through a `Result` in memory, as large as an `Error`.)
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[track_caller]
+    pub(crate) fn apply1_or_panic(
+        &self,
+        op: impl Into<Op<F>>,
+        inputs: &[Var<'_, F>],
+    ) -> Var<'_, F> {
+        match self.apply_numbers(op.into(), inputs) {
+            Ok(y) => y,
+            Err(op) => self.apply_general_or_panic(op, inputs),
+        }
+    }
+
+    /// The fast path of [`Graph::apply1`]: one or two live numbers of this graph in, a number
+    /// out, no anomaly detection. Gives the op back for [`Graph::apply_general`] otherwise.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn apply_numbers(&self, op: Op<F>, inputs: &[Var<'_, F>]) -> Result<Var<'_, F>, Op<F>> {
+        if inputs.len() > 2
+            || !op.scalar_closed()
+            || op.check_scalars().is_err()
+            || self.detect_anomaly.get()
+        {
+            return Err(op);
+        }
+        let heap = op.on_heap();
+        let Ok(mut inner) = self.inner.try_borrow_mut() else {
+            return Err(op); // (the general path reports the busy graph)
+        };
+        let Some((xs, creators)) = self.numbers(&inner, inputs) else {
+            return Err(op);
+        };
+        let xs = &xs[..inputs.len()];
+        let constant = creators[..inputs.len()].iter().all(|&c| c == CONST);
+        let y = op.eval_scalars(xs);
+        let out = if self.recording.get() && !constant {
+            let partials = op.partials(xs, y);
+            let creator = Self::next_creator(&inner.tape);
+            let out = inner.insert_scalar(y, creator);
+            let args = Args::inline(inputs, creators, out);
+            let op = match op.rebuilt() {
+                Some(copy) => {
+                    op.discard();
+                    copy
+                }
+                None => op,
+            };
+            inner.push_record(RecordOp::Builtin(op), heap, args, partials);
+            out
+        } else {
+            op.discard();
+            inner.insert_unrecorded(y, if constant { CONST } else { LEAF })
+        };
+        Ok(Var::from_id(self, out))
+    }
+
+    /// [`Graph::apply_general`], panicking with its error's message.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn apply_general_or_panic(&self, op: Op<F>, inputs: &[Var<'_, F>]) -> Var<'_, F> {
+        crate::error::or_panic(self.apply_general(op, inputs))
     }
 
     /// The values of `inputs` if they are all live numbers of this graph, and the records that

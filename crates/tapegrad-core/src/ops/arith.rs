@@ -372,9 +372,10 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Panics
     /// With the message of [`Var::try_powf`]'s error.
+    #[inline(never)]
     #[track_caller]
     pub fn powf(self, c: F) -> Var<'g, F> {
-        or_panic(self.try_powf(c))
+        self.graph.apply1_or_panic((ScalarOp::Pow, c), &[self])
     }
 
     /// Fallible [`Var::powf`].
@@ -406,7 +407,7 @@ macro_rules! binary_operator {
             #[inline(never)]
             #[track_caller]
             fn $method(self, rhs: Var<'g, F>) -> Var<'g, F> {
-                or_panic(self.graph.apply1($kind, &[self, rhs]))
+                self.graph.apply1_or_panic($kind, &[self, rhs])
             }
         }
         impl<'g, F: Float> $Trait<F> for Var<'g, F> {
@@ -414,7 +415,8 @@ macro_rules! binary_operator {
             #[inline(never)]
             #[track_caller]
             fn $method(self, rhs: F) -> Var<'g, F> {
-                or_panic(self.graph.apply1($kind.with_scalar(rhs, false), &[self]))
+                self.graph
+                    .apply1_or_panic($kind.with_scalar(rhs, false), &[self])
             }
         }
         // (an array of any dimension, `array![1., 2.]` as well as an `ArrayD`)
@@ -439,7 +441,8 @@ macro_rules! binary_operator {
             #[inline(never)]
             #[track_caller]
             fn $method(self, rhs: Var<'g, f64>) -> Var<'g, f64> {
-                or_panic(rhs.graph.apply1($kind.with_scalar(self, true), &[rhs]))
+                rhs.graph
+                    .apply1_or_panic($kind.with_scalar(self, true), &[rhs])
             }
         }
         impl<'g> $Trait<Var<'g, f32>> for f32 {
@@ -447,7 +450,8 @@ macro_rules! binary_operator {
             #[inline(never)]
             #[track_caller]
             fn $method(self, rhs: Var<'g, f32>) -> Var<'g, f32> {
-                or_panic(rhs.graph.apply1($kind.with_scalar(self, true), &[rhs]))
+                rhs.graph
+                    .apply1_or_panic($kind.with_scalar(self, true), &[rhs])
             }
         }
     };
@@ -462,7 +466,7 @@ impl<'g, F: Float> Neg for Var<'g, F> {
     type Output = Var<'g, F>;
     #[track_caller]
     fn neg(self) -> Var<'g, F> {
-        or_panic(self.try_neg())
+        Var::neg(self)
     }
 }
 

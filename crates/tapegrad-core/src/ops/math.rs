@@ -4,7 +4,7 @@
 
 use super::pairwise::Pairwise;
 use super::{ScalarOp, call, div, mul, neg, pair, scale, square_backward};
-use crate::error::{Result, or_panic};
+use crate::error::Result;
 use crate::{Float, Var};
 
 unary_ops! {
@@ -81,10 +81,11 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Panics
     /// With the message of [`Var::try_neg`]'s error.
+    #[inline(never)]
     #[track_caller]
     #[allow(clippy::should_implement_trait)] // (it is implemented too: `-x` calls this)
     pub fn neg(self) -> Var<'g, F> {
-        or_panic(self.try_neg())
+        self.graph.apply1_or_panic(Math::Neg, &[self])
     }
 
     /// Fallible [`Var::neg`].
@@ -113,9 +114,10 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Panics
     /// With the message of [`Var::try_square`]'s error.
+    #[inline(never)]
     #[track_caller]
     pub fn square(self) -> Var<'g, F> {
-        or_panic(self.try_square())
+        self.graph.apply1_or_panic(Math::Square, &[self])
     }
 
     /// Fallible [`Var::square`].
@@ -157,9 +159,10 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Panics
     /// With the message of [`Var::try_exp`]'s error.
+    #[inline(never)]
     #[track_caller]
     pub fn exp(self) -> Var<'g, F> {
-        or_panic(self.try_exp())
+        self.graph.apply1_or_panic(Math::Exp, &[self])
     }
 
     /// Fallible [`Var::exp`].
@@ -193,9 +196,10 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Panics
     /// With the message of [`Var::try_log`]'s error.
+    #[inline(never)]
     #[track_caller]
     pub fn log(self) -> Var<'g, F> {
-        or_panic(self.try_log())
+        self.graph.apply1_or_panic(Math::Log, &[self])
     }
 
     /// Fallible [`Var::log`].
@@ -229,9 +233,10 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Panics
     /// With the message of [`Var::try_sqrt`]'s error.
+    #[inline(never)]
     #[track_caller]
     pub fn sqrt(self) -> Var<'g, F> {
-        or_panic(self.try_sqrt())
+        self.graph.apply1_or_panic(Math::Sqrt, &[self])
     }
 
     /// Fallible [`Var::sqrt`].
@@ -267,9 +272,10 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Panics
     /// With the message of [`Var::try_abs`]'s error.
+    #[inline(never)]
     #[track_caller]
     pub fn abs(self) -> Var<'g, F> {
-        or_panic(self.try_abs())
+        self.graph.apply1_or_panic(Math::Abs, &[self])
     }
 
     /// Fallible [`Var::abs`].
@@ -304,9 +310,10 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Panics
     /// With the message of [`Var::try_sign`]'s error.
+    #[inline(never)]
     #[track_caller]
     pub fn sign(self) -> Var<'g, F> {
-        or_panic(self.try_sign())
+        self.graph.apply1_or_panic(Math::Sign, &[self])
     }
 
     /// Fallible [`Var::sign`].
@@ -341,9 +348,10 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Panics
     /// If the handle is stale.
+    #[inline(never)]
     #[track_caller]
     pub fn sigmoid(self) -> Var<'g, F> {
-        or_panic(self.try_sigmoid())
+        self.graph.apply1_or_panic(Math::Sigmoid, &[self])
     }
 
     /// Fallible [`Var::sigmoid`].
@@ -378,9 +386,10 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Panics
     /// If the handle is stale.
+    #[inline(never)]
     #[track_caller]
     pub fn relu(self) -> Var<'g, F> {
-        or_panic(self.try_relu())
+        self.graph.apply1_or_panic(Math::Relu, &[self])
     }
 
     /// Fallible [`Var::relu`].
@@ -414,9 +423,10 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Panics
     /// With the message of [`Var::try_log1p`]'s error.
+    #[inline(never)]
     #[track_caller]
     pub fn log1p(self) -> Var<'g, F> {
-        or_panic(self.try_log1p())
+        self.graph.apply1_or_panic(Math::Log1p, &[self])
     }
 
     /// Fallible [`Var::log1p`].
@@ -450,9 +460,10 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Panics
     /// With the message of [`Var::try_expm1`]'s error.
+    #[inline(never)]
     #[track_caller]
     pub fn expm1(self) -> Var<'g, F> {
-        or_panic(self.try_expm1())
+        self.graph.apply1_or_panic(Math::Expm1, &[self])
     }
 
     /// Fallible [`Var::expm1`].

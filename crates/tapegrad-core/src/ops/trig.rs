@@ -4,7 +4,7 @@
 
 use super::pairwise::Pairwise;
 use super::{Value, call, div, mul, neg, offset, pair, rsub, sqrt, square};
-use crate::error::{Result, or_panic};
+use crate::error::Result;
 use crate::{Float, Var};
 
 unary_ops! {
@@ -50,9 +50,10 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Panics
     /// With the message of [`Var::try_sin`]'s error.
+    #[inline(never)]
     #[track_caller]
     pub fn sin(self) -> Var<'g, F> {
-        or_panic(self.try_sin())
+        self.graph.apply1_or_panic(Trig::Sin, &[self])
     }
 
     /// Fallible [`Var::sin`].
@@ -86,9 +87,10 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Panics
     /// With the message of [`Var::try_cos`]'s error.
+    #[inline(never)]
     #[track_caller]
     pub fn cos(self) -> Var<'g, F> {
-        or_panic(self.try_cos())
+        self.graph.apply1_or_panic(Trig::Cos, &[self])
     }
 
     /// Fallible [`Var::cos`].
@@ -122,9 +124,10 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Panics
     /// With the message of [`Var::try_tanh`]'s error.
+    #[inline(never)]
     #[track_caller]
     pub fn tanh(self) -> Var<'g, F> {
-        or_panic(self.try_tanh())
+        self.graph.apply1_or_panic(Trig::Tanh, &[self])
     }
 
     /// Fallible [`Var::tanh`].
@@ -158,9 +161,10 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Panics
     /// With the message of [`Var::try_atan`]'s error.
+    #[inline(never)]
     #[track_caller]
     pub fn atan(self) -> Var<'g, F> {
-        or_panic(self.try_atan())
+        self.graph.apply1_or_panic(Trig::Atan, &[self])
     }
 
     /// Fallible [`Var::atan`].
@@ -194,9 +198,10 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Panics
     /// With the message of [`Var::try_asin`]'s error.
+    #[inline(never)]
     #[track_caller]
     pub fn asin(self) -> Var<'g, F> {
-        or_panic(self.try_asin())
+        self.graph.apply1_or_panic(Trig::Asin, &[self])
     }
 
     /// Fallible [`Var::asin`].
@@ -230,9 +235,10 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Panics
     /// With the message of [`Var::try_acos`]'s error.
+    #[inline(never)]
     #[track_caller]
     pub fn acos(self) -> Var<'g, F> {
-        or_panic(self.try_acos())
+        self.graph.apply1_or_panic(Trig::Acos, &[self])
     }
 
     /// Fallible [`Var::acos`].
@@ -266,9 +272,10 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Panics
     /// With the message of [`Var::try_sinh`]'s error.
+    #[inline(never)]
     #[track_caller]
     pub fn sinh(self) -> Var<'g, F> {
-        or_panic(self.try_sinh())
+        self.graph.apply1_or_panic(Trig::Sinh, &[self])
     }
 
     /// Fallible [`Var::sinh`].
@@ -302,9 +309,10 @@ impl<'g, F: Float> Var<'g, F> {
     ///
     /// # Panics
     /// With the message of [`Var::try_cosh`]'s error.
+    #[inline(never)]
     #[track_caller]
     pub fn cosh(self) -> Var<'g, F> {
-        or_panic(self.try_cosh())
+        self.graph.apply1_or_panic(Trig::Cosh, &[self])
     }
 
     /// Fallible [`Var::cosh`].
