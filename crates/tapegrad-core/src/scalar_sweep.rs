@@ -289,6 +289,37 @@ mod tests {
         assert!(gx == 0.0 && gx.is_sign_negative(), "{gx}");
     }
 
+    /// A record reached only by gradients of -0 is still an ancestor: its rule runs (-0 times
+    /// the infinite slope of `sqrt` at 0 is NaN, as in PyTorch) and a leaf under it gets -0;
+    /// a record no gradient reached keeps its pending -0 and is skipped, in `f64` and `f32`.
+    #[test]
+    fn a_gradient_of_minus_zero_reaches_its_ancestors() {
+        let g: Graph = Graph::new();
+        let (x, w, unrelated) = (g.scalar(0.0), g.scalar(3.0), g.scalar(0.0));
+        let _ = unrelated.sqrt() * 2.0; // not an ancestor: its slope of inf is never used
+        (x.sqrt() * -0.0 + w * -0.0).backward();
+        assert!(x.grad().unwrap()[[]].is_nan());
+        let gw = w.grad().unwrap()[[]];
+        assert!(gw == 0.0 && gw.is_sign_negative(), "{gw}");
+        assert!(unrelated.grad().is_none());
+
+        // +0 then -0 into one record, and -0 then a number into another
+        let (a, b) = (g.scalar(2.0), g.scalar(5.0));
+        let s = a * 1.0;
+        let t = b * 1.0;
+        (s * 0.0 + s * -0.0 + t * -0.0 + t * 4.0).backward();
+        assert_eq!(a.grad().unwrap()[[]].to_bits(), 0f64.to_bits());
+        assert_eq!(b.grad().unwrap()[[]], 4.0);
+
+        let g: Graph<f32> = Graph::new();
+        let (x, unrelated) = (g.scalar(0.0), g.scalar(0.0));
+        let _ = unrelated.sqrt();
+        (x * 2.0 * -0.0).backward();
+        let gx = x.grad().unwrap()[[]];
+        assert!(gx == 0.0 && gx.is_sign_negative(), "{gx}");
+        assert!(unrelated.grad().is_none());
+    }
+
     /// An op that passes no gradient (`sign`) gives its inputs none, on numbers as on arrays.
     #[test]
     fn sign_passes_no_gradient() {
