@@ -39,12 +39,12 @@ impl<F: Float> Graph<F> {
     /// the fast path's result went through a `Result` in memory, as large as an `Error`.)
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[track_caller]
-    pub(crate) fn apply1_or_panic(
-        &self,
+    pub(crate) fn apply1_or_panic<'g, const N: usize>(
+        &'g self,
         op: impl Into<Op<F>>,
-        inputs: &[Var<'_, F>],
-    ) -> Var<'_, F> {
-        match self.apply_numbers(op.into(), inputs) {
+        inputs: [Var<'g, F>; N],
+    ) -> Var<'g, F> {
+        match self.apply_numbers(op.into(), &inputs) {
             Ok(y) => y,
             Err(op) => self.apply_general_or_panic(op, inputs),
         }
@@ -96,8 +96,12 @@ impl<F: Float> Graph<F> {
     #[cold]
     #[inline(never)]
     #[track_caller]
-    fn apply_general_or_panic(&self, op: Op<F>, inputs: &[Var<'_, F>]) -> Var<'_, F> {
-        crate::error::or_panic(self.apply_general(op, inputs))
+    fn apply_general_or_panic<'g, const N: usize>(
+        &'g self,
+        op: Op<F>,
+        inputs: [Var<'g, F>; N],
+    ) -> Var<'g, F> {
+        crate::error::or_panic(self.apply_general(op, &inputs))
     }
 
     /// The values of `inputs` if they are all live numbers of this graph, and the records that

@@ -375,7 +375,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[inline(never)]
     #[track_caller]
     pub fn powf(self, c: F) -> Var<'g, F> {
-        self.graph.apply1_or_panic((ScalarOp::Pow, c), &[self])
+        self.graph.apply1_or_panic((ScalarOp::Pow, c), [self])
     }
 
     /// Fallible [`Var::powf`].
@@ -407,7 +407,7 @@ macro_rules! binary_operator {
             #[inline(never)]
             #[track_caller]
             fn $method(self, rhs: Var<'g, F>) -> Var<'g, F> {
-                self.graph.apply1_or_panic($kind, &[self, rhs])
+                self.graph.apply1_or_panic($kind, [self, rhs])
             }
         }
         impl<'g, F: Float> $Trait<F> for Var<'g, F> {
@@ -416,7 +416,7 @@ macro_rules! binary_operator {
             #[track_caller]
             fn $method(self, rhs: F) -> Var<'g, F> {
                 self.graph
-                    .apply1_or_panic($kind.with_scalar(rhs, false), &[self])
+                    .apply1_or_panic($kind.with_scalar(rhs, false), [self])
             }
         }
         // (an array of any dimension, `array![1., 2.]` as well as an `ArrayD`)
@@ -442,7 +442,7 @@ macro_rules! binary_operator {
             #[track_caller]
             fn $method(self, rhs: Var<'g, f64>) -> Var<'g, f64> {
                 rhs.graph
-                    .apply1_or_panic($kind.with_scalar(self, true), &[rhs])
+                    .apply1_or_panic($kind.with_scalar(self, true), [rhs])
             }
         }
         impl<'g> $Trait<Var<'g, f32>> for f32 {
@@ -451,7 +451,7 @@ macro_rules! binary_operator {
             #[track_caller]
             fn $method(self, rhs: Var<'g, f32>) -> Var<'g, f32> {
                 rhs.graph
-                    .apply1_or_panic($kind.with_scalar(self, true), &[rhs])
+                    .apply1_or_panic($kind.with_scalar(self, true), [rhs])
             }
         }
     };

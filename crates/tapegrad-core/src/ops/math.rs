@@ -85,7 +85,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[track_caller]
     #[allow(clippy::should_implement_trait)] // (it is implemented too: `-x` calls this)
     pub fn neg(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Neg, &[self])
+        self.graph.apply1_or_panic(Math::Neg, [self])
     }
 
     /// Fallible [`Var::neg`].
@@ -117,7 +117,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[inline(never)]
     #[track_caller]
     pub fn square(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Square, &[self])
+        self.graph.apply1_or_panic(Math::Square, [self])
     }
 
     /// Fallible [`Var::square`].
@@ -162,7 +162,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[inline(never)]
     #[track_caller]
     pub fn exp(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Exp, &[self])
+        self.graph.apply1_or_panic(Math::Exp, [self])
     }
 
     /// Fallible [`Var::exp`].
@@ -199,7 +199,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[inline(never)]
     #[track_caller]
     pub fn log(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Log, &[self])
+        self.graph.apply1_or_panic(Math::Log, [self])
     }
 
     /// Fallible [`Var::log`].
@@ -236,7 +236,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[inline(never)]
     #[track_caller]
     pub fn sqrt(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Sqrt, &[self])
+        self.graph.apply1_or_panic(Math::Sqrt, [self])
     }
 
     /// Fallible [`Var::sqrt`].
@@ -275,7 +275,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[inline(never)]
     #[track_caller]
     pub fn abs(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Abs, &[self])
+        self.graph.apply1_or_panic(Math::Abs, [self])
     }
 
     /// Fallible [`Var::abs`].
@@ -313,7 +313,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[inline(never)]
     #[track_caller]
     pub fn sign(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Sign, &[self])
+        self.graph.apply1_or_panic(Math::Sign, [self])
     }
 
     /// Fallible [`Var::sign`].
@@ -351,7 +351,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[inline(never)]
     #[track_caller]
     pub fn sigmoid(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Sigmoid, &[self])
+        self.graph.apply1_or_panic(Math::Sigmoid, [self])
     }
 
     /// Fallible [`Var::sigmoid`].
@@ -389,7 +389,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[inline(never)]
     #[track_caller]
     pub fn relu(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Relu, &[self])
+        self.graph.apply1_or_panic(Math::Relu, [self])
     }
 
     /// Fallible [`Var::relu`].
@@ -426,7 +426,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[inline(never)]
     #[track_caller]
     pub fn log1p(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Log1p, &[self])
+        self.graph.apply1_or_panic(Math::Log1p, [self])
     }
 
     /// Fallible [`Var::log1p`].
@@ -463,7 +463,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[inline(never)]
     #[track_caller]
     pub fn expm1(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Expm1, &[self])
+        self.graph.apply1_or_panic(Math::Expm1, [self])
     }
 
     /// Fallible [`Var::expm1`].

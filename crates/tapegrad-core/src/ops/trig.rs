@@ -53,7 +53,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[inline(never)]
     #[track_caller]
     pub fn sin(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Trig::Sin, &[self])
+        self.graph.apply1_or_panic(Trig::Sin, [self])
     }
 
     /// Fallible [`Var::sin`].
@@ -90,7 +90,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[inline(never)]
     #[track_caller]
     pub fn cos(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Trig::Cos, &[self])
+        self.graph.apply1_or_panic(Trig::Cos, [self])
     }
 
     /// Fallible [`Var::cos`].
@@ -127,7 +127,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[inline(never)]
     #[track_caller]
     pub fn tanh(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Trig::Tanh, &[self])
+        self.graph.apply1_or_panic(Trig::Tanh, [self])
     }
 
     /// Fallible [`Var::tanh`].
@@ -164,7 +164,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[inline(never)]
     #[track_caller]
     pub fn atan(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Trig::Atan, &[self])
+        self.graph.apply1_or_panic(Trig::Atan, [self])
     }
 
     /// Fallible [`Var::atan`].
@@ -201,7 +201,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[inline(never)]
     #[track_caller]
     pub fn asin(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Trig::Asin, &[self])
+        self.graph.apply1_or_panic(Trig::Asin, [self])
     }
 
     /// Fallible [`Var::asin`].
@@ -238,7 +238,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[inline(never)]
     #[track_caller]
     pub fn acos(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Trig::Acos, &[self])
+        self.graph.apply1_or_panic(Trig::Acos, [self])
     }
 
     /// Fallible [`Var::acos`].
@@ -275,7 +275,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[inline(never)]
     #[track_caller]
     pub fn sinh(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Trig::Sinh, &[self])
+        self.graph.apply1_or_panic(Trig::Sinh, [self])
     }
 
     /// Fallible [`Var::sinh`].
@@ -312,7 +312,7 @@ impl<'g, F: Float> Var<'g, F> {
     #[inline(never)]
     #[track_caller]
     pub fn cosh(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Trig::Cosh, &[self])
+        self.graph.apply1_or_panic(Trig::Cosh, [self])
     }
 
     /// Fallible [`Var::cosh`].
