@@ -171,3 +171,63 @@ fn dot_of_a_stale_variable() {
     g.clear();
     assert_eq!(g.try_to_dot(&[y], false).unwrap_err(), Error::StaleVar);
 }
+
+/// The line a panicking op reports is the user's line, not one inside the library: for the
+/// operators, a unary method and a method with an argument, on numbers and arrays.
+#[test]
+fn a_panicking_op_points_at_the_callers_line() {
+    use std::sync::{Arc, Mutex};
+    type Seen = Arc<Mutex<Vec<(String, u32)>>>;
+    let seen: Seen = Arc::default();
+    let prev: Arc<dyn Fn(&std::panic::PanicHookInfo<'_>) + Send + Sync> =
+        Arc::from(std::panic::take_hook());
+    {
+        let (seen, prev) = (seen.clone(), prev.clone());
+        std::panic::set_hook(Box::new(move |info| {
+            // (other tests' panics, on other threads, are reported as before)
+            if std::thread::current().name() != Some("location-probe") {
+                return prev(info);
+            }
+            let l = info.location().expect("a location");
+            seen.lock().unwrap().push((l.file().to_owned(), l.line()));
+        }));
+    }
+    let lines = std::thread::Builder::new()
+        .name("location-probe".into())
+        .spawn(|| {
+            let mut lines = Vec::new();
+            // runs the op, which must panic, and notes the line it is written on
+            macro_rules! panics_here {
+                ($op:expr) => {{
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let _ = $op;
+                    }));
+                    assert!(r.is_err(), "line {} did not panic", line!());
+                    lines.push(line!());
+                }};
+            }
+            let g: Graph = Graph::new();
+            let (x, a) = (g.scalar(1.0), g.var(array![1.0, 2.0]));
+            let b = g.var(array![1.0, 2.0, 3.0]);
+            g.clear();
+            panics_here!(x + x);
+            panics_here!(2.0 * x);
+            panics_here!(x.exp());
+            panics_here!(x.powf(3.0));
+            panics_here!(a * b); // stale arrays
+            let g: Graph = Graph::new();
+            let (a, b) = (g.var(array![1.0, 2.0]), g.var(array![1.0, 2.0, 3.0]));
+            panics_here!(a * b); // shapes that do not broadcast
+            lines
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    std::panic::set_hook(Box::new(move |info| prev(info)));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), lines.len(), "{seen:?}");
+    for ((file, line), expected) in seen.iter().zip(&lines) {
+        assert!(file.ends_with("errors.rs"), "{file}:{line}");
+        assert_eq!(line, expected, "{file}");
+    }
+}
