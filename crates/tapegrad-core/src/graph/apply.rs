@@ -35,8 +35,8 @@ impl<F: Float> Graph<F> {
 
     /// [`Graph::apply1`] for the methods that panic on an error (the operators, `x.exp()`):
     /// the fast path returns its variable straight from the method, in registers, and the
-    /// general path, errors included, is a call out of line. (Through `or_panic(apply1(..))`
-    /// the fast path's result went through a `Result` in memory, as large as an `Error`.)
+    /// general path, errors included, is a call out of line (`or_panic(apply1(..))` puts the
+    /// fast path's result in a `Result` in memory, as large as an `Error`).
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[track_caller]
     pub(crate) fn apply1_or_panic<'g, const N: usize>(
