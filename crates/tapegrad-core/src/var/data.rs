@@ -37,7 +37,7 @@ impl<F: Float> Var<'_, F> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::StaleVar`] after the graph was cleared.
+    /// [`Error::StaleVar`](crate::Error::StaleVar) after the graph was cleared.
     pub fn try_data(self) -> Result<ArrayD<F>> {
         self.with_val(|v| v.into_array())
     }
@@ -93,7 +93,7 @@ impl<F: Float> Var<'_, F> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::StaleVar`] after the graph was cleared.
+    /// [`Error::StaleVar`](crate::Error::StaleVar) after the graph was cleared.
     pub fn try_with_data<R>(self, f: impl FnOnce(ArrayViewD<'_, F>) -> R) -> Result<R> {
         self.with_val(|v| f(v.view()))
     }
@@ -136,7 +136,7 @@ impl<F: Float> Var<'_, F> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::StaleVar`] after the graph was cleared.
+    /// [`Error::StaleVar`](crate::Error::StaleVar) after the graph was cleared.
     pub fn try_update_data(self, f: impl FnOnce(ArrayViewMutD<'_, F>)) -> Result<()> {
         let mut inner = self.graph.write()?;
         let inner = &mut *inner;
