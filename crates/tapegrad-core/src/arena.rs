@@ -269,7 +269,8 @@ impl<F: Float> Inner<F> {
         id
     }
 
-    /// [`Inner::insert_scalar`] for a result that is not recorded: it may be temporary.
+    /// [`Inner::insert_scalar`] for a number no record made (a leaf, a constant, a result not
+    /// recorded), noted for `clear` and, in a function's backward, as temporary.
     #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn insert_unrecorded(&mut self, v: F, creator: u32) -> VarId {
         let id = self.insert_scalar(v, creator);
