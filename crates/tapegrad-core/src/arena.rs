@@ -281,6 +281,14 @@ impl<F: Float> Inner<F> {
         id
     }
 
+    /// [`Inner::insert_unrecorded`] out of line, for the op methods' fast path, where recording
+    /// is the common case: the methods stay smaller.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn insert_unrecorded_cold(&mut self, v: F, creator: u32) -> VarId {
+        self.insert_unrecorded(v, creator)
+    }
+
     /// [`Inner::insert`] of a number, for the scalar hot path: inlined into it, so that the
     /// slotmap's insert is called with the node's parts in registers (docs/performance.md).
     #[cfg_attr(not(debug_assertions), inline(always))]

@@ -87,7 +87,7 @@ impl<F: Float> Graph<F> {
             out
         } else {
             op.discard();
-            inner.insert_unrecorded(y, if constant { CONST } else { LEAF })
+            inner.insert_unrecorded_cold(y, if constant { CONST } else { LEAF })
         };
         Ok(Var::from_id(self, out))
     }
