@@ -359,7 +359,9 @@ impl<'g, F: Float> Var<'g, F> {
     pub fn try_div(self, rhs: impl Into<Operand<'g, F>>) -> Result<Var<'g, F>> {
         binary(Binary::Div, self, rhs.into(), false)
     }
+}
 
+var_methods! {
     /// `self` to the constant power `c`, elementwise (DeZero's `x ** c`).
     ///
     /// ```
@@ -369,32 +371,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// y.backward();
     /// assert_eq!((y.item(), x.grad().unwrap()[[]]), (8.0, 12.0)); // 3 x^2 = 12
     /// ```
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_powf`]'s error.
-    #[inline(never)]
-    #[track_caller]
-    pub fn powf(self, c: F) -> Var<'g, F> {
-        self.graph.apply1_or_panic((ScalarOp::Pow, c), [self])
-    }
-
-    /// Fallible [`Var::powf`].
-    ///
-    /// ```
-    /// use tapegrad_core::{Error, Graph, ndarray::array};
-    /// let g: Graph = Graph::new();
-    /// let x = g.var(array![[0.5, 1.5]]);
-    /// assert!(x.try_powf(2.0).is_ok());
-    /// g.clear(); // `x` is now a handle from before the clear
-    /// assert!(matches!(x.try_powf(2.0), Err(Error::StaleVar)));
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    #[inline(never)]
-    pub fn try_powf(self, c: F) -> Result<Var<'g, F>> {
-        self.graph.apply1((ScalarOp::Pow, c), &[self])
-    }
+    fn powf / try_powf(self, c: F) [2.0] = (ScalarOp::Pow, c);
 }
 
 macro_rules! binary_operator {

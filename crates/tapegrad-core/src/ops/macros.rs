@@ -68,14 +68,43 @@ macro_rules! unary_ops {
 }
 
 /// Defines `Var` methods in pairs: the panicking form, with its docs (and example), and its
-/// fallible `try_` twin, whose body is given. `self` is named in the signature so that the body
-/// can use it. The bracketed arguments after the signature are those the `try_` twin's example
-/// calls it with, on the 1 x 2 array `[[0.5, 1.5]]`.
+/// fallible `try_` twin. `self` is named in the signature so that the body can use it. The
+/// bracketed arguments after the signature are those the `try_` twin's example calls it with, on
+/// the 1 x 2 array `[[0.5, 1.5]]`. Then either:
+/// - `= OP;`, a built-in op of `self` alone (`Math::Exp`, `(ScalarOp::Pow, c)`): both methods
+///   apply it, the panicking one through `Graph::apply1_or_panic`, which hands
+///   the result of the scalar fast path back in registers;
+/// - or the `try_` twin's body, a block, which the panicking form calls.
 macro_rules! var_methods {
+    // The panicking method's body.
+    (@panicking $self:ident, $try:ident, [$($arg:ident),*], [$op:expr], []) => {
+        $self.graph.apply1_or_panic($op, [$self])
+    };
+    (@panicking $self:ident, $try:ident, [$($arg:ident),*], [], [$body:block]) => {
+        $crate::error::or_panic($self.$try($($arg),*))
+    };
+    // The `try_` twin's body.
+    (@fallible $self:ident, [$op:expr], []) => {
+        $self.graph.apply1($op, &[$self])
+    };
+    (@fallible $self:ident, [], [$body:block]) => {
+        $body
+    };
+    // The `try_` twin's errors.
+    (@errors [$op:expr]) => {
+        "[`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`; \
+         [`Error::Anomaly`](crate::Error::Anomaly) for a result that is not finite while \
+         [anomaly detection](crate::Graph::set_detect_anomaly) is on."
+    };
+    (@errors []) => {
+        "An [`Error`](crate::Error) naming the op for an argument or shape it cannot take; \
+         [`Error::GraphMismatch`](crate::Error::GraphMismatch) and \
+         [`Error::StaleVar`](crate::Error::StaleVar) for bad handles."
+    };
     ($(
         $(#[$doc:meta])*
         fn $name:ident / $try:ident ($self:ident $(, $arg:ident : $ty:ty)* $(,)?)
-            [$($example:expr),*] $body:block
+            [$($example:expr),*] $(= $op:expr;)? $($body:block)?
     )*) => {
         impl<'g, F: $crate::Float> $crate::Var<'g, F> {
             $(
@@ -86,9 +115,10 @@ macro_rules! var_methods {
                     "With the message of [`Var::", stringify!($try), "`](crate::Var::",
                     stringify!($try), ")'s error."
                 )]
+                #[inline(never)] // (see `Graph::apply1`: one copy of the op's path per program)
                 #[track_caller]
                 pub fn $name($self $(, $arg: $ty)*) -> $crate::Var<'g, F> {
-                    $crate::error::or_panic($self.$try($($arg),*))
+                    var_methods!(@panicking $self, $try, [$($arg),*], [$($op)?], [$($body)?])
                 }
 
                 #[doc = concat!(
@@ -110,11 +140,11 @@ macro_rules! var_methods {
                 /// ```
                 ///
                 /// # Errors
-                /// An [`Error`](crate::Error) naming the op for an argument or shape it cannot
-                /// take; [`Error::GraphMismatch`](crate::Error::GraphMismatch) and
-                /// [`Error::StaleVar`](crate::Error::StaleVar) for bad handles.
+                #[doc = var_methods!(@errors [$($op)?])]
                 #[inline(never)] // (see `Graph::apply1`: one copy of the op's path per program)
-                pub fn $try($self $(, $arg: $ty)*) -> $crate::error::Result<$crate::Var<'g, F>> $body
+                pub fn $try($self $(, $arg: $ty)*) -> $crate::error::Result<$crate::Var<'g, F>> {
+                    var_methods!(@fallible $self, [$($op)?], [$($body)?])
+                }
             )*
         }
     };

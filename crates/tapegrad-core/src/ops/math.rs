@@ -4,8 +4,7 @@
 
 use super::pairwise::Pairwise;
 use super::{ScalarOp, call, div, mul, neg, pair, scale, square_backward};
-use crate::error::Result;
-use crate::{Float, Var};
+use crate::Float;
 
 unary_ops! {
     /// Elementwise functions without a parameter.
@@ -67,9 +66,9 @@ fn sign<F: Float>(x: F) -> F {
     }
 }
 
-impl<'g, F: Float> Var<'g, F> {
-    /// `-self`, elementwise; the unary `-` operator panics where [`Var::try_neg`] returns an
-    /// error.
+var_methods! {
+    /// `-self`, elementwise; the unary `-` operator panics where
+    /// [`Var::try_neg`](crate::Var::try_neg) returns an error.
     ///
     /// ```
     /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
@@ -78,29 +77,8 @@ impl<'g, F: Float> Var<'g, F> {
     /// y.backward();
     /// assert_eq!((y.item(), x.grad().unwrap()[[]]), (-2.0, -1.0));
     /// ```
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_neg`]'s error.
-    #[inline(never)]
-    #[track_caller]
     #[allow(clippy::should_implement_trait)] // (it is implemented too: `-x` calls this)
-    pub fn neg(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Neg, [self])
-    }
-
-    /// Fallible [`Var::neg`].
-    ///
-    /// ```
-    /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
-    /// assert_eq!(g.scalar(2.0).try_neg().unwrap().item(), -2.0);
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    #[inline(never)]
-    pub fn try_neg(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Neg, &[self])
-    }
+    fn neg / try_neg(self) [] = Math::Neg;
 
     /// `self * self`, elementwise.
     ///
@@ -111,32 +89,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// y.backward();
     /// assert_eq!((y.item(), x.grad().unwrap()[[]]), (9.0, 6.0));
     /// ```
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_square`]'s error.
-    #[inline(never)]
-    #[track_caller]
-    pub fn square(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Square, [self])
-    }
-
-    /// Fallible [`Var::square`].
-    ///
-    /// ```
-    /// use tapegrad_core::{Error, Graph, ndarray::array};
-    /// let g: Graph = Graph::new();
-    /// let x = g.var(array![[0.5, 1.5]]);
-    /// assert!(x.try_square().is_ok());
-    /// g.clear(); // `x` is now a handle from before the clear
-    /// assert!(matches!(x.try_square(), Err(Error::StaleVar)));
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    #[inline(never)]
-    pub fn try_square(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Square, &[self])
-    }
+    fn square / try_square(self) [] = Math::Square;
 
     /// `e^self`, elementwise. In `f64`, numbers and arrays of fewer than 2^14 elements get
     /// `f64::exp`'s bits; longer arrays a vectorised `e^x` within 1 ulp of it, as numpy's and
@@ -156,32 +109,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// let ulp = |v: f64| f64::from_bits(v.to_bits() + 1) - v;
     /// assert!(long.iter().zip(&e).all(|(&x, &y)| (y - x.exp()).abs() <= ulp(x.exp())));
     /// ```
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_exp`]'s error.
-    #[inline(never)]
-    #[track_caller]
-    pub fn exp(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Exp, [self])
-    }
-
-    /// Fallible [`Var::exp`].
-    ///
-    /// ```
-    /// use tapegrad_core::{Error, Graph, ndarray::array};
-    /// let g: Graph = Graph::new();
-    /// let x = g.var(array![[0.5, 1.5]]);
-    /// assert!(x.try_exp().is_ok());
-    /// g.clear(); // `x` is now a handle from before the clear
-    /// assert!(matches!(x.try_exp(), Err(Error::StaleVar)));
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    #[inline(never)]
-    pub fn try_exp(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Exp, &[self])
-    }
+    fn exp / try_exp(self) [] = Math::Exp;
 
     /// Natural logarithm, elementwise (NaN below 0, -inf at 0, as `f64::ln`).
     ///
@@ -193,32 +121,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// assert!((y.item() - 2f64.ln()).abs() < 1e-12);
     /// assert!((x.grad().unwrap()[[]] - 0.5).abs() < 1e-12);
     /// ```
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_log`]'s error.
-    #[inline(never)]
-    #[track_caller]
-    pub fn log(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Log, [self])
-    }
-
-    /// Fallible [`Var::log`].
-    ///
-    /// ```
-    /// use tapegrad_core::{Error, Graph, ndarray::array};
-    /// let g: Graph = Graph::new();
-    /// let x = g.var(array![[0.5, 1.5]]);
-    /// assert!(x.try_log().is_ok());
-    /// g.clear(); // `x` is now a handle from before the clear
-    /// assert!(matches!(x.try_log(), Err(Error::StaleVar)));
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    #[inline(never)]
-    pub fn try_log(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Log, &[self])
-    }
+    fn log / try_log(self) [] = Math::Log;
 
     /// Square root, elementwise (NaN below 0).
     ///
@@ -230,32 +133,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// assert!((y.item() - 2.0).abs() < 1e-12);
     /// assert!((x.grad().unwrap()[[]] - 0.25).abs() < 1e-12);
     /// ```
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_sqrt`]'s error.
-    #[inline(never)]
-    #[track_caller]
-    pub fn sqrt(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Sqrt, [self])
-    }
-
-    /// Fallible [`Var::sqrt`].
-    ///
-    /// ```
-    /// use tapegrad_core::{Error, Graph, ndarray::array};
-    /// let g: Graph = Graph::new();
-    /// let x = g.var(array![[0.5, 1.5]]);
-    /// assert!(x.try_sqrt().is_ok());
-    /// g.clear(); // `x` is now a handle from before the clear
-    /// assert!(matches!(x.try_sqrt(), Err(Error::StaleVar)));
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    #[inline(never)]
-    pub fn try_sqrt(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Sqrt, &[self])
-    }
+    fn sqrt / try_sqrt(self) [] = Math::Sqrt;
 
     /// Absolute value, elementwise.
     ///
@@ -269,32 +147,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// ```
     ///
     /// The gradient at 0 is 0 (the subgradient PyTorch also uses).
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_abs`]'s error.
-    #[inline(never)]
-    #[track_caller]
-    pub fn abs(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Abs, [self])
-    }
-
-    /// Fallible [`Var::abs`].
-    ///
-    /// ```
-    /// use tapegrad_core::{Error, Graph, ndarray::array};
-    /// let g: Graph = Graph::new();
-    /// let x = g.var(array![[0.5, 1.5]]);
-    /// assert!(x.try_abs().is_ok());
-    /// g.clear(); // `x` is now a handle from before the clear
-    /// assert!(matches!(x.try_abs(), Err(Error::StaleVar)));
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    #[inline(never)]
-    pub fn try_abs(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Abs, &[self])
-    }
+    fn abs / try_abs(self) [] = Math::Abs;
 
     /// -1, 0 or 1 by the sign of each element (0 at ±0, NaN for NaN). Its derivative is 0, so
     /// no gradient flows through it: a variable reached only through `sign` keeps `grad() == None`.
@@ -307,35 +160,10 @@ impl<'g, F: Float> Var<'g, F> {
     /// y.backward();
     /// assert!(x.grad().is_none());
     /// ```
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_sign`]'s error.
-    #[inline(never)]
-    #[track_caller]
-    pub fn sign(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Sign, [self])
-    }
-
-    /// Fallible [`Var::sign`].
-    ///
-    /// ```
-    /// use tapegrad_core::{Error, Graph, ndarray::array};
-    /// let g: Graph = Graph::new();
-    /// let x = g.var(array![[0.5, 1.5]]);
-    /// assert!(x.try_sign().is_ok());
-    /// g.clear(); // `x` is now a handle from before the clear
-    /// assert!(matches!(x.try_sign(), Err(Error::StaleVar)));
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    #[inline(never)]
-    pub fn try_sign(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Sign, &[self])
-    }
+    fn sign / try_sign(self) [] = Math::Sign;
 
     /// The logistic function `1 / (1 + e^-x)`, elementwise, computed without overflow (`e^-x`
-    /// as [`Var::exp`] computes it).
+    /// as [`Var::exp`](crate::Var::exp) computes it).
     ///
     /// ```
     /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
@@ -345,32 +173,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// assert_eq!((y.item(), x.grad().unwrap()[[]]), (0.5, 0.25)); // y (1 - y)
     /// assert_eq!(g.scalar(-1000.0).sigmoid().item(), 0.0);
     /// ```
-    ///
-    /// # Panics
-    /// If the handle is stale.
-    #[inline(never)]
-    #[track_caller]
-    pub fn sigmoid(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Sigmoid, [self])
-    }
-
-    /// Fallible [`Var::sigmoid`].
-    ///
-    /// ```
-    /// use tapegrad_core::{Error, Graph, ndarray::array};
-    /// let g: Graph = Graph::new();
-    /// let x = g.var(array![[0.5, 1.5]]);
-    /// assert!(x.try_sigmoid().is_ok());
-    /// g.clear(); // `x` is now a handle from before the clear
-    /// assert!(matches!(x.try_sigmoid(), Err(Error::StaleVar)));
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar).
-    #[inline(never)]
-    pub fn try_sigmoid(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Sigmoid, &[self])
-    }
+    fn sigmoid / try_sigmoid(self) [] = Math::Sigmoid;
 
     /// `max(x, 0)`, elementwise; its gradient is 0 at 0 (as PyTorch).
     ///
@@ -383,32 +186,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// assert_eq!(y.data(), array![0.0, 0.0, 2.0].into_dyn());
     /// assert_eq!(x.grad().unwrap(), array![0.0, 0.0, 1.0].into_dyn());
     /// ```
-    ///
-    /// # Panics
-    /// If the handle is stale.
-    #[inline(never)]
-    #[track_caller]
-    pub fn relu(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Relu, [self])
-    }
-
-    /// Fallible [`Var::relu`].
-    ///
-    /// ```
-    /// use tapegrad_core::{Error, Graph, ndarray::array};
-    /// let g: Graph = Graph::new();
-    /// let x = g.var(array![[0.5, 1.5]]);
-    /// assert!(x.try_relu().is_ok());
-    /// g.clear(); // `x` is now a handle from before the clear
-    /// assert!(matches!(x.try_relu(), Err(Error::StaleVar)));
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar).
-    #[inline(never)]
-    pub fn try_relu(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Relu, &[self])
-    }
+    fn relu / try_relu(self) [] = Math::Relu;
 
     /// `ln(1 + x)`, elementwise, accurate for small `x` (where `(1 + x).ln()` loses digits).
     ///
@@ -420,32 +198,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// assert!((y.item() - 1e-10).abs() < 1e-20); // ln(1 + x) = x - x^2/2 + ...
     /// assert!((x.grad().unwrap()[[]] - 1.0 / (1.0 + 1e-10)).abs() < 1e-15); // 1 / (1 + x)
     /// ```
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_log1p`]'s error.
-    #[inline(never)]
-    #[track_caller]
-    pub fn log1p(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Log1p, [self])
-    }
-
-    /// Fallible [`Var::log1p`].
-    ///
-    /// ```
-    /// use tapegrad_core::{Error, Graph, ndarray::array};
-    /// let g: Graph = Graph::new();
-    /// let x = g.var(array![[0.5, 1.5]]);
-    /// assert!(x.try_log1p().is_ok());
-    /// g.clear(); // `x` is now a handle from before the clear
-    /// assert!(matches!(x.try_log1p(), Err(Error::StaleVar)));
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    #[inline(never)]
-    pub fn try_log1p(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Log1p, &[self])
-    }
+    fn log1p / try_log1p(self) [] = Math::Log1p;
 
     /// `e^x - 1`, elementwise, accurate for small `x` (where `x.exp() - 1` loses digits).
     ///
@@ -457,30 +210,5 @@ impl<'g, F: Float> Var<'g, F> {
     /// assert!((y.item() - 1e-10).abs() < 1e-20); // e^x - 1 = x + x^2/2 + ...
     /// assert!((x.grad().unwrap()[[]] - 1e-10f64.exp()).abs() < 1e-15); // e^x
     /// ```
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_expm1`]'s error.
-    #[inline(never)]
-    #[track_caller]
-    pub fn expm1(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Math::Expm1, [self])
-    }
-
-    /// Fallible [`Var::expm1`].
-    ///
-    /// ```
-    /// use tapegrad_core::{Error, Graph, ndarray::array};
-    /// let g: Graph = Graph::new();
-    /// let x = g.var(array![[0.5, 1.5]]);
-    /// assert!(x.try_expm1().is_ok());
-    /// g.clear(); // `x` is now a handle from before the clear
-    /// assert!(matches!(x.try_expm1(), Err(Error::StaleVar)));
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    #[inline(never)]
-    pub fn try_expm1(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Math::Expm1, &[self])
-    }
+    fn expm1 / try_expm1(self) [] = Math::Expm1;
 }

@@ -54,9 +54,7 @@ var_methods! {
     /// assert_eq!(y.item(), 0.0);
     /// assert!((x.grad().unwrap()[[]] - 2.0 / std::f64::consts::PI.sqrt()).abs() < 1e-15);
     /// ```
-    fn erf / try_erf(self) [] {
-        self.graph.apply1(Special::Erf, &[self])
-    }
+    fn erf / try_erf(self) [] = Special::Erf;
 
     /// `ln(1 + e^x)`, elementwise, without overflow for large `x` (derivative: `sigmoid x`).
     ///
@@ -69,9 +67,7 @@ var_methods! {
     /// assert_eq!(x.grad().unwrap()[[]], 0.5);
     /// assert_eq!(g.scalar(1000.0).softplus().item(), 1000.0);
     /// ```
-    fn softplus / try_softplus(self) [] {
-        self.graph.apply1(Special::Softplus, &[self])
-    }
+    fn softplus / try_softplus(self) [] = Special::Softplus;
 
     /// The largest integer not above each element; its gradient is 0 (as PyTorch's).
     ///
@@ -84,9 +80,7 @@ var_methods! {
     /// assert_eq!(y.data(), array![-2.0, 0.0, 2.0].into_dyn());
     /// assert_eq!(x.grad().unwrap(), array![0.0, 0.0, 0.0].into_dyn());
     /// ```
-    fn floor / try_floor(self) [] {
-        self.graph.apply1(Special::Floor, &[self])
-    }
+    fn floor / try_floor(self) [] = Special::Floor;
 
     /// The smallest integer not below each element; its gradient is 0.
     ///
@@ -95,9 +89,7 @@ var_methods! {
     /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
     /// assert_eq!(g.var(array![-1.5, 0.5]).ceil().data(), array![-1.0, 1.0].into_dyn());
     /// ```
-    fn ceil / try_ceil(self) [] {
-        self.graph.apply1(Special::Ceil, &[self])
-    }
+    fn ceil / try_ceil(self) [] = Special::Ceil;
 
     /// Each element rounded to the nearest integer, half-way cases to the even one (as numpy and
     /// PyTorch: `0.5 -> 0`, `1.5 -> 2`, `2.5 -> 2`); its gradient is 0.
@@ -108,9 +100,7 @@ var_methods! {
     /// let y = g.var(array![0.5, 1.5, 2.5, -0.7]).round();
     /// assert_eq!(y.data(), array![0.0, 2.0, 2.0, -1.0].into_dyn());
     /// ```
-    fn round / try_round(self) [] {
-        self.graph.apply1(Special::Round, &[self])
-    }
+    fn round / try_round(self) [] = Special::Round;
 
     /// The exact GELU, `x Phi(x) = x (1 + erf(x / sqrt 2)) / 2` (PyTorch's default `gelu`).
     ///
@@ -201,9 +191,7 @@ var_methods! {
     /// y.backward();
     /// assert_eq!((y.item(), x.grad().unwrap()[[]]), (0.5, -0.25)); // -1 / x^2
     /// ```
-    fn reciprocal / try_reciprocal(self) [] {
-        self.graph.apply1((super::arith::ScalarOp::RDiv, F::one()), &[self])
-    }
+    fn reciprocal / try_reciprocal(self) [] = (super::arith::ScalarOp::RDiv, F::one());
 
     /// `1 / sqrt x`, elementwise.
     ///

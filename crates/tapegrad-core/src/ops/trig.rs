@@ -4,8 +4,7 @@
 
 use super::pairwise::Pairwise;
 use super::{Value, call, div, mul, neg, offset, pair, rsub, sqrt, square};
-use crate::error::Result;
-use crate::{Float, Var};
+use crate::Float;
 
 unary_ops! {
     /// Trigonometric and hyperbolic functions.
@@ -36,7 +35,7 @@ fn sqrt_one_minus_square<F: Float, T: Value<F>>(x: &T) -> T {
     sqrt(rsub(F::one(), square(x)))
 }
 
-impl<'g, F: Float> Var<'g, F> {
+var_methods! {
     /// Sine, elementwise.
     ///
     /// ```
@@ -47,32 +46,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// assert!((y.item() - 1f64.sin()).abs() < 1e-12);
     /// assert!((x.grad().unwrap()[[]] - 1f64.cos()).abs() < 1e-12);
     /// ```
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_sin`]'s error.
-    #[inline(never)]
-    #[track_caller]
-    pub fn sin(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Trig::Sin, [self])
-    }
-
-    /// Fallible [`Var::sin`].
-    ///
-    /// ```
-    /// use tapegrad_core::{Error, Graph, ndarray::array};
-    /// let g: Graph = Graph::new();
-    /// let x = g.var(array![[0.5, 1.5]]);
-    /// assert!(x.try_sin().is_ok());
-    /// g.clear(); // `x` is now a handle from before the clear
-    /// assert!(matches!(x.try_sin(), Err(Error::StaleVar)));
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    #[inline(never)]
-    pub fn try_sin(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Trig::Sin, &[self])
-    }
+    fn sin / try_sin(self) [] = Trig::Sin;
 
     /// Cosine, elementwise.
     ///
@@ -84,32 +58,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// assert!((y.item() - 1f64.cos()).abs() < 1e-12);
     /// assert!((x.grad().unwrap()[[]] - -1f64.sin()).abs() < 1e-12);
     /// ```
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_cos`]'s error.
-    #[inline(never)]
-    #[track_caller]
-    pub fn cos(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Trig::Cos, [self])
-    }
-
-    /// Fallible [`Var::cos`].
-    ///
-    /// ```
-    /// use tapegrad_core::{Error, Graph, ndarray::array};
-    /// let g: Graph = Graph::new();
-    /// let x = g.var(array![[0.5, 1.5]]);
-    /// assert!(x.try_cos().is_ok());
-    /// g.clear(); // `x` is now a handle from before the clear
-    /// assert!(matches!(x.try_cos(), Err(Error::StaleVar)));
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    #[inline(never)]
-    pub fn try_cos(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Trig::Cos, &[self])
-    }
+    fn cos / try_cos(self) [] = Trig::Cos;
 
     /// Hyperbolic tangent, elementwise.
     ///
@@ -121,32 +70,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// assert!((y.item() - 0.5f64.tanh()).abs() < 1e-12);
     /// assert!((x.grad().unwrap()[[]] - (1.0 - 0.5f64.tanh().powi(2))).abs() < 1e-12);
     /// ```
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_tanh`]'s error.
-    #[inline(never)]
-    #[track_caller]
-    pub fn tanh(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Trig::Tanh, [self])
-    }
-
-    /// Fallible [`Var::tanh`].
-    ///
-    /// ```
-    /// use tapegrad_core::{Error, Graph, ndarray::array};
-    /// let g: Graph = Graph::new();
-    /// let x = g.var(array![[0.5, 1.5]]);
-    /// assert!(x.try_tanh().is_ok());
-    /// g.clear(); // `x` is now a handle from before the clear
-    /// assert!(matches!(x.try_tanh(), Err(Error::StaleVar)));
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    #[inline(never)]
-    pub fn try_tanh(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Trig::Tanh, &[self])
-    }
+    fn tanh / try_tanh(self) [] = Trig::Tanh;
 
     /// Arctangent, elementwise, in `(-pi/2, pi/2)`.
     ///
@@ -158,32 +82,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// assert!((y.item() - std::f64::consts::FRAC_PI_4).abs() < 1e-15);
     /// assert!((x.grad().unwrap()[[]] - 0.5).abs() < 1e-15); // 1 / (1 + x^2)
     /// ```
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_atan`]'s error.
-    #[inline(never)]
-    #[track_caller]
-    pub fn atan(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Trig::Atan, [self])
-    }
-
-    /// Fallible [`Var::atan`].
-    ///
-    /// ```
-    /// use tapegrad_core::{Error, Graph, ndarray::array};
-    /// let g: Graph = Graph::new();
-    /// let x = g.var(array![[0.5, 1.5]]);
-    /// assert!(x.try_atan().is_ok());
-    /// g.clear(); // `x` is now a handle from before the clear
-    /// assert!(matches!(x.try_atan(), Err(Error::StaleVar)));
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    #[inline(never)]
-    pub fn try_atan(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Trig::Atan, &[self])
-    }
+    fn atan / try_atan(self) [] = Trig::Atan;
 
     /// Arcsine, elementwise, in `[-pi/2, pi/2]` (NaN outside `[-1, 1]`).
     ///
@@ -195,32 +94,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// assert!((y.item() - std::f64::consts::FRAC_PI_6).abs() < 1e-15);
     /// assert!((x.grad().unwrap()[[]] - 1.0 / 0.75f64.sqrt()).abs() < 1e-15); // 1 / sqrt(1 - x^2)
     /// ```
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_asin`]'s error.
-    #[inline(never)]
-    #[track_caller]
-    pub fn asin(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Trig::Asin, [self])
-    }
-
-    /// Fallible [`Var::asin`].
-    ///
-    /// ```
-    /// use tapegrad_core::{Error, Graph, ndarray::array};
-    /// let g: Graph = Graph::new();
-    /// let x = g.var(array![[0.5, 1.5]]);
-    /// assert!(x.try_asin().is_ok());
-    /// g.clear(); // `x` is now a handle from before the clear
-    /// assert!(matches!(x.try_asin(), Err(Error::StaleVar)));
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    #[inline(never)]
-    pub fn try_asin(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Trig::Asin, &[self])
-    }
+    fn asin / try_asin(self) [] = Trig::Asin;
 
     /// Arccosine, elementwise, in `[0, pi]` (NaN outside `[-1, 1]`).
     ///
@@ -232,32 +106,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// assert!((y.item() - std::f64::consts::FRAC_PI_3).abs() < 1e-15);
     /// assert!((x.grad().unwrap()[[]] + 1.0 / 0.75f64.sqrt()).abs() < 1e-15); // -1 / sqrt(1 - x^2)
     /// ```
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_acos`]'s error.
-    #[inline(never)]
-    #[track_caller]
-    pub fn acos(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Trig::Acos, [self])
-    }
-
-    /// Fallible [`Var::acos`].
-    ///
-    /// ```
-    /// use tapegrad_core::{Error, Graph, ndarray::array};
-    /// let g: Graph = Graph::new();
-    /// let x = g.var(array![[0.5, 1.5]]);
-    /// assert!(x.try_acos().is_ok());
-    /// g.clear(); // `x` is now a handle from before the clear
-    /// assert!(matches!(x.try_acos(), Err(Error::StaleVar)));
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    #[inline(never)]
-    pub fn try_acos(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Trig::Acos, &[self])
-    }
+    fn acos / try_acos(self) [] = Trig::Acos;
 
     /// Hyperbolic sine, elementwise.
     ///
@@ -269,32 +118,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// assert!((y.item() - 1f64.sinh()).abs() < 1e-15);
     /// assert!((x.grad().unwrap()[[]] - 1f64.cosh()).abs() < 1e-15); // cosh x
     /// ```
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_sinh`]'s error.
-    #[inline(never)]
-    #[track_caller]
-    pub fn sinh(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Trig::Sinh, [self])
-    }
-
-    /// Fallible [`Var::sinh`].
-    ///
-    /// ```
-    /// use tapegrad_core::{Error, Graph, ndarray::array};
-    /// let g: Graph = Graph::new();
-    /// let x = g.var(array![[0.5, 1.5]]);
-    /// assert!(x.try_sinh().is_ok());
-    /// g.clear(); // `x` is now a handle from before the clear
-    /// assert!(matches!(x.try_sinh(), Err(Error::StaleVar)));
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    #[inline(never)]
-    pub fn try_sinh(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Trig::Sinh, &[self])
-    }
+    fn sinh / try_sinh(self) [] = Trig::Sinh;
 
     /// Hyperbolic cosine, elementwise.
     ///
@@ -306,30 +130,5 @@ impl<'g, F: Float> Var<'g, F> {
     /// assert!((y.item() - 1f64.cosh()).abs() < 1e-15);
     /// assert!((x.grad().unwrap()[[]] - 1f64.sinh()).abs() < 1e-15); // sinh x
     /// ```
-    ///
-    /// # Panics
-    /// With the message of [`Var::try_cosh`]'s error.
-    #[inline(never)]
-    #[track_caller]
-    pub fn cosh(self) -> Var<'g, F> {
-        self.graph.apply1_or_panic(Trig::Cosh, [self])
-    }
-
-    /// Fallible [`Var::cosh`].
-    ///
-    /// ```
-    /// use tapegrad_core::{Error, Graph, ndarray::array};
-    /// let g: Graph = Graph::new();
-    /// let x = g.var(array![[0.5, 1.5]]);
-    /// assert!(x.try_cosh().is_ok());
-    /// g.clear(); // `x` is now a handle from before the clear
-    /// assert!(matches!(x.try_cosh(), Err(Error::StaleVar)));
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StaleVar`](crate::Error::StaleVar) for a handle from before a `clear`.
-    #[inline(never)]
-    pub fn try_cosh(self) -> Result<Var<'g, F>> {
-        self.graph.apply1(Trig::Cosh, &[self])
-    }
+    fn cosh / try_cosh(self) [] = Trig::Cosh;
 }
