@@ -126,7 +126,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// [`Error::StaleVar`] after the graph was cleared; [`Error::Anomaly`] with anomaly detection on
     /// (the gradients stored before the anomaly stay).
     pub fn try_backward_with(self, opts: BackwardOptions) -> Result<()> {
-        self.backward_from(None, opts)
+        F::backward_from(self, None, opts)
     }
 
     /// Backpropagates `seed` (PyTorch's `y.backward(gradient)`) instead of ones: the gradient of
@@ -153,10 +153,16 @@ impl<'g, F: Float> Var<'g, F> {
                 rhs: seed.shape().to_vec(),
             });
         }
-        self.backward_from(Some(seed), opts)
+        F::backward_from(self, Some(seed), opts)
     }
 
-    fn backward_from(self, seed: Option<ArrayD<F>>, opts: BackwardOptions) -> Result<()> {
+    /// The backward pass from `self`, compiled once for each element type, in this crate
+    /// ([`Engine`](crate::engine::Engine)).
+    pub(crate) fn backward_here(
+        self,
+        seed: Option<ArrayD<F>>,
+        opts: BackwardOptions,
+    ) -> Result<()> {
         let id = self.graph.check(self, "backward")?;
         if opts.retain_grad {
             self.graph.inner.borrow_mut().retained = true;

@@ -2,7 +2,7 @@
 
 use std::fmt::{Debug, Display};
 
-/// An element type of a [`Graph`](crate::Graph): implemented for `f32` and `f64`.
+/// An element type of a [`Graph`](crate::Graph): `f32` or `f64` (no other type can implement it).
 ///
 /// ```
 /// use tapegrad_core::Float;
@@ -10,7 +10,8 @@ use std::fmt::{Debug, Display};
 /// assert_eq!(<f64 as Float>::from_f64(0.5), 0.5);
 /// ```
 pub trait Float:
-    num_traits::Float
+    crate::engine::Engine
+    + num_traits::Float
     + ndarray::ScalarOperand
     + ndarray::LinalgScalar
     + std::ops::AddAssign

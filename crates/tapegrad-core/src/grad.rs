@@ -67,7 +67,20 @@ impl<'g, F: Float> Var<'g, F> {
     /// If the handle is stale (see [`Var::try_grad`]).
     #[track_caller]
     pub fn grad(self) -> Option<ArrayD<F>> {
-        or_panic(self.try_grad())
+        // A number's gradient is built here, in the value returned: built by `try_grad` and
+        // moved out of its `Result`, the array (112 bytes) would be copied through memory.
+        let number = match self.graph.inner.try_borrow() {
+            Ok(inner) if inner.nodes.contains_key(self.id()) => match inner.grads.get(self.id()) {
+                None => return None,
+                Some(&Grad::Scalar(s)) => Some(s),
+                Some(_) => None,
+            },
+            _ => None, // (`try_grad` names the error)
+        };
+        match number {
+            Some(s) => Some(ndarray::arr0(s).into_dyn()),
+            None => or_panic(self.try_grad()),
+        }
     }
 
     /// Fallible [`Var::grad`]: this variable's stored gradient, as every `try_` method is the

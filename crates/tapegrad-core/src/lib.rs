@@ -66,6 +66,7 @@ mod backward;
 mod buffer;
 pub mod check;
 pub mod dot;
+mod engine;
 mod error;
 mod float;
 mod forward;

@@ -15,6 +15,7 @@ use crate::{Float, Graph};
 /// leaves added to their `.grad` as they come (as DeZero's `x.grad = x.grad + gx`). Deep scalar
 /// chains and scalar losses, the common deep graphs, take this path; a graph whose data changed
 /// after it was recorded takes the general one, which checks every record it reaches.
+#[cfg_attr(not(debug_assertions), inline(always))] // (into its one caller)
 pub(crate) fn sweep_scalars<F: Float>(
     graph: &Graph<F>,
     y: VarId,

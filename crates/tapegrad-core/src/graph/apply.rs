@@ -152,9 +152,19 @@ impl<F: Float> Graph<F> {
         }
     }
 
-    /// [`Graph::apply1`] for any operands: checks them, computes, records.
-    #[inline(never)]
+    /// [`Graph::apply1`] for any operands: checks them, computes, records. Compiled once for
+    /// each element type, in this crate ([`Engine`](crate::engine::Engine)).
     fn apply_general(&self, op: Op<F>, inputs: &[Var<'_, F>]) -> Result<Var<'_, F>> {
+        F::apply_general(self, op, inputs)
+    }
+
+    /// [`Graph::apply_general`]'s body.
+    #[inline(never)]
+    pub(crate) fn apply_general_here(
+        &self,
+        op: Op<F>,
+        inputs: &[Var<'_, F>],
+    ) -> Result<Var<'_, F>> {
         let name = op.name();
         if inputs.iter().any(|v| !std::ptr::eq(v.graph, self)) {
             return Err(Error::GraphMismatch { op: name });
