@@ -238,6 +238,15 @@ pub fn try_grad<'g, F: Float>(
     inputs: &[Var<'g, F>],
     create_graph: bool,
 ) -> Result<Vec<Var<'g, F>>> {
+    F::grad(outputs, inputs, create_graph) // (compiled once for each element type: `Engine`)
+}
+
+/// [`try_grad`]'s body.
+pub(crate) fn grad_here<'g, F: Float>(
+    outputs: &[Var<'g, F>],
+    inputs: &[Var<'g, F>],
+    create_graph: bool,
+) -> Result<Vec<Var<'g, F>>> {
     let Some(graph) = outputs.iter().chain(inputs).next().map(|v| v.graph) else {
         return Ok(Vec::new());
     };

@@ -28,6 +28,15 @@ pub(crate) fn tangents<F: Float>(
     seeds: &[(VarId, ArrayD<F>)],
     outputs: &[VarId],
 ) -> Result<Vec<ArrayD<F>>> {
+    F::tangents(g, seeds, outputs) // (compiled once for each element type: `Engine`)
+}
+
+/// [`tangents`]' body.
+pub(crate) fn tangents_here<F: Float>(
+    g: &Graph<F>,
+    seeds: &[(VarId, ArrayD<F>)],
+    outputs: &[VarId],
+) -> Result<Vec<ArrayD<F>>> {
     let inner = g.read()?;
     let mut t: SecondaryMap<VarId, Val<'static, F>> =
         SecondaryMap::with_capacity(inner.nodes.capacity());

@@ -294,8 +294,18 @@ impl<F: Float> Graph<F> {
         Ok(Some(Err(id)))
     }
 
-    /// [`Graph::try_apply`] of a boxed function.
+    /// [`Graph::try_apply`] of a boxed function, compiled once for each element type
+    /// ([`Engine`](crate::engine::Engine)).
     pub(crate) fn apply_boxed<'g>(
+        &'g self,
+        f: Box<dyn Function<F>>,
+        inputs: &[Var<'g, F>],
+    ) -> Result<Vec<Var<'g, F>>> {
+        F::apply_boxed(self, f, inputs)
+    }
+
+    /// [`Graph::apply_boxed`]'s body.
+    pub(crate) fn apply_boxed_here<'g>(
         &'g self,
         f: Box<dyn Function<F>>,
         inputs: &[Var<'g, F>],

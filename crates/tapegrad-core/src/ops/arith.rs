@@ -273,6 +273,16 @@ pub(crate) fn binary<'g, F: Float>(
     rhs: Operand<'g, F>,
     swapped: bool,
 ) -> Result<Var<'g, F>> {
+    F::binary(kind, x, rhs, swapped) // (compiled once for each element type: `Engine`)
+}
+
+/// [`binary`]'s body.
+pub(crate) fn binary_here<'g, F: Float>(
+    kind: Binary,
+    x: Var<'g, F>,
+    rhs: Operand<'g, F>,
+    swapped: bool,
+) -> Result<Var<'g, F>> {
     let g = x.graph;
     match rhs {
         Operand::Var(v) => g.apply1(kind, &[x, v]),
