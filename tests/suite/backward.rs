@@ -509,3 +509,26 @@ fn debug_shows_the_value() {
     g.clear();
     assert!(format!("{x:?}").contains("stale: true"));
 }
+
+/// `grad` builds a number's gradient itself (see `Var::grad`): it gives what `try_grad` gives for
+/// every kind of stored gradient, a number, an array, a variable (`create_graph`) and none.
+#[test]
+fn grad_gives_what_try_grad_gives() {
+    let g: Graph = Graph::new();
+    let (x, a, unused) = (g.scalar(1.5), g.var(array![1.0, -2.0]), g.scalar(3.0));
+    (x * x + (a * x).sum()).backward();
+    let (h, k) = (g.var(array![0.5, 2.0]), g.scalar(2.0));
+    (h.powf(3.0).sum() * k).backward_with(BackwardOptions {
+        create_graph: true,
+        ..Default::default()
+    });
+    assert!(k.grad_var().is_some()); // (a number kept as a variable)
+    for v in [x, a, unused, h, k] {
+        assert_eq!(v.grad(), v.try_grad().unwrap());
+    }
+    assert_eq!(g0(x), 2.0 * 1.5 - 1.0);
+    assert_eq!(a.grad().unwrap(), array![1.5, 1.5].into_dyn());
+    assert_eq!(unused.grad(), None);
+    assert_eq!(h.grad().unwrap(), array![1.5, 24.0].into_dyn()); // 3 h^2 k
+    assert_eq!(g0(k), 0.125 + 8.0); // sum h^3
+}
