@@ -21,6 +21,7 @@
 
 use ndarray::ArrayD;
 
+use crate::engine::Inside;
 use crate::error::{Error, Result, or_panic};
 use crate::scalar_sweep::sweep_scalars;
 use crate::sweep::{ArrayMode, Sink, VarMode, sweep};
@@ -126,7 +127,7 @@ impl<'g, F: Float> Var<'g, F> {
     /// [`Error::StaleVar`] after the graph was cleared; [`Error::Anomaly`] with anomaly detection on
     /// (the gradients stored before the anomaly stay).
     pub fn try_backward_with(self, opts: BackwardOptions) -> Result<()> {
-        F::backward_from(self, None, opts)
+        F::backward_from(Inside, self, None, opts)
     }
 
     /// Backpropagates `seed` (PyTorch's `y.backward(gradient)`) instead of ones: the gradient of
@@ -153,7 +154,7 @@ impl<'g, F: Float> Var<'g, F> {
                 rhs: seed.shape().to_vec(),
             });
         }
-        F::backward_from(self, Some(seed), opts)
+        F::backward_from(Inside, self, Some(seed), opts)
     }
 
     /// The backward pass from `self`, compiled once for each element type, in this crate
@@ -238,7 +239,7 @@ pub fn try_grad<'g, F: Float>(
     inputs: &[Var<'g, F>],
     create_graph: bool,
 ) -> Result<Vec<Var<'g, F>>> {
-    F::grad(outputs, inputs, create_graph) // (compiled once for each element type: `Engine`)
+    F::grad(Inside, outputs, inputs, create_graph) // (compiled once for each element type: `Engine`)
 }
 
 /// [`try_grad`]'s body.

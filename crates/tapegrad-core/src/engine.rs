@@ -13,12 +13,18 @@ use crate::ops::Op;
 use crate::ops::arith::{Binary, Operand};
 use crate::{Float, Function, Graph, Var};
 
+/// Every [`Engine`] method takes one: no other crate can name or make it, so none can call them
+/// (through a `F: Float` bound, a supertrait's methods are in reach).
+#[derive(Clone, Copy)]
+pub(crate) struct Inside;
+
 /// The element types the engine is compiled for: [`Float`](crate::Float)'s supertrait, in a
 /// private module, so that no other type can implement either.
 #[allow(private_interfaces)] // (the engine's own types: this trait is for this crate alone)
 pub trait Engine: Sized {
     /// [`Graph::apply_general`] for this type.
     fn apply_general<'g>(
+        _: Inside,
         g: &'g Graph<Self>,
         op: Op<Self>,
         inputs: &[Var<'_, Self>],
@@ -28,6 +34,7 @@ pub trait Engine: Sized {
 
     /// The backward pass of [`Var::backward`] and its forms, for this type.
     fn backward_from(
+        _: Inside,
         v: Var<'_, Self>,
         seed: Option<ArrayD<Self>>,
         opts: BackwardOptions,
@@ -37,6 +44,7 @@ pub trait Engine: Sized {
 
     /// [`Graph::apply_boxed`]: a function's general path.
     fn apply_boxed<'g>(
+        _: Inside,
         g: &'g Graph<Self>,
         f: Box<dyn Function<Self>>,
         inputs: &[Var<'g, Self>],
@@ -46,6 +54,7 @@ pub trait Engine: Sized {
 
     /// [`try_grad`](crate::try_grad).
     fn grad<'g>(
+        _: Inside,
         outputs: &[Var<'g, Self>],
         inputs: &[Var<'g, Self>],
         create_graph: bool,
@@ -55,6 +64,7 @@ pub trait Engine: Sized {
 
     /// The forward sweep ([`tangents`](crate::forward::tangents)).
     fn tangents(
+        _: Inside,
         g: &Graph<Self>,
         seeds: &[(VarId, ArrayD<Self>)],
         outputs: &[VarId],
@@ -64,6 +74,7 @@ pub trait Engine: Sized {
 
     /// An arithmetic operator with any operand ([`binary`](crate::ops::arith::binary)).
     fn binary<'g>(
+        _: Inside,
         kind: Binary,
         x: Var<'g, Self>,
         rhs: Operand<'g, Self>,
@@ -78,6 +89,7 @@ macro_rules! engine {
         #[allow(private_interfaces)]
         impl Engine for $F {
             fn apply_general<'g>(
+                _: Inside,
                 g: &'g Graph<Self>,
                 op: Op<Self>,
                 inputs: &[Var<'_, Self>],
@@ -86,6 +98,7 @@ macro_rules! engine {
             }
 
             fn backward_from(
+                _: Inside,
                 v: Var<'_, Self>,
                 seed: Option<ArrayD<Self>>,
                 opts: BackwardOptions,
@@ -94,6 +107,7 @@ macro_rules! engine {
             }
 
             fn apply_boxed<'g>(
+                _: Inside,
                 g: &'g Graph<Self>,
                 f: Box<dyn Function<Self>>,
                 inputs: &[Var<'g, Self>],
@@ -102,6 +116,7 @@ macro_rules! engine {
             }
 
             fn grad<'g>(
+                _: Inside,
                 outputs: &[Var<'g, Self>],
                 inputs: &[Var<'g, Self>],
                 create_graph: bool,
@@ -110,6 +125,7 @@ macro_rules! engine {
             }
 
             fn tangents(
+                _: Inside,
                 g: &Graph<Self>,
                 seeds: &[(VarId, ArrayD<Self>)],
                 outputs: &[VarId],
@@ -118,6 +134,7 @@ macro_rules! engine {
             }
 
             fn binary<'g>(
+                _: Inside,
                 kind: Binary,
                 x: Var<'g, Self>,
                 rhs: Operand<'g, Self>,

@@ -15,6 +15,7 @@ use smallvec::SmallVec;
 
 use crate::arena::VarId;
 use crate::backward::try_grad;
+use crate::engine::Inside;
 use crate::error::{Error, Result};
 use crate::ops::{Val, broadcast_like, small};
 use crate::tape::RecordOp;
@@ -28,7 +29,7 @@ pub(crate) fn tangents<F: Float>(
     seeds: &[(VarId, ArrayD<F>)],
     outputs: &[VarId],
 ) -> Result<Vec<ArrayD<F>>> {
-    F::tangents(g, seeds, outputs) // (compiled once for each element type: `Engine`)
+    F::tangents(Inside, g, seeds, outputs) // (compiled once for each element type: `Engine`)
 }
 
 /// [`tangents`]' body.

@@ -11,6 +11,7 @@ use ndarray::{ArrayD, ArrayViewD};
 use smallvec::SmallVec;
 
 use crate::arena::{CONST, Data, Inner, LEAF, VarId};
+use crate::engine::Inside;
 use crate::error::{Error, Result, or_panic};
 use crate::tape::Args;
 use crate::{Float, Graph, Var};
@@ -301,7 +302,7 @@ impl<F: Float> Graph<F> {
         f: Box<dyn Function<F>>,
         inputs: &[Var<'g, F>],
     ) -> Result<Vec<Var<'g, F>>> {
-        F::apply_boxed(self, f, inputs)
+        F::apply_boxed(Inside, self, f, inputs)
     }
 
     /// [`Graph::apply_boxed`]'s body.

@@ -5,6 +5,7 @@ use ndarray::ArrayViewD;
 use smallvec::SmallVec;
 
 use crate::arena::{CONST, Data, Inner, LEAF, NO_ARRAY, VarId};
+use crate::engine::Inside;
 use crate::error::{Error, Result};
 use crate::ops::{self, Op};
 use crate::tape::{Args, RecordOp, Tape};
@@ -155,7 +156,7 @@ impl<F: Float> Graph<F> {
     /// [`Graph::apply1`] for any operands: checks them, computes, records. Compiled once for
     /// each element type, in this crate ([`Engine`](crate::engine::Engine)).
     fn apply_general(&self, op: Op<F>, inputs: &[Var<'_, F>]) -> Result<Var<'_, F>> {
-        F::apply_general(self, op, inputs)
+        F::apply_general(Inside, self, op, inputs)
     }
 
     /// [`Graph::apply_general`]'s body.

@@ -23,6 +23,7 @@ use super::{
     Grads, Op, Value, call, div, equal_to, grads, mul, neg, scale, square, square_backward, sum_to,
     un,
 };
+use crate::engine::Inside;
 use crate::error::or_panic;
 use crate::error::{Error, Result};
 use crate::{Float, Var};
@@ -273,7 +274,7 @@ pub(crate) fn binary<'g, F: Float>(
     rhs: Operand<'g, F>,
     swapped: bool,
 ) -> Result<Var<'g, F>> {
-    F::binary(kind, x, rhs, swapped) // (compiled once for each element type: `Engine`)
+    F::binary(Inside, kind, x, rhs, swapped) // (compiled once for each element type: `Engine`)
 }
 
 /// [`binary`]'s body.
