@@ -55,10 +55,7 @@ impl<F: Float> Graph<F> {
     /// out, no anomaly detection. Gives the op back for [`Graph::apply_general`] otherwise.
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn apply_numbers(&self, op: Op<F>, inputs: &[Var<'_, F>]) -> Result<Var<'_, F>, Op<F>> {
-        if inputs.len() > 2
-            || !op.scalar_closed()
-            || op.check_scalars().is_err()
-            || self.detect_anomaly.get()
+        if inputs.len() > 2 || !op.scalar_closed() || !op.scalars_fit() || self.detect_anomaly.get()
         {
             return Err(op);
         }

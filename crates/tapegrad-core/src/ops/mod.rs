@@ -223,6 +223,16 @@ impl<F: Float> Op<F> {
         self.elementwise(Probe).is_some()
     }
 
+    /// Whether [`Op::check_scalars`] passes, for the scalar fast path: no `Result` to drop (a
+    /// build without LTO kept that drop as a call in every op).
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    pub(crate) fn scalars_fit(&self) -> bool {
+        match self {
+            Op::Bounds(..) => self.check_scalars().is_ok(),
+            _ => true,
+        }
+    }
+
     /// [`Op::check`] for a scalar-closed op on numbers: 0-d operands fit every such op, so only
     /// a parameter can be wrong (the scalar fast path's check, without building shapes).
     #[cfg_attr(not(debug_assertions), inline(always))]
