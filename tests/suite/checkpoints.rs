@@ -2,19 +2,18 @@
 //! headers, corrupt bytes, compressed files, and saves that fail halfway.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use proptest::prelude::*;
 use tapegrad::Graph;
 use tapegrad::ndarray::{ArrayD, array};
 use tapegrad::nn::io::{IoError, load_npz, save_npz};
 
-/// A fresh directory for one test.
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tapegrad_ckpt_{name}_{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+use crate::common::TempDir;
+
+/// A fresh directory for one test, removed when it drops.
+fn dir(name: &str) -> TempDir {
+    TempDir::new(&format!("ckpt_{name}"))
 }
 
 /// An npz holding `p0 = [1, 2]` (f64), as `save_npz` writes it.
@@ -80,7 +79,6 @@ fn a_header_declaring_a_huge_shape_is_an_error_not_an_abort() {
     let e = load_npz(&path, &[w3]).unwrap_err();
     assert!(matches!(e, IoError::Format { .. }), "{e}"); // too few bytes for 3 numbers
     assert_eq!(w3.data(), array![0.0, 0.0, 0.0].into_dyn());
-    std::fs::remove_dir_all(&d).unwrap();
 }
 
 #[test]
@@ -100,7 +98,7 @@ fn a_failed_save_leaves_the_previous_checkpoint_byte_identical() {
     );
     assert_eq!(std::fs::read(&path).unwrap(), before);
     // nothing left behind in the directory
-    let names: Vec<_> = std::fs::read_dir(&d)
+    let names: Vec<_> = std::fs::read_dir(d.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
@@ -115,7 +113,6 @@ fn a_failed_save_leaves_the_previous_checkpoint_byte_identical() {
     let w2 = g.param(array![0.0, 0.0]);
     load_npz(&path, &[w2]).unwrap();
     assert_eq!(w2.data(), array![3.0, 4.0].into_dyn());
-    std::fs::remove_dir_all(&d).unwrap();
 }
 
 /// Writes `arrays` as `p0.npy, ...` into a zip, compressed with deflate as
@@ -150,7 +147,6 @@ fn compressed_checkpoints_load_like_plain_ones() {
     assert_eq!(wa.data(), a);
     assert_eq!(wb.data(), b);
     assert!(std::fs::metadata(&path).unwrap().len() < 1000); // it was compressed
-    std::fs::remove_dir_all(&d).unwrap();
 }
 
 /// Loads `bytes` as a checkpoint for `[w]`: never a panic, and on any error `w` unchanged.
@@ -183,8 +179,7 @@ proptest! {
         dims in proptest::collection::vec(0usize..usize::MAX, 0..4),
         descr in prop::sample::select(vec!["<f8", "<f4", ">f8", "<i8", "|b1", "<c16", "zz", "<f8'"]),
     ) {
-        let d = std::env::temp_dir().join(format!("tapegrad_fuzz_{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
+        let d = dir("fuzz");
         let path = d.join("f.npz");
         let good = good_file(&path);
         load_never_panics(&path, &noise)?;
@@ -205,8 +200,7 @@ proptest! {
 fn models_save_and_load_by_name() {
     use tapegrad::nn::io::{IoError, load_model, save_model};
     use tapegrad::nn::layers::{Layer, Linear, Mlp};
-    let dir = std::env::temp_dir().join(format!("tapegrad_named_{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = dir("named");
     let path = dir.join("model.npz");
     let g: Graph = Graph::new();
     let model = Mlp::new(&g, &[4, 2], |h| h.tanh(), 0);
@@ -249,5 +243,4 @@ fn models_save_and_load_by_name() {
     let lin = Linear::<f64>::new(&g, 3, 0);
     let names: Vec<String> = lin.named_params().into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, ["w", "b"]);
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -38,8 +38,7 @@ fn sin_curve_batches_in_sequence() {
 
 #[test]
 fn idx_files_are_read_and_checked() {
-    let dir = std::env::temp_dir().join(format!("tapegrad_idx_{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::common::TempDir::new("idx");
     let write = |name: &str, bytes: &[u8]| {
         let p = dir.join(name);
         std::fs::write(&p, bytes).unwrap();
@@ -75,5 +74,4 @@ fn idx_files_are_read_and_checked() {
         load_idx(dir.join("missing.idx")),
         Err(IoError::File { .. })
     ));
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -199,8 +199,7 @@ fn params_collected_before_the_first_pass_train_every_weight() {
 
 #[test]
 fn a_model_saved_right_after_it_is_built_reloads_whole() {
-    let dir = std::env::temp_dir().join(format!("tapegrad_lazy_{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::common::TempDir::new("lazy");
     let x = Array2::<f64>::ones((2, 5));
     // saved before any pass: the unmade weights are saved as such, and load into a fresh model
     let g: Graph = Graph::new();
@@ -222,7 +221,6 @@ fn a_model_saved_right_after_it_is_built_reloads_whole() {
         other.forward(g.var(x.clone())).data(),
         built.forward(g.var(x.clone())).data()
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -280,8 +278,7 @@ fn step48_mlp_learns_the_spiral() {
 
 #[test]
 fn save_load_predict_gives_identical_outputs() {
-    let dir = std::env::temp_dir().join(format!("tapegrad_io_{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::common::TempDir::new("io");
     let path = dir.join("mlp.npz");
     let x = Array2::from_shape_fn((4, 2), |(i, j)| (i as f64 - 1.5) * (j as f64 + 0.5));
 
@@ -321,7 +318,6 @@ fn save_load_predict_gives_identical_outputs() {
             path.display()
         )
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -115,6 +115,7 @@ fn format_error(path: &Path, e: impl std::fmt::Display) -> IoError {
 /// w.set_data(array![[0.0, 0.0]].into_dyn());
 /// tapegrad_nn::io::load_npz(&path, &[w]).unwrap();
 /// assert_eq!(w.data(), array![[1.0, 2.0]].into_dyn());
+/// std::fs::remove_file(&path).unwrap();
 /// ```
 ///
 /// # Errors
@@ -208,6 +209,7 @@ fn sync_directory(path: &Path) {
 /// let wrong = g.param(array![0.0]); // another shape: an error, and nothing changes
 /// assert!(matches!(load_npz(&path, &[wrong]), Err(IoError::Shape { .. })));
 /// assert_eq!(wrong.data(), array![0.0].into_dyn());
+/// std::fs::remove_file(&path).unwrap();
 /// ```
 ///
 /// # Errors
@@ -309,6 +311,7 @@ where
 /// let fresh = Mlp::new(&g, &[4, 1], |h| h.tanh(), 9); // other weights, not made yet
 /// load_model(&path, &fresh).unwrap();
 /// assert_eq!(fresh.params()[0].data(), model.params()[0].data());
+/// std::fs::remove_file(&path).unwrap();
 /// ```
 ///
 /// # Errors
@@ -340,6 +343,7 @@ where
 /// // one `Linear`'s parameters are named `w` and `b`, which the file does not hold
 /// let other = Linear::new(&g, 1, 0);
 /// assert!(load_model(&path, &other).is_err());
+/// std::fs::remove_file(&path).unwrap();
 /// ```
 ///
 /// # Errors

@@ -5,6 +5,37 @@ use tapegrad::check::{CheckOptions, gradgrad_check_with, gradient_check_with, jv
 use tapegrad::ndarray::ArrayD;
 use tapegrad::prelude::*;
 
+/// A fresh directory under the system's temporary one, removed with everything in it when the
+/// guard drops (a failing test included): tests leave nothing behind.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// `tapegrad_{name}_{process}_{n}`: unique to this guard, whatever runs beside it.
+    pub fn new(name: &str) -> Self {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("tapegrad_{name}_{}_{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    /// A path in the directory.
+    pub fn join(&self, file: &str) -> std::path::PathBuf {
+        self.0.join(file)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Deterministic values in `[lo, hi)` (a small LCG: no dependency, same numbers everywhere).
 pub fn values<F: Float>(shape: &[usize], seed: u64, lo: f64, hi: f64) -> ArrayD<F> {
     let mut state = seed

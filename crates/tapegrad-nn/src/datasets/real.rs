@@ -47,6 +47,7 @@ pub fn digits() -> (Array2<f64>, Vec<usize>) {
 /// let a = tapegrad_nn::datasets::load_idx(&path).unwrap();
 /// assert_eq!(a.shape(), &[2, 1, 2]);
 /// assert_eq!(a[[1, 0, 1]], 4);
+/// std::fs::remove_file(&path).unwrap();
 /// ```
 ///
 /// # Errors
