@@ -13,6 +13,7 @@ mod adversarial;
 mod arith;
 mod backward;
 mod checkpoints;
+mod constants;
 mod conv;
 mod data_changes;
 mod data_sets;
