@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use tapegrad::ndarray::{ArrayD, array};
+use tapegrad::ndarray::{ArrayD, array, s};
 use tapegrad::prelude::*;
 
 shapecheck!(
@@ -256,6 +256,26 @@ fn bad_arguments_are_errors() {
             .is_err()
     );
     assert!(x.try_norm_p(0.0).is_err());
+}
+
+/// A correction of `n` or more divides by `max(0, n - correction) = 0`, as `torch.var` and
+/// `torch.std` do: infinity, NaN where every deviation is 0 (never a negative variance).
+#[test]
+fn var_without_degrees_of_freedom_is_infinite_as_pytorch() {
+    let g: Graph = Graph::new();
+    let x = g.var(array![[1.0, 2.0], [3.0, 4.0], [5.0, 5.0]]);
+    for correction in [3, 5] {
+        let v = x.var_axes(&[1], false, correction).data();
+        assert_eq!(v.slice(s![..2]), array![f64::INFINITY, f64::INFINITY]);
+        assert!(v[2].is_nan(), "{v}");
+        let sd = x.std_axes(&[1], false, correction).data();
+        assert_eq!(sd.slice(s![..2]), array![f64::INFINITY, f64::INFINITY]);
+    }
+    // the gradient of an infinite variance is not a number either (PyTorch's is +-inf, and NaN
+    // at the mean; through the mean's path here, NaN everywhere): never a finite wrong one
+    let v = x.var_axes(&[0], false, 3);
+    v.sum().backward();
+    assert!(x.grad().unwrap().iter().all(|g| !g.is_finite()));
 }
 
 #[test]

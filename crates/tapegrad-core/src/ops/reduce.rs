@@ -214,7 +214,9 @@ var_methods! {
     }
 
     /// Variance over `axes`: the sum of squared deviations from the mean divided by
-    /// `n - correction` (`torch.var`; PyTorch's default correction is 1, the unbiased estimate).
+    /// `max(0, n - correction)` (`torch.var`; PyTorch's default correction is 1, the unbiased
+    /// estimate). A correction of `n` or more leaves no degree of freedom: infinity, or NaN
+    /// where every deviation is 0, as PyTorch's.
     ///
     /// ```
     /// use ndarray::array;
@@ -222,12 +224,13 @@ var_methods! {
     /// let x = g.var(array![1.0, 2.0, 3.0, 4.0]);
     /// assert!((x.var_axes(&[0], false, 1).item() - 5.0 / 3.0).abs() < 1e-15);
     /// assert_eq!(x.var_axes(&[0], false, 0).item(), 1.25);
+    /// assert_eq!(x.var_axes(&[0], false, 5).item(), f64::INFINITY);
     /// ```
     fn var_axes / try_var_axes(self, axes: &[usize], keepdims: bool, correction: usize) [&[1], false, 1] {
         let r = reduction("var_axes", &self.try_shape()?, axes)?;
         let mean = self.try_mean_axes(axes, true)?;
         let dev = self.try_sub(mean)?.try_square()?.try_sum_axes(axes, keepdims)?;
-        dev.try_div(F::from_f64(r.count as f64 - correction as f64))
+        dev.try_div(F::from_f64(r.count.saturating_sub(correction) as f64))
     }
 
     /// Standard deviation over `axes`: the square root of [`Var::var_axes`] (`torch.std`); its
