@@ -231,3 +231,38 @@ fn a_panicking_op_points_at_the_callers_line() {
         assert_eq!(line, expected, "{file}");
     }
 }
+
+/// An op built from others names itself in its errors, not an op inside it: the core's composed
+/// ops and aliases (tests/suite/shape.rs), and nn's functions, for shapes and for handles of
+/// two graphs alike.
+#[test]
+fn composed_functions_name_themselves() {
+    use tapegrad::nn::functional::{try_linear, try_mean_squared_error, try_normalize};
+    let g: Graph = Graph::new();
+    let other: Graph = Graph::new();
+    let (a, b) = (g.var(array![[1.0, 2.0]]), g.var(array![1.0, 2.0, 3.0]));
+    let msg = |r: Result<Var<'_>, Error>| r.unwrap_err().to_string();
+    assert_eq!(
+        msg(try_mean_squared_error(a, b)),
+        "mean_squared_error: shape mismatch between [1, 2] and [3]"
+    );
+    assert_eq!(
+        msg(try_mean_squared_error(a, other.var(array![[1.0, 2.0]]))),
+        "mean_squared_error: the variables belong to two different graphs"
+    );
+    assert_eq!(
+        msg(try_linear(a, g.var(array![[1.0], [2.0], [3.0]]), None)),
+        "linear: shape mismatch between [1, 2] and [3, 1]"
+    );
+    assert_eq!(
+        msg(try_normalize(a, 2.0, 2, 1e-12)),
+        "normalize: invalid axes [2] for a 2-d variable"
+    );
+    assert_eq!(
+        msg(a.try_log_softmax(1).and_then(|_| a.try_softmax(4))),
+        "softmax: invalid axes [4] for a 2-d variable"
+    );
+    // a stale handle names no op: the error is passed on as it is
+    g.clear();
+    assert_eq!(try_mean_squared_error(a, a).unwrap_err(), Error::StaleVar);
+}

@@ -350,9 +350,35 @@ fn bad_selection_and_clip_arguments_are_errors() {
         msg(x.try_max_axis(5, false)),
         "max_axis: invalid axes [5] for a 2-d variable"
     );
+    // composed ops and aliases name the op that was called, not one inside it
     assert_eq!(
         msg(x.try_softmax(2)),
-        "max_axis: invalid axes [2] for a 2-d variable"
+        "softmax: invalid axes [2] for a 2-d variable"
+    );
+    assert_eq!(
+        msg(x.try_log_softmax(2)),
+        "log_softmax: invalid axes [2] for a 2-d variable"
+    );
+    assert_eq!(
+        msg(x.try_std_axes(&[4], false, 1)),
+        "std_axes: invalid axes [4] for a 2-d variable"
+    );
+    assert_eq!(
+        msg(x.try_index_select(0, &[9])),
+        "index_select: index 9 is out of bounds for an axis of length 2"
+    );
+    assert_eq!(
+        msg(x.try_expand(&[4, 4])),
+        "expand: shape mismatch between [2, 3] and [4, 4]"
+    );
+    assert_eq!(
+        msg(x.try_clamp(1.0, -1.0)),
+        "clamp: lo (1) is greater than hi (-1)"
+    );
+    let other: Graph = Graph::new();
+    assert_eq!(
+        msg(x.try_atan2(other.var(ArrayD::zeros(vec![2, 3])))),
+        "atan2: the variables belong to two different graphs"
     );
     assert_eq!(
         msg(x.try_clip(1.0, -1.0)),

@@ -129,6 +129,48 @@ fn mismatch_message(op: &str, lhs: &[usize], rhs: &[usize]) -> String {
     }
 }
 
+impl Error {
+    /// The error with `op` as the op it names (errors about a handle or the graph, which name
+    /// none, are returned as they are): an op composed of others (`softmax`, written with
+    /// `max_axis`), an alias (`expand` for `broadcast_to`) or a function of your own reports
+    /// under the name that was called, not the name of an op inside it.
+    ///
+    /// ```
+    /// use tapegrad_core::{Error, Graph, Result, Var, ndarray::array};
+    /// fn scaled_sum<'g>(x: Var<'g>, axis: usize) -> Result<Var<'g>> {
+    ///     let s = || x.try_mul(2.0)?.try_sum_axes(&[axis], false);
+    ///     s().map_err(|e| e.named("scaled_sum"))
+    /// }
+    /// let g: Graph = Graph::new();
+    /// let e = scaled_sum(g.var(array![1.0, 2.0]), 3).unwrap_err();
+    /// assert_eq!(e.to_string(), "scaled_sum: invalid axes [3] for a 1-d variable");
+    /// ```
+    #[must_use]
+    pub fn named(self, op: &'static str) -> Error {
+        match self {
+            Error::ShapeMismatch { lhs, rhs, .. } => Error::ShapeMismatch { op, lhs, rhs },
+            Error::GraphMismatch { .. } => Error::GraphMismatch { op },
+            Error::InvalidAxes { axes, ndim, .. } => Error::InvalidAxes { op, axes, ndim },
+            Error::IndexOutOfBounds { index, len, .. } => {
+                Error::IndexOutOfBounds { op, index, len }
+            }
+            Error::InvalidArgument { reason, .. } => Error::InvalidArgument { op, reason },
+            // about the graph or a handle, or the op that was recorded: no op of the call's
+            other @ (Error::StaleVar
+            | Error::NotAScalar { .. }
+            | Error::ZeroDimLen
+            | Error::GraphBusy
+            | Error::ModifiedAfterRecording { .. }
+            | Error::Anomaly { .. }) => other,
+        }
+    }
+}
+
+/// Runs `body`, the code of an op composed of others, its errors naming `op` ([`Error::named`]).
+pub(crate) fn named<T>(op: &'static str, body: impl FnOnce() -> Result<T>) -> Result<T> {
+    body().map_err(|e| e.named(op))
+}
+
 /// Shorthand for `std::result::Result<T, tapegrad_core::Error>`.
 ///
 /// ```

@@ -50,14 +50,14 @@ pub fn linear<'g, F: Float>(x: Var<'g, F>, w: Var<'g, F>, b: Option<Var<'g, F>>)
 /// ```
 ///
 /// # Errors
-/// [`Error::ShapeMismatch`] from `matmul` for shapes that do not fit, and (op `linear`) for a
-/// bias that is not 1-d with one element per output (as PyTorch, not broadcast).
+/// [`Error::ShapeMismatch`] (op `linear`) for shapes `x @ w` does not take, or a bias that is
+/// not 1-d with one element per output (as PyTorch, not broadcast).
 pub fn try_linear<'g, F: Float>(
     x: Var<'g, F>,
     w: Var<'g, F>,
     b: Option<Var<'g, F>>,
 ) -> Result<Var<'g, F>> {
-    let y = x.try_matmul(w)?;
+    let y = x.try_matmul(w).map_err(|e| e.named("linear"))?;
     let Some(b) = b else {
         return Ok(y);
     };
@@ -103,9 +103,10 @@ pub fn mean_squared_error<'g, F: Float>(a: Var<'g, F>, b: Var<'g, F>) -> Var<'g,
 /// ```
 ///
 /// # Errors
-/// [`Error::ShapeMismatch`] (op `sub`) for shapes that do not broadcast.
+/// [`Error::ShapeMismatch`] (op `mean_squared_error`) for shapes that do not broadcast.
 pub fn try_mean_squared_error<'g, F: Float>(a: Var<'g, F>, b: Var<'g, F>) -> Result<Var<'g, F>> {
-    a.try_sub(b)?.try_square()?.try_mean()
+    let mse = || a.try_sub(b)?.try_square()?.try_mean();
+    mse().map_err(|e| e.named("mean_squared_error"))
 }
 
 /// Checks `labels` against 2-D `logits` of shape `[n, classes]`; returns `(n, classes)`.

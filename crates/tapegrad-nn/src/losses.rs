@@ -437,8 +437,11 @@ pub fn normalize<'g, F: Float>(x: Var<'g, F>, p: F, axis: usize, eps: F) -> Var<
 /// [`Error::InvalidAxes`] for an axis out of range; [`Error::InvalidArgument`] for a `p` that
 /// is not a finite number `> 0`; [`Error::StaleVar`].
 pub fn try_normalize<'g, F: Float>(x: Var<'g, F>, p: F, axis: usize, eps: F) -> Result<Var<'g, F>> {
-    let norm = x
-        .try_norm_axes(p, &[axis], true)?
-        .try_clip(eps, F::infinity())?;
-    x.try_div(norm)
+    let normalize = || {
+        let norm = x
+            .try_norm_axes(p, &[axis], true)?
+            .try_clip(eps, F::infinity())?;
+        x.try_div(norm)
+    };
+    normalize().map_err(|e| e.named("normalize"))
 }

@@ -251,5 +251,6 @@ impl<'g, F: Float> Var<'g, F> {
     /// As [`Var::try_select`].
     pub fn try_index_select(self, axis: usize, indices: &[usize]) -> Result<Var<'g, F>> {
         self.try_select(axis, indices)
+            .map_err(|e| e.named("index_select"))
     }
 }

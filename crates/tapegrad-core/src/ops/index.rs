@@ -400,8 +400,10 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::InvalidAxes`] for an axis out of range; [`Error::StaleVar`].
     pub fn try_softmax(self, axis: usize) -> Result<Var<'g, F>> {
-        let e = self.shifted(axis)?.try_exp()?;
-        e.try_div(e.try_sum_axes(&[axis], true)?)
+        crate::error::named("softmax", || {
+            let e = self.shifted(axis)?.try_exp()?;
+            e.try_div(e.try_sum_axes(&[axis], true)?)
+        })
     }
 
     /// `log(softmax(x))` along `axis`, computed stably as `z - log(sum(exp(z)))` with
@@ -437,8 +439,10 @@ impl<'g, F: Float> Var<'g, F> {
     /// # Errors
     /// [`Error::InvalidAxes`] for an axis out of range; [`Error::StaleVar`].
     pub fn try_log_softmax(self, axis: usize) -> Result<Var<'g, F>> {
-        let z = self.shifted(axis)?;
-        z.try_sub(z.try_exp()?.try_sum_axes(&[axis], true)?.try_log()?)
+        crate::error::named("log_softmax", || {
+            let z = self.shifted(axis)?;
+            z.try_sub(z.try_exp()?.try_sum_axes(&[axis], true)?.try_log()?)
+        })
     }
 
     /// `x - max(x, axis)`, the maximum taken as a constant: softmax does not change under a

@@ -84,11 +84,12 @@ macro_rules! var_methods {
         $crate::error::or_panic($self.$try($($arg),*))
     };
     // The `try_` twin's body.
-    (@fallible $self:ident, [$op:expr], []) => {
+    (@fallible $self:ident, $name:ident, [$op:expr], []) => {
         $self.graph.apply1($op, &[$self])
     };
-    (@fallible $self:ident, [], [$body:block]) => {
-        $body
+    (@fallible $self:ident, $name:ident, [], [$body:block]) => {
+        // (errors from the ops inside name this one)
+        $crate::error::named(stringify!($name), || $body)
     };
     // The `try_` twin's errors.
     (@errors [$op:expr]) => {
@@ -143,7 +144,7 @@ macro_rules! var_methods {
                 #[doc = var_methods!(@errors [$($op)?])]
                 #[inline(never)] // (see `Graph::apply1`: one copy of the op's path per program)
                 pub fn $try($self $(, $arg: $ty)*) -> $crate::error::Result<$crate::Var<'g, F>> {
-                    var_methods!(@fallible $self, [$($op)?], [$($body)?])
+                    var_methods!(@fallible $self, $name, [$($op)?], [$($body)?])
                 }
             )*
         }
