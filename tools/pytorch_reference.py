@@ -1,10 +1,13 @@
 """Writes tests/data/pytorch_elementwise.txt: PyTorch float64 values, first and second derivatives
-of tapegrad's elementwise ops, read by tests/suite/pytorch_reference.rs (so CI needs no Python).
+of tapegrad's elementwise ops, and the values and first derivatives of the ops with a kink at
+their kinks (the subgradient PyTorch picks), read by tests/suite/pytorch_reference.rs (so CI
+needs no Python).
 
     python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch
     /tmp/torchenv/bin/python tools/pytorch_reference.py > tests/data/pytorch_elementwise.txt
 """
 import torch
+import torch.nn.functional as F
 
 torch.set_default_dtype(torch.float64)
 
@@ -27,3 +30,21 @@ for name, (f, points) in OPS.items():
     (d2y,) = torch.autograd.grad(dy.sum(), x)
     for row in zip(x.tolist(), y.tolist(), dy.tolist(), d2y.tolist()):
         print(name, " ".join(repr(v) for v in row))
+
+# ops with a kink -> (torch function, points at and around it): value and first derivative
+KINKS = {
+    "clamp_m1_1": (lambda x: torch.clamp(x, -1.0, 1.0), [-1.5, -1.0, 0.0, 1.0, 1.5]),
+    "clamp_min0": (lambda x: torch.clamp(x, 0.0, float("inf")), [-1.0, 0.0, 2.0]),
+    "relu": (torch.relu, [-1.0, -0.0, 0.0, 1.0]),
+    "abs": (torch.abs, [-1.0, -0.0, 0.0, 1.0]),
+    "leaky_relu_0.5": (lambda x: F.leaky_relu(x, 0.5), [-1.0, -0.0, 0.0, 1.0]),
+    "elu_2": (lambda x: F.elu(x, 2.0), [-1.0, -0.0, 0.0, 1.0]),
+    "round": (torch.round, [-2.5, -0.5, 0.5, 1.5, 2.5]),
+}
+print("# kinks: kink op x y dy/dx")
+for name, (f, points) in KINKS.items():
+    x = torch.tensor(points, requires_grad=True)
+    y = f(x)
+    (dy,) = torch.autograd.grad(y.sum(), x)
+    for row in zip(x.tolist(), y.tolist(), dy.tolist()):
+        print("kink", name, " ".join(repr(v) for v in row))

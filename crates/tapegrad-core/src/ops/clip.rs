@@ -1,5 +1,5 @@
 //! `clip` (DeZero step 43's `clip`, PyTorch's `clamp`): each element limited to `[lo, hi]`, with
-//! the op of its derivative, 1 inside the bounds and 0 outside.
+//! the op of its derivative, 1 strictly inside the bounds and 0 at and beyond them.
 
 use super::kernel::Kernel;
 use super::{Op, Value, call, mul};
@@ -9,16 +9,24 @@ use crate::{Float, Var};
 /// `clip` and its derivative, with bounds `lo <= hi`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Bounds {
-    /// `min(max(x, lo), hi)`
+    /// `min(max(x, lo), hi)`, of derivative [`Bounds::Inside`]: 0 at the bounds, as PyTorch's
+    /// `clamp` since 2026 (the minimum-norm subgradient, as `relu`'s at 0; DeZero's and
+    /// earlier PyTorch's `clip` passed 1 there).
     Clip,
-    /// 1 where `lo <= x <= hi`, else 0: clip's derivative, itself of derivative 0.
+    /// [`Bounds::Clip`] of derivative [`Bounds::InRange`], 1 at the bounds too: `min(x, 0)` in
+    /// `leaky_relu` and `elu`, whose gradient at 0 is the slope below it (PyTorch's).
+    ClipClosed,
+    /// 1 where `lo < x < hi`, else 0; of derivative 0.
+    Inside,
+    /// 1 where `lo <= x <= hi`, else 0; of derivative 0.
     InRange,
 }
 
 impl Bounds {
     pub(crate) fn name(self) -> &'static str {
         match self {
-            Bounds::Clip => "clip",
+            Bounds::Clip | Bounds::ClipClosed => "clip",
+            Bounds::Inside => "inside",
             Bounds::InRange => "in_range",
         }
     }
@@ -26,20 +34,21 @@ impl Bounds {
     #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn check<F: Float>(self, lo: F, hi: F) -> Result<()> {
         match self {
-            Bounds::Clip if lo <= hi => Ok(()),
-            Bounds::Clip => Err(crate::Error::InvalidArgument {
+            Bounds::Clip | Bounds::ClipClosed if lo <= hi => Ok(()),
+            Bounds::Clip | Bounds::ClipClosed => Err(crate::Error::InvalidArgument {
                 op: "clip",
                 reason: format!("lo ({lo}) is greater than hi ({hi})"),
             }),
-            Bounds::InRange => Ok(()),
+            Bounds::Inside | Bounds::InRange => Ok(()),
         }
     }
 
     #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn kernel<F: Float, K: Kernel<F>>(self, lo: F, hi: F, k: K) -> K::Out {
+        let indicator = |inside: bool| if inside { F::one() } else { F::zero() };
         match self {
             // (comparisons, not `max`/`min`, which would turn NaN into a bound)
-            Bounds::Clip => k.unary(move |x| {
+            Bounds::Clip | Bounds::ClipClosed => k.unary(move |x| {
                 if x < lo {
                     lo
                 } else if x > hi {
@@ -48,45 +57,42 @@ impl Bounds {
                     x
                 }
             }),
-            Bounds::InRange => k.unary(move |x| {
-                if lo <= x && x <= hi {
-                    F::one()
-                } else {
-                    F::zero()
-                }
-            }),
+            Bounds::Inside => k.unary(move |x| indicator(lo < x && x < hi)),
+            Bounds::InRange => k.unary(move |x| indicator(lo <= x && x <= hi)),
         }
     }
 
     #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn rule<F: Float, T: Value<F>>(self, lo: F, hi: F, x: &T, gy: T) -> Option<T> {
+        let derivative = |b: Bounds| Some(mul(gy, &call(Op::Bounds(b, Box::new([lo, hi])), x)));
         match self {
-            // d/dx clip(x, lo, hi) = 1 inside [lo, hi], 0 outside
-            Bounds::Clip => Some(mul(
-                gy,
-                &call(Op::Bounds(Bounds::InRange, Box::new([lo, hi])), x),
-            )),
-            Bounds::InRange => None,
+            // d/dx clip(x, lo, hi) = 1 on (lo, hi), 0 elsewhere
+            Bounds::Clip => derivative(Bounds::Inside),
+            // 1 on [lo, hi], 0 elsewhere
+            Bounds::ClipClosed => derivative(Bounds::InRange),
+            Bounds::Inside | Bounds::InRange => None,
         }
     }
 
     #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn passes_gradient(self) -> bool {
-        matches!(self, Bounds::Clip)
+        matches!(self, Bounds::Clip | Bounds::ClipClosed)
     }
 }
 
 impl<'g, F: Float> Var<'g, F> {
-    /// Each element limited to `[lo, hi]`; the gradient is 1 inside (bounds included), 0 outside.
+    /// Each element limited to `[lo, hi]`; the gradient is 1 strictly inside, 0 at the bounds
+    /// and beyond, as PyTorch's `clamp` (since 2026: the minimum-norm subgradient, as `relu`'s
+    /// at 0; DeZero's `clip` passes 1 at the bounds).
     ///
     /// ```
     /// use ndarray::array;
     /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
-    /// let x = g.var(array![-2.0, 0.5, 3.0]);
+    /// let x = g.var(array![-2.0, -1.0, 0.5, 3.0]);
     /// let y = x.clip(-1.0, 1.0);
-    /// y.backward();
-    /// assert_eq!(y.data(), array![-1.0, 0.5, 1.0].into_dyn());
-    /// assert_eq!(x.grad().unwrap(), array![0.0, 1.0, 0.0].into_dyn());
+    /// y.sum().backward();
+    /// assert_eq!(y.data(), array![-1.0, -1.0, 0.5, 1.0].into_dyn());
+    /// assert_eq!(x.grad().unwrap(), array![0.0, 0.0, 1.0, 0.0].into_dyn());
     /// ```
     ///
     /// # Panics

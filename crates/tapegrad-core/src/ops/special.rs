@@ -160,8 +160,8 @@ var_methods! {
     /// assert_eq!(x.grad().unwrap(), array![0.1, 0.1, 1.0].into_dyn());
     /// ```
     fn leaky_relu / try_leaky_relu(self, slope: F) [0.1] {
-        // relu x + slope min(x, 0): min(x, 0) is a clip, whose gradient is 1 at 0
-        let below = self.try_clip(F::neg_infinity(), F::zero())?.try_mul(slope)?;
+        // relu x + slope min(x, 0), min(x, 0) of gradient 1 at 0
+        let below = self.min0()?.try_mul(slope)?;
         self.try_relu()?.try_add(below)
     }
 
@@ -178,7 +178,7 @@ var_methods! {
     /// ```
     fn elu / try_elu(self, alpha: F) [1.0] {
         // relu x + alpha (e^min(x, 0) - 1): no e^x of a large x, so no 0 * inf in the gradient
-        let below = self.try_clip(F::neg_infinity(), F::zero())?.try_expm1()?.try_mul(alpha)?;
+        let below = self.min0()?.try_expm1()?.try_mul(alpha)?;
         self.try_relu()?.try_add(below)
     }
 
@@ -216,5 +216,17 @@ var_methods! {
     /// ```
     fn clamp / try_clamp(self, lo: F, hi: F) [0.0, 1.0] {
         self.try_clip(lo, hi)
+    }
+}
+
+impl<'g, F: Float> crate::Var<'g, F> {
+    /// `min(x, 0)` with gradient 1 at 0 (the slope below 0 is the one `leaky_relu` and `elu`
+    /// give at 0, as PyTorch's), and no `e^x` of a large `x` behind it.
+    fn min0(self) -> crate::error::Result<crate::Var<'g, F>> {
+        let bounds = super::clip::Bounds::ClipClosed;
+        self.graph.apply1(
+            super::Op::Bounds(bounds, Box::new([F::neg_infinity(), F::zero()])),
+            &[self],
+        )
     }
 }
