@@ -84,6 +84,14 @@ fn kinks_follow_pytorch() {
     assert_eq!(y.data(), array![1.0, 0.0, 1.0].into_dyn());
     assert_eq!(base.grad().unwrap(), array![0.0, 0.0, 0.0].into_dyn());
     assert_eq!(e.grad().unwrap(), array![0.0, 0.0, 2f64.ln()].into_dyn());
+    // atan2 at the origin: 0, not 0 / 0 (PyTorch 2.15: 0 and -0)
+    let (a, b) = (g.var(array![0.0, 0.0, 1.0]), g.var(array![0.0, -0.0, 0.0]));
+    a.atan2(b).sum().backward();
+    assert_eq!(a.grad().unwrap(), array![0.0, 0.0, 0.0].into_dyn());
+    assert_eq!(b.grad().unwrap(), array![0.0, 0.0, -1.0].into_dyn());
+    let gx = tapegrad::grad(&[a.atan2(b).sum()], &[a], true)[0];
+    let ggx = tapegrad::grad(&[gx.sum()], &[a], false)[0];
+    assert!(ggx.data().iter().all(|v| v.is_finite()), "{}", ggx.data());
 }
 
 #[test]

@@ -258,6 +258,49 @@ fn bad_arguments_are_errors() {
     assert!(x.try_norm_p(0.0).is_err());
 }
 
+/// Tied extrema share the gradient evenly, as PyTorch's `amax`/`amin` and `max()`; an axis whose
+/// maximum is NaN gets NaN (`amax`), and a NaN maximum of all elements goes to the NaNs
+/// (`max()`). The numbers are PyTorch 2.15's.
+#[test]
+fn tied_extrema_share_the_gradient_as_pytorch() {
+    let g: Graph = Graph::new();
+    let x = g.var(array![[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]]);
+    for keepdims in [false, true] {
+        x.cleargrad();
+        x.max_axis(1, keepdims).sum().backward();
+        let third = 1.0 / 3.0;
+        let want = array![[0.0, 0.5, 0.5], [third, third, third]].into_dyn();
+        assert_eq!(x.grad().unwrap(), want);
+    }
+    let m = g.var(array![[1.0, 2.0, 3.0], [1.0, 2.0, 2.0]]);
+    (m.min_axis(0, false) * array![1.0, 2.0, 4.0].into_dyn())
+        .sum()
+        .backward();
+    assert_eq!(
+        m.grad().unwrap(),
+        array![[0.5, 1.0, 0.0], [0.5, 1.0, 4.0]].into_dyn()
+    );
+    // first and second order through the share, in both modes
+    let gx = tapegrad::grad(&[x.max_axis(1, false).sum()], &[x], true)[0];
+    assert_eq!(gx.data()[[0, 1]], 0.5);
+    let t = tapegrad::jvp(
+        |v| vec![v[0].max_axis(1, false)],
+        &[x.data()],
+        &[array![[0.0, 1.0, 3.0], [3.0, 0.0, 0.0]].into_dyn()],
+    )
+    .unwrap();
+    assert_eq!(t.1[0], array![2.0, 1.0].into_dyn()); // the mean tangent of the ties
+
+    let n = g.var(array![[1.0, f64::NAN], [2.0, 3.0]]);
+    n.max_axis(1, false).sum().backward();
+    let gn = n.grad().unwrap();
+    assert!(gn[[0, 0]].is_nan() && gn[[0, 1]].is_nan(), "{gn}");
+    assert_eq!((gn[[1, 0]], gn[[1, 1]]), (0.0, 1.0));
+    n.cleargrad();
+    n.max().backward();
+    assert_eq!(n.grad().unwrap(), array![[0.0, 1.0], [0.0, 0.0]].into_dyn());
+}
+
 /// A correction of `n` or more divides by `max(0, n - correction) = 0`, as `torch.var` and
 /// `torch.std` do: infinity, NaN where every deviation is 0 (never a negative variance).
 #[test]

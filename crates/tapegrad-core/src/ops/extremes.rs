@@ -37,7 +37,8 @@ impl<F: Float> Function<F> for Extremum {
         Ok(vec![ndarray::arr0(y).into_dyn()])
     }
 
-    // gy shared evenly by the elements equal to the extremum
+    // gy shared evenly by the elements equal to the extremum (by the NaNs when it is NaN, as
+    // PyTorch's)
     fn backward<'g>(
         &self,
         xs: &[Var<'g, F>],
@@ -45,7 +46,8 @@ impl<F: Float> Function<F> for Extremum {
         gys: &[Var<'g, F>],
     ) -> Result<Vec<Option<Var<'g, F>>>> {
         let (x, y) = (xs[0], ys[0].try_item()?);
-        let hits = x.try_with_data(|a| a.mapv(|v| if v == y { F::one() } else { F::zero() }))?;
+        let hit = |v: F| v == y || (v.is_nan() && y.is_nan());
+        let hits = x.try_with_data(|a| a.mapv(|v| if hit(v) { F::one() } else { F::zero() }))?;
         let count = hits.iter().copied().sum::<F>();
         let share = x.graph.constant(hits / count);
         Ok(vec![Some(share.try_mul(gys[0])?)])

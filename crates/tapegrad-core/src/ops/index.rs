@@ -3,13 +3,13 @@
 //!
 //! | op | y | gradient |
 //! |---|---|---|
-//! | max_axis(a), min_axis(a) | extremum over axis a | gy where x equals it (ties each get it) |
+//! | max_axis(a), min_axis(a) | extremum over axis a | gy shared evenly by the elements equal to it |
 //! | select(a, idx) | slices idx along a | scatter_add(gy): repeats add up |
 //! | scatter_add(a, n, idx) | select's adjoint | select(gy) |
 
 use ndarray::{ArrayD, ArrayViewD, Axis, Slice};
 
-use super::{Op, Value, check_axis, equal, mul, sum_to};
+use super::{Op, Value, check_axis, div, equal, mul, sum_to};
 use crate::error::{Error, Result, or_panic};
 use crate::{Float, Var};
 
@@ -69,8 +69,8 @@ impl IndexOp {
 
     pub(crate) fn rule<F: Float, T: Value<F>>(self, p: &[usize], x: &T, y: &T, gy: T) -> Option<T> {
         Some(match self {
-            // d max_axis = gy where x is a maximum (every tied maximum gets it, as DeZero)
-            IndexOp::MaxAxis | IndexOp::MinAxis => mul(equal(x, y), &gy),
+            // d max_axis = gy shared evenly by the maxima (PyTorch's `amax`)
+            IndexOp::MaxAxis | IndexOp::MinAxis => mul(share(x, y), &gy),
             // d select = scatter the slices' gradients back, adding repeats
             IndexOp::Select => {
                 let mut q = vec![p[0], x.dims()[p[0]]];
@@ -92,13 +92,21 @@ impl IndexOp {
     /// tangent `tx`.
     pub(crate) fn jvp<F: Float, T: Value<F>>(self, op: &Op<F>, x: &T, y: &T, tx: T) -> Option<T> {
         Some(match self {
-            // d max_axis = the tangent at the maxima, summed over ties (the transpose of the
-            // backward rule, which gives each tied maximum the whole gradient)
-            IndexOp::MaxAxis | IndexOp::MinAxis => sum_to(&mul(equal(x, y), &tx), y.dims()),
+            // d max_axis = the mean of the tangents at the maxima (the transpose of the
+            // backward rule)
+            IndexOp::MaxAxis | IndexOp::MinAxis => sum_to(&mul(share(x, y), &tx), y.dims()),
             // linear: the tangent is selected (or scattered) as the value is
             IndexOp::Select | IndexOp::ScatterAdd => T::apply(op.clone(), &[&tx]),
         })
     }
+}
+
+/// Where `x` equals its extremum `y` (kept as a length-1 axis), 1 over the number of elements
+/// that do along the axis; 0 elsewhere (NaN along an axis whose extremum is NaN, as PyTorch's).
+fn share<F: Float, T: Value<F>>(x: &T, y: &T) -> T {
+    let hits = equal(x, y);
+    let count = sum_to(&hits, y.dims());
+    div(hits, &count)
 }
 
 /// `params` = `[axis, indices...]`
@@ -207,17 +215,18 @@ fn scatter_add<F: Float>(
 }
 
 impl<'g, F: Float> Var<'g, F> {
-    /// Maximum over `axis`, kept as a length-1 axis when `keepdims`. The gradient goes to every
-    /// element equal to the maximum (ties share it, as DeZero's `max`).
+    /// Maximum over `axis`, kept as a length-1 axis when `keepdims` (PyTorch's `amax`). The
+    /// gradient is shared evenly by the elements equal to the maximum, as `amax`'s and
+    /// [`Var::max`]'s (DeZero's `max` gives each of them the whole of it).
     ///
     /// ```
     /// use ndarray::array;
     /// let g: tapegrad_core::Graph = tapegrad_core::Graph::new();
-    /// let x = g.var(array![[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]]);
+    /// let x = g.var(array![[1.0, 5.0, 5.0], [7.0, 0.0, 3.0]]);
     /// let y = x.max_axis(1, false);
     /// y.backward();
     /// assert_eq!(y.data(), array![5.0, 7.0].into_dyn());
-    /// assert_eq!(x.grad().unwrap(), array![[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]].into_dyn());
+    /// assert_eq!(x.grad().unwrap(), array![[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]].into_dyn());
     /// ```
     ///
     /// # Panics

@@ -115,9 +115,11 @@ impl Pairwise {
                 let db = mul(call(super::math::Math::Log, &a2), y);
                 grads![Some(mul(da, &gy)), Some(mul(db, &gy))]
             }
-            // d atan2(a, b) = (b, -a) / (a^2 + b^2)
+            // d atan2(a, b) = (b, -a) / (a^2 + b^2); 0 at the origin, as PyTorch (computed
+            // with r = 1 there instead of 0 / 0)
             Pairwise::Atan2 => {
                 let r = add(square(a), &square(b));
+                let r = add(r.clone(), &call(equal_to(F::zero()), &r));
                 let ga = div(mul(gy.clone(), b), &r);
                 let gb = neg(div(mul(gy, a), &r));
                 grads![Some(ga), Some(gb)]
