@@ -96,3 +96,33 @@ fn convolution_does_not_depend_on_the_thread_count() {
         .fold(0.0, |a: f64, &b| a.max(b));
     assert!(err < 1e-12, "weight gradient off by {err}");
 }
+
+/// A window whose maximum is tied gives the whole gradient to the first in row order, as
+/// PyTorch's `max_pool2d` (the numbers are PyTorch 2.15's), padding included.
+#[test]
+fn max_pool_gives_a_tie_to_the_first_maximum() {
+    let g: Graph = Graph::new();
+    let image = tapegrad::ndarray::array![[1.0, 1.0, 0.0], [1.0, 1.0, 2.0], [0.0, 2.0, 2.0]];
+    let x = g.var(image.into_shape_with_order((1, 1, 3, 3)).unwrap());
+    max_pool2d(x, (2, 2), (1, 1), (0, 0)).sum().backward();
+    let want = [[1.0, 0.0, 0.0], [0.0, 0.0, 2.0], [0.0, 1.0, 0.0]];
+    assert_eq!(
+        x.grad().unwrap().iter().copied().collect::<Vec<_>>(),
+        want.concat()
+    );
+    x.cleargrad();
+    max_pool2d(x, (2, 2), (1, 1), (1, 1)).sum().backward();
+    let want = [[4.0, 1.0, 1.0], [1.0, 0.0, 4.0], [1.0, 3.0, 1.0]];
+    assert_eq!(
+        x.grad().unwrap().iter().copied().collect::<Vec<_>>(),
+        want.concat()
+    );
+    // away from ties: central differences at first and second order, and forward mode
+    let xs = [crate::common::values::<f64>(&[2, 2, 5, 4], 3, -1.0, 1.0)];
+    fn pool<'g>(v: &[Var<'g>]) -> Var<'g> {
+        (max_pool2d(v[0], (2, 2), (2, 1), (1, 0)) * v[0].sum()).sum()
+    }
+    tapegrad::check::gradient_check(pool, &xs).unwrap();
+    tapegrad::check::gradgrad_check(pool, &xs).unwrap();
+    tapegrad::check::jvp_check(pool, &xs).unwrap();
+}

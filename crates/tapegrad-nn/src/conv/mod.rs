@@ -18,6 +18,7 @@ use tapegrad_core::{Error, Float, Result, Var, or_panic};
 pub type Pair = (usize, usize);
 
 mod fused;
+mod pool;
 mod window;
 
 use fused::{Col2im, Conv, Im2col, Kind};
@@ -355,7 +356,8 @@ fn windows<'g, F: Float>(
 }
 
 /// Max pooling (PyTorch's `F.max_pool2d`): the maximum of each `kernel` window of `x`
-/// `[n, c, h, w]`, padding counting as `-inf`; the gradient goes to the window's maximum.
+/// `[n, c, h, w]`, padding counting as `-inf`; the gradient goes to the window's maximum (the
+/// first one in row order where several are equal, as PyTorch's).
 ///
 /// ```
 /// use tapegrad_core::{ndarray::Array, Graph};
@@ -401,8 +403,7 @@ pub fn try_max_pool2d<'g, F: Float>(
 ) -> Result<Var<'g, F>> {
     let (cols, win) = windows("max_pool2d", x, kernel, stride, pad, F::neg_infinity())?;
     let [n, c, _, _] = nchw("max_pool2d", x)?;
-    cols.try_max_axis(2, false)?
-        .try_reshape(&[n, c, win.out.0, win.out.1])
+    x.graph().try_apply(pool::WindowMax, &[cols])?[0].try_reshape(&[n, c, win.out.0, win.out.1])
 }
 
 /// Average pooling (PyTorch's `F.avg_pool2d` with its default `count_include_pad`): the mean
