@@ -40,6 +40,26 @@ impl<'g, F: Float> Term<'g, F> {
         Ok(Term { var, subs })
     }
 
+    /// The diagonal over each letter that repeats (`"ii"`: the elements `x[i, i]`), as the
+    /// elements where the axes' indices are equal, multiplied by an identity mask and summed.
+    fn diagonals(mut self) -> Result<Self> {
+        while let Some((p, q)) = (0..self.subs.len()).find_map(|q| {
+            (0..q)
+                .find(|&p| self.subs[p] == self.subs[q])
+                .map(|p| (p, q))
+        }) {
+            let n = self.var.try_shape()?[p];
+            let mut shape = vec![1; self.subs.len()];
+            (shape[p], shape[q]) = (n, n);
+            let eye = ndarray::Array2::<F>::eye(n).into_shape_with_order(shape);
+            let eye = eye.map_err(|e| invalid(e.to_string()))?;
+            let masked = self.var.try_mul(self.var.graph.constant(eye))?;
+            self.var = masked.try_sum_axes(&[q], false)?;
+            self.subs.remove(q);
+        }
+        Ok(self)
+    }
+
     /// The axes put in the order `order` (a permutation of the letters).
     fn arrange(self, order: &[char]) -> Result<Self> {
         if order == self.subs.as_slice() {
@@ -146,11 +166,6 @@ fn parse(spec: &str, shapes: &[Vec<usize>]) -> Result<Spec> {
             )));
         }
         for (i, &c) in subs.iter().enumerate() {
-            if subs[..i].contains(&c) {
-                return Err(invalid(format!(
-                    "'{c}' repeats within operand {k} (diagonals are not supported)"
-                )));
-            }
             match *size.entry(c).or_insert(shape[i]) {
                 n if n == shape[i] => {}
                 n => return Err(invalid(format!("'{c}' has sizes {n} and {}", shape[i]))),
@@ -182,9 +197,8 @@ fn parse(spec: &str, shapes: &[Vec<usize>]) -> Result<Spec> {
 
 /// Sums of products over named axes (`torch.einsum`): `"ij,jk->ik"` (matmul),
 /// `"bij,bjk->bik"` (batched), `"i,i->"` (dot), `"ij->ji"` (transpose), `"ij->"`, `"i,j->ij"`,
-/// or the implicit form without `->` (the letters seen once, in alphabetical order). Any number
-/// of operands; a letter may not repeat within one operand (no diagonals) and `...` is not
-/// supported.
+/// `"ii->"` (trace), `"ii->i"` (diagonal), or the implicit form without `->` (the letters seen
+/// once, in alphabetical order). Any number of operands; `...` is not supported.
 ///
 /// ```
 /// use tapegrad_core::ndarray::array;
@@ -195,6 +209,8 @@ fn parse(spec: &str, shapes: &[Vec<usize>]) -> Result<Spec> {
 /// assert_eq!(y.data(), a.matmul(b).data());
 /// let t = tapegrad_core::einsum("ij->ji", &[a]);
 /// assert_eq!(t.data(), array![[1.0, 3.0], [2.0, 4.0]].into_dyn());
+/// assert_eq!(tapegrad_core::einsum("ii->", &[a]).item(), 5.0); // the trace
+/// assert_eq!(tapegrad_core::einsum("ii->i", &[a]).data(), array![1.0, 4.0].into_dyn());
 /// ```
 ///
 /// # Panics
@@ -238,12 +254,14 @@ pub fn try_einsum<'g, F: Float>(spec: &str, operands: &[Var<'g, F>]) -> Result<V
     let mut acc = Term {
         var: first,
         subs: inputs[0].clone(),
-    };
+    }
+    .diagonals()?;
     for k in 1..operands.len() {
         let term = Term {
             var: operands[k],
             subs: inputs[k].clone(),
-        };
+        }
+        .diagonals()?;
         acc = contract(acc, term, &needed(k), &size)?;
     }
     Ok(acc
