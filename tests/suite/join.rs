@@ -77,6 +77,10 @@ fn chunk_sizes_follow_torch() {
     let y = g.var(tapegrad::ndarray::Array::range(0.0, 7.0, 1.0));
     let lens: Vec<_> = y.chunk(3, 0).iter().map(|p| p.len()).collect();
     assert_eq!(lens, [3, 3, 1]);
+    // an empty axis: n empty chunks (torch.zeros(0).chunk(2) is two)
+    let empty = g.var(tapegrad::ndarray::Array2::<f64>::zeros((2, 0)));
+    let shapes: Vec<_> = empty.chunk(3, 1).iter().map(|p| p.shape()).collect();
+    assert_eq!(shapes, [[2, 0], [2, 0], [2, 0]]);
 }
 
 #[test]

@@ -234,11 +234,15 @@ impl<'g, F: Float> Var<'g, F> {
         let shape = self.try_shape()?;
         check_axis("chunk", &shape, axis)?;
         let len = shape[axis];
-        let size = len.div_ceil(n).max(1);
-        let mut sizes = vec![size; len / size];
-        if len % size != 0 || len == 0 {
-            sizes.push(len % size);
-        }
+        // chunks of ceil(len / n), the last one shorter (so fewer than n when they run out);
+        // an empty axis gives n empty chunks, as torch.chunk
+        let sizes = match len.div_ceil(n) {
+            0 => vec![0; n],
+            size => (0..len)
+                .step_by(size)
+                .map(|at| size.min(len - at))
+                .collect(),
+        };
         self.try_split(&sizes, axis)
     }
 }
