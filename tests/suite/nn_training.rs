@@ -69,7 +69,7 @@ fn optimizer_updates_match_their_formulas() {
         }
         w.data()
     };
-    let (lr, eps) = (0.1, 1e-8);
+    let lr = 0.1;
     let expected = |update: &Update<'_>| {
         (0..2)
             .map(|i| {
@@ -94,7 +94,7 @@ fn optimizer_updates_match_their_formulas() {
             Box::new(AdaGrad::new(lr)),
             expected(&|w, g, s, _| {
                 s[0] += g * g;
-                w - lr * g / (s[0].sqrt() + eps)
+                w - lr * g / (s[0].sqrt() + 1e-10)
             }),
         ),
         (
@@ -103,8 +103,8 @@ fn optimizer_updates_match_their_formulas() {
                 let (b1, b2) = (0.9f64, 0.999f64);
                 s[0] = b1 * s[0] + (1.0 - b1) * g;
                 s[1] = b2 * s[1] + (1.0 - b2) * g * g;
-                let lr_t = lr * (1.0 - b2.powi(t as i32)).sqrt() / (1.0 - b1.powi(t as i32));
-                w - lr_t * s[0] / (s[1].sqrt() + eps)
+                let (c1, c2) = (1.0 - b1.powi(t as i32), 1.0 - b2.powi(t as i32));
+                w - lr / c1 * s[0] / (s[1].sqrt() / c2.sqrt() + 1e-8)
             }),
         ),
     ];
@@ -114,6 +114,48 @@ fn optimizer_updates_match_their_formulas() {
             assert!(
                 (got[i] - want[i]).abs() < 1e-12,
                 "optimizer {k}: {got} vs {want:?}"
+            );
+        }
+    }
+}
+
+/// Five steps of each optimizer on gradients of three sizes (1e-3, 1, 1e-6: where `eps`
+/// matters) against PyTorch 2.15's `Adam`, `Adagrad` and `SGD(momentum=0.9)`, all at lr 0.01.
+#[test]
+fn optimizers_match_pytorch() {
+    let torch: [(&str, [f64; 3]); 3] = [
+        (
+            "adam",
+            [0.9500464120824272, -1.9500223623122932, 0.4506011613761118],
+        ),
+        (
+            "adagrad",
+            [0.9678738737828906, -1.9677780920291552, 0.4680706593294704],
+        ),
+        (
+            "momentum",
+            [0.9997371304021948, -1.4986329856000002, 0.49999986855900624],
+        ),
+    ];
+    for (name, want) in torch {
+        let mut opt: Box<dyn Optimizer> = match name {
+            "adam" => Box::new(Adam::new(0.01)),
+            "adagrad" => Box::new(AdaGrad::new(0.01)),
+            _ => Box::new(MomentumSgd::new(0.01, 0.9)),
+        };
+        let g: Graph = Graph::new();
+        let w = g.param(array![1.0, -2.0, 0.5]);
+        for _ in 0..5 {
+            g.clear();
+            (w.square() * array![1e-3, 1.0, 1e-6].into_dyn())
+                .sum()
+                .backward();
+            opt.step(&[w]);
+        }
+        for (got, want) in w.data().iter().zip(want) {
+            assert!(
+                (got - want).abs() <= 1e-14 * want.abs(),
+                "{name}: {got} vs {want}"
             );
         }
     }

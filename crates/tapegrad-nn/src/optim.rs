@@ -296,7 +296,8 @@ impl<F: Float> Optimizer<F> for MomentumSgd<F> {
     }
 }
 
-/// AdaGrad: `h += g^2; p -= lr g / (sqrt(h) + eps)`.
+/// AdaGrad: `h += g^2; p -= lr g / (sqrt(h) + eps)`, with PyTorch's `eps` of 1e-10
+/// (`torch.optim.Adagrad`; DeZero's is 1e-8).
 ///
 /// ```
 /// use tapegrad_core::{ndarray::array, Graph};
@@ -317,6 +318,8 @@ impl<F: Float> Optimizer<F> for MomentumSgd<F> {
 pub struct AdaGrad<F: Float = f64> {
     /// Learning rate.
     pub lr: f64,
+    /// Added to the root of the sum of squares (1e-10).
+    pub eps: f64,
     /// Gradient hooks.
     pub hooks: Hooks,
     sum_sq: HashMap<Key, ArrayD<F>>,
@@ -337,6 +340,7 @@ impl<F: Float> AdaGrad<F> {
     pub fn new(lr: f64) -> Self {
         AdaGrad {
             lr,
+            eps: 1e-10,
             hooks: Hooks::default(),
             sum_sq: HashMap::new(),
         }
@@ -345,7 +349,7 @@ impl<F: Float> AdaGrad<F> {
 
 impl<F: Float> Optimizer<F> for AdaGrad<F> {
     fn try_step(&mut self, params: &[Var<'_, F>]) -> Result<(), Error> {
-        let eps = F::from_f64(1e-8);
+        let eps = F::from_f64(self.eps);
         let sum_sq = &self.sum_sq;
         let grads = (self.hooks).grads(params, |k| sum_sq.get(&k).map(|h| h.shape().to_vec()))?;
         for (p, g) in grads {
@@ -364,7 +368,10 @@ impl<F: Float> Optimizer<F> for AdaGrad<F> {
     }
 }
 
-/// Adam (Kingma and Ba), with bias correction.
+/// Adam (Kingma and Ba), with bias correction, as `torch.optim.Adam`:
+/// `m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;`
+/// `p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)` (DeZero's adds `eps` before
+/// the correction of `v`, a larger `eps` for small gradients).
 ///
 /// ```
 /// use tapegrad_core::{ndarray::array, Graph};
@@ -389,6 +396,8 @@ pub struct Adam<F: Float = f64> {
     pub beta1: f64,
     /// Decay of the second moment (0.999).
     pub beta2: f64,
+    /// Added to the corrected root of the second moment (1e-8).
+    pub eps: f64,
     /// Gradient hooks.
     pub hooks: Hooks,
     t: i32,
@@ -412,6 +421,7 @@ impl<F: Float> Adam<F> {
             lr,
             beta1: 0.9,
             beta2: 0.999,
+            eps: 1e-8,
             hooks: Hooks::default(),
             t: 0,
             moments: HashMap::new(),
@@ -426,14 +436,15 @@ impl<F: Float> Optimizer<F> for Adam<F> {
             (self.hooks).grads(params, |k| moments.get(&k).map(|(m, _)| m.shape().to_vec()))?;
         self.t += 1;
         let (b1, b2) = (self.beta1, self.beta2);
-        let lr_t = self.lr * (1.0 - b2.powi(self.t)).sqrt() / (1.0 - b1.powi(self.t));
-        let eps = F::from_f64(1e-8);
+        let step = F::from_f64(self.lr / (1.0 - b1.powi(self.t)));
+        let root_correction = F::from_f64((1.0 - b2.powi(self.t)).sqrt());
+        let eps = F::from_f64(self.eps);
         for (p, g) in grads {
             let (m, v) = self
                 .moments
                 .entry(key(p))
                 .or_insert_with(|| (ArrayD::zeros(g.raw_dim()), ArrayD::zeros(g.raw_dim())));
-            let (b1, b2, lr_t) = (F::from_f64(b1), F::from_f64(b2), F::from_f64(lr_t));
+            let (b1, b2) = (F::from_f64(b1), F::from_f64(b2));
             let one = F::one();
             for_each!(Zip::from(&mut *m).and(&mut *v).and(&g), |m, v, &g| {
                 *m = *m * b1 + g * (one - b1);
@@ -441,7 +452,7 @@ impl<F: Float> Optimizer<F> for Adam<F> {
             });
             p.try_update_data(|w| {
                 for_each!(Zip::from(w).and(&*m).and(&*v), |w, &m, &v| *w =
-                    *w - lr_t * m / (v.sqrt() + eps))
+                    *w - step * m / (v.sqrt() / root_correction + eps))
             })?;
         }
         Ok(())
