@@ -10,8 +10,7 @@ use crate::{Float, Var};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Bounds {
     /// `min(max(x, lo), hi)`, of derivative [`Bounds::Inside`]: 0 at the bounds, as PyTorch's
-    /// `clamp` since 2026 (the minimum-norm subgradient, as `relu`'s at 0; DeZero's and
-    /// earlier PyTorch's `clip` passed 1 there).
+    /// `clamp` (the minimum-norm subgradient, as `relu`'s at 0; DeZero's `clip` passes 1).
     Clip,
     /// [`Bounds::Clip`] of derivative [`Bounds::InRange`], 1 at the bounds too: `min(x, 0)` in
     /// `leaky_relu` and `elu`, whose gradient at 0 is the slope below it (PyTorch's).
@@ -82,8 +81,8 @@ impl Bounds {
 
 impl<'g, F: Float> Var<'g, F> {
     /// Each element limited to `[lo, hi]`; the gradient is 1 strictly inside, 0 at the bounds
-    /// and beyond, as PyTorch's `clamp` (since 2026: the minimum-norm subgradient, as `relu`'s
-    /// at 0; DeZero's `clip` passes 1 at the bounds).
+    /// and beyond, as PyTorch's `clamp` (the minimum-norm subgradient, as `relu`'s at 0;
+    /// DeZero's `clip` passes 1 at the bounds).
     ///
     /// ```
     /// use ndarray::array;
